@@ -1,0 +1,154 @@
+"""Typed settings, loaded once.
+
+Each key has an environment variable (``ECGREAD_<KEY>``) and a documented default;
+command-line options override the environment. Loading settings connects to nothing.
+
+Example
+-------
+>>> s = load_settings({"dicom_port": 11113})
+>>> s.dicom_port
+11113
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ecgread.errors import ConfigError
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Working directory: received objects, reports, outbox files, SQLite database.
+    home: Path = Path("var")
+    #: SQLAlchemy URL of the audit database; empty means SQLite at ``home/audit.db``.
+    database_url: str = ""
+    #: Celery broker (``amqp://guest@localhost//``); empty means in-process (eager) reads.
+    broker_url: str = ""
+
+    # DICOM listener (integration.dicom_scp)
+    dicom_ae_title: str = "ECGREAD"
+    dicom_host: str = "0.0.0.0"
+    dicom_port: int = 11112
+    #: Calling AE titles allowed to associate; empty allows any.
+    dicom_allowed_aes: tuple[str, ...] = ()
+    #: Peer IP addresses allowed to associate; empty allows any.
+    dicom_allowed_hosts: tuple[str, ...] = ()
+    #: Minimum free bytes in the object store before C-STOREs get 0xA700 (out of resources).
+    store_min_free_bytes: int = 64 * 1024 * 1024
+
+    # HL7 listener (integration.hl7_listener)
+    hl7_host: str = "0.0.0.0"
+    hl7_port: int = 2575
+    #: Our own application/facility in MSH-3/MSH-4 of what we send.
+    hl7_sending_application: str = "ECGREAD"
+    hl7_sending_facility: str = "CARDIOLOGY"
+
+    # Order matching
+    #: Patient ID + acquisition time window (minutes) for ECGs without an accession match.
+    match_window_min: int = 240
+
+    # EHR delivery (outbound MLLP); empty host writes ORU messages to ``home/outbox``.
+    ehr_host: str = ""
+    ehr_port: int = 0
+    ehr_receiving_application: str = "EHR"
+    ehr_receiving_facility: str = "HOSPITAL"
+    ack_timeout_s: float = 30.0
+    retry_initial_s: float = 5.0
+    retry_max_interval_s: float = 600.0
+    #: How long a delivery is retried before it goes to the dead-letter state.
+    retry_give_up_after_s: float = 86400.0
+
+    # PACS delivery of the report as Encapsulated PDF (optional)
+    pacs_ae_title: str = ""
+    pacs_host: str = ""
+    pacs_port: int = 0
+
+    # Reporting
+    page_size: str = "A4"  # "A4" or "Letter", landscape
+
+    # Models
+    model_registry: Path = Path(__file__).with_name("models.toml")
+    delineator: str = "fused"  # "fused", "dsp" or "network"
+
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.page_size not in ("A4", "Letter"):
+            raise ConfigError(f"page_size must be A4 or Letter, got {self.page_size!r}")
+        if self.delineator not in ("fused", "dsp", "network"):
+            raise ConfigError(f"delineator must be fused, dsp or network, got {self.delineator!r}")
+        if bool(self.ehr_host) != bool(self.ehr_port):
+            raise ConfigError("ehr_host and ehr_port go together")
+        if bool(self.pacs_host) != bool(self.pacs_port) or bool(self.pacs_host) != bool(
+            self.pacs_ae_title
+        ):
+            raise ConfigError("pacs_ae_title, pacs_host and pacs_port go together")
+        if self.retry_initial_s <= 0 or self.retry_max_interval_s < self.retry_initial_s:
+            raise ConfigError("need 0 < retry_initial_s <= retry_max_interval_s")
+
+    @property
+    def audit_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'audit.db').resolve()}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+
+def _coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+        if kind.startswith("tuple"):
+            return _csv(raw)
+    except ValueError as exc:
+        raise ConfigError(f"ECGREAD_{f.name.upper()}: cannot read {raw!r} as {kind}") from exc
+    return raw
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from defaults, then ``ECGREAD_*`` environment variables, then ``overrides``.
+
+    ``overrides`` holds command-line values; keys whose value is None are ignored.
+    Raises :class:`ConfigError` on an unknown key or a value that does not parse.
+    """
+    env = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"ECGREAD_{name.upper()}"
+        if key in env:
+            values[name] = _coerce(f, env[key])
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in fields:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = _coerce(fields[name], value)
+    return Settings(**values)

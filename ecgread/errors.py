@@ -1,0 +1,67 @@
+"""The one error hierarchy of ecgread.
+
+Every error the product raises on purpose derives from :class:`EcgreadError`.
+``integration.status_map`` maps each class once to a DICOM status and an HL7
+acknowledgment code; nothing else maps errors.
+"""
+
+from __future__ import annotations
+
+
+class EcgreadError(Exception):
+    """Root of every deliberate ecgread error."""
+
+
+class ConfigError(EcgreadError, ValueError):
+    """Settings or the model registry are invalid."""
+
+
+class DecodeError(EcgreadError, ValueError):
+    """An input (DICOM object, WFDB record) cannot be turned into an Ecg.
+
+    ``reason`` is safe to return to the sender and to log: it never holds patient data.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NoWaveformError(DecodeError):
+    """The object decodes but carries no usable ECG waveform."""
+
+
+class SopClassMismatchError(DecodeError):
+    """The dataset's content does not match the SOP class it was sent under."""
+
+
+class StorageFullError(EcgreadError, OSError):
+    """The object store has no room left; the sender should retry later."""
+
+
+class MessageError(EcgreadError, ValueError):
+    """An HL7 message is malformed.
+
+    ``segment``/``field`` locate the fault (HL7 ERR-2), ``code`` is the HL7
+    table 0357 error code (ERR-3), e.g. 100 segment sequence, 101 required field
+    missing, 102 data type error, 200 unsupported message type, 201 unsupported event.
+    """
+
+    def __init__(self, reason: str, code: int = 101, segment: str = "", field: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.segment = segment
+        self.field = field
+
+
+class UnsupportedMessageError(MessageError):
+    """A well-formed HL7 message of a type or trigger we do not take (ACK AR)."""
+
+
+class DeliveryError(EcgreadError, ConnectionError):
+    """An outbound delivery (MLLP, C-STORE) failed in a way worth retrying."""
+
+
+class ModelError(EcgreadError, RuntimeError):
+    """A model file is missing, has the wrong checksum, or cannot be loaded."""

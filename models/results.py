@@ -1,0 +1,165 @@
+"""The dataclasses the analysis core returns: the contract every other part reads.
+
+``models.analysis.analyze`` produces an :class:`Analysis`; ``Analysis.to_json_dict``
+gives exactly the public JSON of ``ecgread analyze --json`` (see DESIGN.md).
+Times are seconds from the first sample; amplitudes are µV; a value that could not
+be measured is ``None`` and :attr:`GlobalMeasurements.unmeasured` says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+WaveType = Literal["P", "QRS", "T"]
+Certainty = Literal["definite", "probable", "possible"]
+
+#: The global measurements of the JSON contract, in its order, with units in the names.
+MEASUREMENT_NAMES: tuple[str, ...] = (
+    "heart_rate_bpm", "rr_ms", "p_ms", "pr_ms", "qrs_ms", "qt_ms",
+    "qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms",
+    "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
+)
+
+
+@dataclass(frozen=True)
+class Wave:
+    """One detected P, QRS or T wave in one lead."""
+
+    type: WaveType
+    onset_s: float
+    peak_s: float
+    offset_s: float
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "onset_s": round(self.onset_s, 4),
+                "peak_s": round(self.peak_s, 4), "offset_s": round(self.offset_s, 4)}
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One detected heartbeat (all leads together)."""
+
+    r_s: float  # fiducial time of the QRS
+    kind: Literal["dominant", "ventricular", "supraventricular", "paced", "unknown"]
+    paced: bool = False
+
+
+@dataclass(frozen=True)
+class LeadAmplitudes:
+    """Per-lead amplitudes on the representative beat, µV (None where the wave is absent)."""
+
+    p_uv: float | None = None
+    q_uv: float | None = None
+    r_uv: float | None = None
+    s_uv: float | None = None
+    r_prime_uv: float | None = None
+    s_prime_uv: float | None = None
+    j_uv: float | None = None
+    st_j60_uv: float | None = None  # ST level 60 ms after J, relative to the PR baseline
+    t_uv: float | None = None
+    p_prime_uv: float | None = None  # negative part of a biphasic P (e.g. V1 in LAE)
+    q_ms: float | None = None  # Q wave duration
+    r_peak_time_ms: float | None = None  # QRS onset to R peak (intrinsicoid deflection)
+    qrs_area_uv_ms: float | None = None  # signed QRS area, for axis computation
+
+
+@dataclass(frozen=True)
+class GlobalMeasurements:
+    """Intervals, rate and axes from all leads together (representative beats).
+
+    Every field is optional: ``None`` means unable to measure, and ``unmeasured[name]``
+    gives the reason in plain words (e.g. "no P waves: atrial fibrillation").
+    """
+
+    heart_rate_bpm: float | None = None
+    rr_ms: float | None = None
+    p_ms: float | None = None
+    pr_ms: float | None = None
+    qrs_ms: float | None = None
+    qt_ms: float | None = None
+    qtc_bazett_ms: float | None = None
+    qtc_fridericia_ms: float | None = None
+    qtc_framingham_ms: float | None = None
+    qtc_hodges_ms: float | None = None
+    p_axis_deg: float | None = None
+    qrs_axis_deg: float | None = None
+    t_axis_deg: float | None = None
+    unmeasured: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {name: getattr(self, name) for name in MEASUREMENT_NAMES}
+
+
+@dataclass(frozen=True)
+class RhythmFeatures:
+    """What the rhythm analysis found, for interpretation to cite."""
+
+    rr_intervals_ms: tuple[float, ...] = ()
+    rr_irregularity: float | None = None  # e.g. normalised RMSSD or similar; see delineation docs
+    p_wave_ratio: float | None = None  # share of dominant beats with a P wave before the QRS
+    pr_intervals_ms: tuple[float, ...] = ()  # per beat, None-free list over beats with a P
+    atrial_rate_bpm: float | None = None
+    flutter_wave_rate_bpm: float | None = None
+    pacing_spikes_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class LeadQuality:
+    lead: str
+    usable: bool
+    problems: tuple[str, ...] = ()  # e.g. "flat", "saturated", "noisy", "baseline wander"
+
+
+@dataclass(frozen=True)
+class Quality:
+    usable: bool
+    problems: tuple[str, ...] = ()
+    leads: tuple[LeadQuality, ...] = ()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"usable": self.usable, "problems": list(self.problems),
+                "leads": {q.lead: list(q.problems) for q in self.leads if q.problems}}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One checkable fact behind a statement (DESIGN: statements and grounding).
+
+    ``measurement`` names a global measurement (e.g. "pr_ms") or a per-lead one as
+    "LEAD.field" (e.g. "V1.r_uv"); ``value`` is its value as stored; ``criterion``
+    is the rule it met in the measurement's unit (e.g. "> 200").
+    """
+
+    measurement: str
+    value: float | str | None
+    criterion: str
+    leads: tuple[str, ...] = ()
+    spans_s: tuple[tuple[float, float], ...] = ()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        value = round(self.value, 3) if isinstance(self.value, float) else self.value
+        return {"measurement": self.measurement, "value": value, "criterion": self.criterion,
+                "leads": list(self.leads),
+                "spans_s": [[round(a, 3), round(b, 3)] for a, b in self.spans_s]}
+
+
+@dataclass(frozen=True)
+class Statement:
+    code: str
+    text: str
+    category: str
+    certainty: Certainty
+    evidence: tuple[Evidence, ...]
+    critical: bool = False
+    source: str = ""  # "criteria" or a model name for AI findings
+    probability: float | None = None  # for AI findings
+
+    def to_json_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "text": self.text, "category": self.category,
+                               "certainty": self.certainty, "critical": self.critical,
+                               "evidence": [e.to_json_dict() for e in self.evidence]}
+        if self.probability is not None:
+            out["probability"] = round(self.probability, 4)
+            out["source"] = self.source
+        return out
