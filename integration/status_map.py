@@ -1,0 +1,74 @@
+"""The one table that maps ecgread errors to a DICOM status and an HL7 acknowledgment.
+
+DICOM statuses: PS3.4 Annex B.2.3 (Storage Service Class statuses) and PS3.7 Annex C.
+HL7 acknowledgment codes: HL7 v2.5.1 Table 0008 (AA accept, AE error, AR reject);
+ERR-3 codes: Table 0357.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from ecgread.errors import (
+    DecodeError,
+    EcgreadError,
+    MessageError,
+    NoWaveformError,
+    SopClassMismatchError,
+    StorageFullError,
+    UnsupportedMessageError,
+)
+
+
+class DicomStatus(IntEnum):
+    SUCCESS = 0x0000
+    #: PS3.4 B.2.3: Refused: Out of Resources.
+    OUT_OF_RESOURCES = 0xA700
+    #: PS3.4 B.2.3: Error: Data Set does not match SOP Class.
+    DATASET_DOES_NOT_MATCH_SOP_CLASS = 0xA900
+    #: PS3.4 B.2.3: Error: Cannot understand (0xC000-0xCFFF).
+    CANNOT_UNDERSTAND = 0xC000
+    #: PS3.7 C.5: Failure: Processing failure.
+    PROCESSING_FAILURE = 0x0110
+    #: PS3.7 C.5: Failure: SOP Class not supported.
+    SOP_CLASS_NOT_SUPPORTED = 0x0122
+
+
+class AckCode:
+    ACCEPT = "AA"
+    ERROR = "AE"
+    REJECT = "AR"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    dicom_status: DicomStatus
+    hl7_ack: str
+    hl7_error_code: int  # ERR-3 (Table 0357)
+
+
+# Most specific first: the first class the error is an instance of wins.
+_TABLE: tuple[tuple[type[BaseException], Outcome], ...] = (
+    (StorageFullError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.ERROR, 207)),
+    (SopClassMismatchError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),
+    (NoWaveformError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),
+    (DecodeError, Outcome(DicomStatus.CANNOT_UNDERSTAND, AckCode.ERROR, 102)),
+    (UnsupportedMessageError, Outcome(DicomStatus.CANNOT_UNDERSTAND, AckCode.REJECT, 200)),
+    (MessageError, Outcome(DicomStatus.CANNOT_UNDERSTAND, AckCode.ERROR, 101)),
+    (EcgreadError, Outcome(DicomStatus.PROCESSING_FAILURE, AckCode.ERROR, 207)),
+)
+_UNEXPECTED = Outcome(DicomStatus.PROCESSING_FAILURE, AckCode.ERROR, 207)
+
+
+def outcome_for(error: BaseException) -> Outcome:
+    """The DICOM status and HL7 ACK for an error; anything unexpected is a processing failure.
+
+    A :class:`MessageError` carries its own ERR-3 code, which takes precedence.
+    """
+    for cls, outcome in _TABLE:
+        if isinstance(error, cls):
+            if isinstance(error, MessageError):
+                return Outcome(outcome.dicom_status, outcome.hl7_ack, error.code)
+            return outcome
+    return _UNEXPECTED
