@@ -1,0 +1,122 @@
+"""The questions users ask of the audit trail, as plain functions returning rows.
+
+Who sent what (``received``), what was read with which versions (``reads``), what was
+sent where and acknowledged (``deliveries``), which orders are still waiting
+(``orders``), and the event history of one ECG or message (``events``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from audit.tables import (
+    Delivery,
+    EcgRead,
+    EcgRecord,
+    Event,
+    Hl7Order,
+    Received,
+)
+
+
+def received(session: Session, *, protocol: str | None = None, status: str | None = None,
+             identifier: str | None = None, patient_id: str | None = None,
+             since: datetime | None = None, until: datetime | None = None,
+             limit: int = 200) -> list[Received]:
+    q = select(Received)
+    if protocol:
+        q = q.where(Received.protocol == protocol)
+    if status:
+        q = q.where(Received.status == status)
+    if identifier:
+        q = q.where(Received.identifier == identifier)
+    if patient_id:
+        q = q.where(Received.patient_id == patient_id)
+    if since:
+        q = q.where(col(Received.received_at) >= since)
+    if until:
+        q = q.where(col(Received.received_at) < until)
+    return list(session.exec(q.order_by(col(Received.id).desc()).limit(limit)))
+
+
+def ecgs(session: Session, *, patient_id: str | None = None, accession: str | None = None,
+         sop_instance_uid: str | None = None, state: str | None = None,
+         since: datetime | None = None, until: datetime | None = None,
+         limit: int = 200) -> list[EcgRecord]:
+    q = select(EcgRecord)
+    if patient_id:
+        q = q.where(EcgRecord.patient_id == patient_id)
+    if accession:
+        q = q.where(EcgRecord.accession_number == accession)
+    if sop_instance_uid:
+        q = q.where(EcgRecord.sop_instance_uid == sop_instance_uid)
+    if state:
+        q = q.where(EcgRecord.state == state)
+    if since:
+        q = q.where(col(EcgRecord.received_at) >= since)
+    if until:
+        q = q.where(col(EcgRecord.received_at) < until)
+    return list(session.exec(q.order_by(col(EcgRecord.id).desc()).limit(limit)))
+
+
+def reads(session: Session, *, sop_instance_uid: str | None = None, critical: bool | None = None,
+          limit: int = 200) -> list[tuple[EcgRead, EcgRecord]]:
+    q = select(EcgRead, EcgRecord).where(EcgRead.ecg_id == EcgRecord.id)
+    if sop_instance_uid:
+        q = q.where(EcgRecord.sop_instance_uid == sop_instance_uid)
+    if critical is not None:
+        q = q.where(EcgRead.critical == critical)
+    return list(session.exec(q.order_by(col(EcgRead.id).desc()).limit(limit)))
+
+
+def orders(session: Session, *, status: str | None = None, patient_id: str | None = None,
+           accession: str | None = None, limit: int = 200) -> list[Hl7Order]:
+    q = select(Hl7Order)
+    if status:
+        q = q.where(Hl7Order.status == status)
+    if patient_id:
+        q = q.where(Hl7Order.patient_id == patient_id)
+    if accession:
+        q = q.where(Hl7Order.accession_number == accession)
+    return list(session.exec(q.order_by(col(Hl7Order.id).desc()).limit(limit)))
+
+
+def deliveries(session: Session, *, state: str | None = None, destination: str | None = None,
+               patient_id: str | None = None, sop_instance_uid: str | None = None,
+               limit: int = 200) -> list[Delivery]:
+    """What was sent where, its state, attempts and last ACK code."""
+    q = select(Delivery)
+    if state:
+        q = q.where(Delivery.state == state)
+    if destination:
+        q = q.where(Delivery.destination == destination)
+    if patient_id:
+        q = q.where(Delivery.patient_id == patient_id)
+    if sop_instance_uid:
+        q = q.join(EcgRead, col(EcgRead.id) == col(Delivery.read_id)).join(
+            EcgRecord, col(EcgRecord.id) == col(EcgRead.ecg_id)
+        ).where(EcgRecord.sop_instance_uid == sop_instance_uid)
+    return list(session.exec(q.order_by(col(Delivery.id).desc()).limit(limit)))
+
+
+def events(session: Session, *, trace_id: str | None = None, action_prefix: str | None = None,
+           since: datetime | None = None, limit: int = 500) -> list[Event]:
+    q = select(Event)
+    if trace_id:
+        q = q.where(Event.trace_id == trace_id)
+    if action_prefix:
+        q = q.where(col(Event.action).startswith(action_prefix))
+    if since:
+        q = q.where(col(Event.at) >= since)
+    return list(session.exec(q.order_by(col(Event.id)).limit(limit)))
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A row as a JSON-ready dict (datetimes as ISO strings)."""
+    out = {}
+    for key, value in row.model_dump().items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out

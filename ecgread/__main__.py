@@ -1,0 +1,5 @@
+import sys
+
+from ecgread.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""``ecgread serve``: the DICOM and HL7 listeners, the read dispatcher and the outbox.
+
+Start-up order matters for "nothing is lost": migrate the database, start the dispatcher,
+re-submit ECGs that were received but not finished, then open the listeners.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.db import migrate
+from config.settings import Settings
+from workers.dispatch import Dispatcher, make_dispatcher
+
+log = logging.getLogger("ecgread.service")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    dispatcher: Dispatcher
+    dicom_server: Any
+    hl7_server: Any
+    stop_event: threading.Event
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def dicom_port(self) -> int:
+        return int(self.dicom_server.server_address[1])
+
+    @property
+    def hl7_port(self) -> int:
+        return int(self.hl7_server.server_address[1])
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.dicom_server.shutdown()
+        self.hl7_server.shutdown()
+        self.hl7_server.server_close()
+        for t in self.threads:
+            t.join(timeout=10)
+        self.dispatcher.close()
+
+
+def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
+    """Start everything in the background and return a handle (ports resolved)."""
+    from integration import dicom_scp, hl7_listener
+    from integration.recovery import unfinished_ecgs
+    from workers.outbox import run_outbox
+
+    for d in (settings.home, settings.store_dir, settings.reports_dir, settings.outbox_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    migrate(settings.audit_url)
+    dispatcher = make_dispatcher(settings)
+    pending = unfinished_ecgs(settings)
+    for uid in pending:
+        dispatcher.submit(uid)
+    if pending:
+        log.info("recovery: re-submitted %d unfinished ECG(s)", len(pending))
+    stop_event = threading.Event()
+    outbox = threading.Thread(target=run_outbox, args=(settings, stop_event, outbox_poll_s),
+                              name="ecgread-outbox", daemon=True)
+    outbox.start()
+    dicom_server = dicom_scp.serve(settings, on_stored=dispatcher.submit, block=False)
+    hl7_server = hl7_listener.serve(settings, block=False)
+    service = Service(settings, dispatcher, dicom_server, hl7_server, stop_event, [outbox])
+    log.info("listening: DICOM %s on port %d, HL7 MLLP on port %d, reads %s",
+             settings.dicom_ae_title, service.dicom_port, service.hl7_port,
+             "via broker" if settings.broker_url else "in process")
+    return service

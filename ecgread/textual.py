@@ -1,0 +1,41 @@
+"""The plain human-readable form of an analysis (``ecgread analyze`` without ``--json``)."""
+
+from __future__ import annotations
+
+from models.analysis import Analysis
+
+_LABELS = (
+    ("heart_rate_bpm", "Heart rate", "bpm"), ("rr_ms", "RR", "ms"), ("p_ms", "P duration", "ms"),
+    ("pr_ms", "PR", "ms"), ("qrs_ms", "QRS", "ms"), ("qt_ms", "QT", "ms"),
+    ("qtc_bazett_ms", "QTc Bazett", "ms"), ("qtc_fridericia_ms", "QTc Fridericia", "ms"),
+    ("qtc_framingham_ms", "QTc Framingham", "ms"), ("qtc_hodges_ms", "QTc Hodges", "ms"),
+    ("p_axis_deg", "P axis", "°"), ("qrs_axis_deg", "QRS axis", "°"), ("t_axis_deg", "T axis", "°"),
+)
+
+
+def describe(analysis: Analysis) -> str:
+    m = analysis.measurements
+    lines = [f"{analysis.ecg.source}  ({len(analysis.ecg.lead_names)} leads, "
+             f"{analysis.ecg.sampling_rate_hz:g} Hz, {analysis.ecg.duration_s:.1f} s)"]
+    if not analysis.quality.usable or analysis.quality.problems:
+        lines.append("  quality: " + ("usable" if analysis.quality.usable else "NOT usable")
+                     + ("; " + "; ".join(analysis.quality.problems) if analysis.quality.problems else ""))
+    for name, label, unit in _LABELS:
+        value = getattr(m, name)
+        if value is None:
+            reason = m.unmeasured.get(name, "")
+            lines.append(f"  {label:<16} unable to measure" + (f" ({reason})" if reason else ""))
+        else:
+            lines.append(f"  {label:<16} {value:6.0f} {unit}")
+    lines.append("  Statements:")
+    for s in analysis.statements:
+        flag = "CRITICAL " if s.critical else ""
+        certainty = "" if s.certainty == "definite" else f"{s.certainty} "
+        lines.append(f"    {flag}{certainty}{s.text} [{s.code}]")
+        for e in s.evidence:
+            where = f" in {', '.join(e.leads)}" if e.leads else ""
+            lines.append(f"      - {e.measurement} = {e.value} ({e.criterion}){where}")
+    for note in analysis.notes:
+        lines.append(f"  note: {note}")
+    lines.append("  versions: " + ", ".join(f"{k} {v}" for k, v in analysis.versions.items()))
+    return "\n".join(lines)
