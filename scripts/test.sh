@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up and run every test: system packages and .venv (scripts/setup.sh), then the real
+# RabbitMQ and PostgreSQL servers (scripts/services.sh), then pytest.
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+eval "$(bash scripts/services.sh)"
+exec .venv/bin/python -m pytest -q "$@"
