@@ -1,0 +1,144 @@
+"""Beat typing (dominant / ventricular / supraventricular / paced) and representative beats.
+
+Definitions
+-----------
+- *QRS vector* of a beat: the conditioned signal of all usable leads from 60 ms before
+  to 80 ms after the fiducial, concatenated.
+- *Dominant* beats: the largest morphology cluster; a beat joins it when its QRS vector
+  correlates with the dominant template (median of the cluster, two refinements) at
+  >= ``dominant_corr`` and its norm is 0.6-1.6 x the template's.
+- *Ventricular*: a beat outside the dominant cluster (different QRS morphology).
+- *Supraventricular*: a dominant-morphology beat that comes early (RR before it
+  < ``premature_ratio`` x median RR of dominant beats) in an otherwise regular rhythm
+  (normalised RMSSD of dominant RR < 0.1).
+- *Paced*: a pacing spike lies within ``pacing_window_ms`` before to 20 ms after the
+  fiducial; ``Beat.paced`` is True and ``kind`` is "paced".
+- *Representative beat*: per lead, the sample-wise median over the dominant beats (paced
+  beats too when the dominant morphology is paced), aligned on the fiducial refined by
+  cross-correlation (+-10 ms), from ``pre_s`` before to ``post_s`` after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.dsp_config import BeatConfig
+
+
+@dataclass(frozen=True, eq=False)
+class BeatTyping:
+    r_samples: np.ndarray  # refined fiducials (int)
+    kinds: tuple[str, ...]  # per beat: dominant / ventricular / supraventricular / paced
+    paced: np.ndarray  # bool per beat
+    dominant: np.ndarray  # bool per beat: in the dominant morphology cluster
+    correlation: np.ndarray  # per beat, with the dominant template
+    median_beat: dict[str, np.ndarray]  # "signal_uv", "qrs_smooth_uv", "pt_smooth_uv": (L, W)
+    pre_samples: int  # index of the fiducial inside the median beat
+    rr_median_s: float | None
+    n_dominant: int
+    method: str = "template-correlation"
+    config: BeatConfig = field(default_factory=BeatConfig)
+
+
+def _windows(x: np.ndarray, r: np.ndarray, a: int, b: int) -> np.ndarray:
+    idx = np.clip(r[:, None] + np.arange(-a, b + 1)[None, :], 0, x.shape[1] - 1)
+    return x[:, idx]  # (L, B, W)
+
+
+def _corr(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    vc = v - v.mean(axis=1, keepdims=True)
+    tc = t - t.mean()
+    return (vc @ tc) / (np.linalg.norm(vc, axis=1) * np.linalg.norm(tc) + 1e-9)
+
+
+def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_samples: np.ndarray,
+               usable: np.ndarray, pacing_spikes: np.ndarray,
+               config: BeatConfig | None = None) -> BeatTyping:
+    """Type each beat and build the representative (median) beat of the dominant ones.
+
+    Parameters
+    ----------
+    signals:
+        {"signal_uv", "qrs_smooth_uv", "pt_smooth_uv"}: (leads, samples) µV conditioned.
+    sampling_rate_hz:
+        Samples per second.
+    r_samples:
+        QRS fiducials from :func:`models.qrs_detect.detect_qrs`.
+    usable:
+        bool per lead.
+    pacing_spikes:
+        int sample indices of pacing spikes.
+    """
+    cfg = config or BeatConfig()
+    fs = float(sampling_rate_hz)
+    x = signals["signal_uv"]
+    r = np.asarray(r_samples, dtype=int)
+    nb = r.size
+    use = np.asarray(usable, bool)
+    ms = fs / 1000.0
+    if nb == 0 or not use.any():
+        return BeatTyping(r, (), np.zeros(0, bool), np.zeros(0, bool), np.zeros(0), {}, 0, None,
+                          0, config=cfg)
+    a, b = int(60 * ms), int(80 * ms)
+    v = _windows(x[use], r, a, b).transpose(1, 0, 2).reshape(nb, -1)
+    template = np.median(v, axis=0)
+    dom = np.ones(nb, bool)
+    corr = np.ones(nb)
+    for _ in range(2):
+        corr = _corr(v, template)
+        ratio = np.linalg.norm(v, axis=1) / (np.linalg.norm(template) + 1e-9)
+        dom = (corr >= cfg.dominant_corr) & (ratio > 0.6) & (ratio < 1.6)
+        if dom.sum() < max(2, 0.3 * nb):
+            # no clear cluster: the beats most like the median form it
+            dom = corr >= np.median(corr)
+        template = np.median(v[dom], axis=0)
+    # refine fiducials of dominant beats by cross-correlation with the template (+-10 ms)
+    shift_max = max(1, int(10 * ms))
+    shifts = np.arange(-shift_max, shift_max + 1)
+    tl = template.reshape(use.sum(), -1)
+    best = np.zeros(nb, int)
+    scores = np.stack([
+        (_windows(x[use], r + s, a, b) * tl[:, None, :]).sum(axis=(0, 2)) for s in shifts])
+    best = shifts[np.argmax(scores, axis=0)]
+    r = np.where(dom, r + best, r)
+    paced = np.zeros(nb, bool)
+    spikes = np.asarray(pacing_spikes, dtype=int)
+    if spikes.size:
+        lo = r - int(cfg.pacing_window_ms * ms)
+        hi = r + int(20 * ms)
+        i = np.searchsorted(spikes, lo)
+        paced = (i < spikes.size) & (spikes[np.minimum(i, spikes.size - 1)] <= hi)
+    rr = np.diff(r) / fs
+    rr_dom = rr[dom[1:] & dom[:-1]] if nb > 1 else rr
+    rr_med = float(np.median(rr_dom)) if rr_dom.size else (float(np.median(rr)) if rr.size
+                                                          else None)
+    regular = (rr_dom.size >= 3 and
+               np.sqrt(np.mean(np.diff(rr_dom) ** 2)) / np.mean(rr_dom) < 0.1)
+    kinds = []
+    for i in range(nb):
+        if paced[i]:
+            kinds.append("paced")
+        elif not dom[i]:
+            kinds.append("ventricular")
+        elif (regular and rr_med and i > 0 and rr[i - 1] < cfg.premature_ratio * rr_med):
+            kinds.append("supraventricular")
+        else:
+            kinds.append("dominant")
+    kinds_arr = np.asarray(kinds)
+    rep = dom & (kinds_arr != "supraventricular")
+    if rep.sum() == 0:
+        rep = dom
+    # representative-beat window
+    rr_ref = rr_med if rr_med else 1.0
+    pre_s = min(0.5, max(0.2, 0.6 * rr_ref))
+    post_s = min(0.8, max(0.25, 0.85 * rr_ref))
+    pre, post = int(pre_s * fs), int(post_s * fs)
+    r_rep = r[rep]
+    inside = (r_rep - pre >= 0) & (r_rep + post < x.shape[1])
+    if inside.sum() >= 1:
+        r_rep = r_rep[inside]
+    median = {k: np.median(_windows(s, r_rep, pre, post), axis=1) for k, s in signals.items()}
+    return BeatTyping(r, tuple(kinds), paced, dom, corr, median, pre, rr_med, int(rep.sum()),
+                      config=cfg)

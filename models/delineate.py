@@ -1,0 +1,345 @@
+"""Per-lead delineation of every P, QRS and T wave: onset, peak, offset.
+
+Slope-threshold delineation after Martinez JP et al., "A wavelet-based ECG delineator:
+evaluation on standard databases", IEEE TBME 2004;51:570-581, with derivatives of
+zero-phase low-passed signals in place of the quadratic-spline wavelet scales
+(40 Hz for QRS, 15 Hz for P and T). Everything is vectorised over leads x beats.
+
+QRS
+    A multi-lead spatial velocity (mean over usable leads of |slope| / lead's 99th
+    percentile) gives each beat's global QRS span: the first and last samples within
+    ``qrs_search_ms`` of the fiducial whose velocity exceeds ``qrs_sig_ratio`` of its
+    peak, widened outwards to where it falls below ``qrs_onset_ratio`` /
+    ``qrs_offset_ratio``. Each lead then applies the same rule to its own |slope|,
+    its significant slopes confined to the global span +-20 ms. Peak: the sample of
+    largest |amplitude| relative to the lead's QRS-onset level.
+T
+    Searched from the lead's QRS offset + 60 ms to min(``t_max_ms``, 0.75 RR) after
+    the fiducial. Peak: largest |deviation| from the QRS-onset level (upright or
+    inverted). Offset: first sample after the steepest return slope where the slope
+    falls below ``t_offset_ratio`` of it; onset symmetric before the peak.
+P
+    Searched in the ``p_window_ms`` before the global QRS onset, not before the
+    previous T offset. Presence is decided over all leads together, never per lead
+    alone: the record has P waves when the median P segment over beats stands out of
+    the beat-to-beat scatter (coherence >= ``p_presence_snr``; fibrillatory waves do
+    not add up coherently), and a beat has one when its P segment correlates with that
+    median at >= ``p_presence_corr``. So AF and junctional rhythms get no P wave.
+
+Neural seam
+    ``masks`` takes per-sample probabilities {"P","QRS","T": (leads, samples)} from a
+    neural delineator (``models/neural``). ``mode="fused"`` averages each DSP boundary
+    with the edge of the mask segment (p >= 0.5) that contains the DSP peak, and drops
+    a P wave the mask does not confirm; ``mode="network"`` takes the mask edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from models.dsp_config import DelineationConfig
+
+WAVES = ("P", "QRS", "T")
+POINTS = ("onset", "peak", "offset")
+
+
+@dataclass(frozen=True, eq=False)
+class Delineation:
+    """Fiducial points as float sample indices from the record start, NaN = absent.
+
+    ``points[w, k]`` is a (leads, beats) array for wave ``WAVES[w]`` and point
+    ``POINTS[k]``. ``qrs_onset_global``/``qrs_offset_global`` are per beat from the
+    multi-lead spatial velocity. ``p_present`` is the per-beat multi-lead decision.
+    """
+
+    points: np.ndarray  # (3 waves, 3 points, leads, beats) float samples
+    qrs_onset_global: np.ndarray  # (beats,)
+    qrs_offset_global: np.ndarray  # (beats,)
+    p_present: np.ndarray  # (beats,) bool
+    p_coherence: float | None  # record-level P coherence (None when not computed)
+    sampling_rate_hz: float
+    method: str = "dsp-slope-threshold"
+    config: DelineationConfig = field(default_factory=DelineationConfig)
+
+    def get(self, wave: str, point: str) -> np.ndarray:
+        return self.points[WAVES.index(wave), POINTS.index(point)]
+
+
+def _last_before(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Largest index i < pos with mask[..., i], else -1."""
+    w = mask.shape[-1]
+    m = mask & (np.arange(w) < pos[..., None])
+    i = w - 1 - m[..., ::-1].argmax(axis=-1)
+    return np.where(m.any(axis=-1), i, -1)
+
+
+def _first_after(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Smallest index i > pos with mask[..., i], else -1."""
+    m = mask & (np.arange(mask.shape[-1]) > pos[..., None])
+    return np.where(m.any(axis=-1), m.argmax(axis=-1), -1)
+
+
+def _argmax_in(v: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, v, -np.inf).argmax(axis=-1)
+
+
+def _take(a: np.ndarray, i: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(a, np.clip(i, 0, a.shape[-1] - 1)[..., None], axis=-1)[..., 0]
+
+
+def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                 iso: np.ndarray, on_ratio: float, off_ratio: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Onset, peak, offset (window indices) and |amplitude| of the largest deflection
+    of ``x`` from ``iso`` within [lo, hi]; boundaries by the slope-threshold rule."""
+    ar = np.arange(x.shape[-1])
+    inwin = (ar >= lo[..., None]) & (ar <= hi[..., None])
+    dev = x - iso[..., None]
+    peak = _argmax_in(np.abs(dev), inwin)
+    amp = _take(dev, peak)
+    s = np.where(amp >= 0, 1.0, -1.0)[..., None]
+    asc, desc = s * d, -s * d
+    i_a = _argmax_in(asc, inwin & (ar < peak[..., None]))
+    i_m = _argmax_in(desc, inwin & (ar > peak[..., None]))
+    a_slope, m_slope = _take(asc, i_a), _take(desc, i_m)
+    on = _last_before(asc < on_ratio * a_slope[..., None], i_a)
+    off = _first_after(desc < off_ratio * m_slope[..., None], i_m)
+    on = np.where((on < lo) | (i_a >= peak), -1, on)
+    off = np.where((off > hi) | (i_m <= peak), -1, off)
+    return on, peak, off, np.abs(amp)
+
+
+def _p_presence(seg: np.ndarray, cfg: DelineationConfig, dominant: np.ndarray
+                ) -> tuple[np.ndarray, float]:
+    """seg: (leads, beats, W) P segments. Returns per-beat presence and coherence."""
+    seg = seg - seg.mean(axis=-1, keepdims=True)
+    ref = np.median(seg[:, dominant], axis=1)  # (L, W)
+    resid = seg[:, dominant] - ref[:, None]
+    scatter = float(np.median(np.sqrt((resid ** 2).mean(axis=(0, 2)))))
+    coherence = float(np.sqrt((ref ** 2).mean()) / (scatter + 1e-9))
+    flat = seg.transpose(1, 0, 2).reshape(seg.shape[1], -1)
+    rf = ref.ravel()
+    num = flat @ rf
+    den = np.linalg.norm(flat, axis=1) * np.linalg.norm(rf) + 1e-9
+    corr = num / den
+    amp_ok = np.abs(ref).max() >= cfg.p_min_uv
+    present = (corr >= cfg.p_presence_corr) & (coherence >= cfg.p_presence_snr) & amp_ok
+    return present, coherence
+
+
+def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
+              r_samples: np.ndarray, usable: np.ndarray,
+              config: DelineationConfig | None = None, *,
+              valid: np.ndarray | None = None,
+              dominant: np.ndarray | None = None,
+              p_present: np.ndarray | None = None,
+              rr_s: float | None = None,
+              masks: dict[str, np.ndarray] | None = None,
+              mode: Literal["dsp", "network", "fused"] = "dsp") -> Delineation:
+    """Delineate P, QRS and T in every lead for every beat.
+
+    Parameters
+    ----------
+    qrs_smooth_uv, pt_smooth_uv:
+        (leads, samples) low-passed signals from :func:`models.conditioning.condition`
+        (or representative beats built from them), µV.
+    sampling_rate_hz:
+        Samples per second.
+    r_samples:
+        QRS fiducials (int samples, ascending).
+    usable:
+        bool per lead; unusable leads get no waves.
+    valid:
+        (leads, samples) bool; waves touching invalid samples are dropped.
+    dominant:
+        bool per beat; the beats that build the median P segment (default all).
+    p_present:
+        Per-beat P decision to impose (e.g. for a single representative beat).
+    rr_s:
+        RR interval to assume where a neighbour is missing (default: median RR).
+    masks, mode:
+        The neural seam (see the module docstring).
+
+    Returns
+    -------
+    Delineation
+    """
+    cfg = config or DelineationConfig()
+    fs = float(sampling_rate_hz)
+    xq = np.asarray(qrs_smooth_uv, dtype=np.float64)
+    xt = np.asarray(pt_smooth_uv, dtype=np.float64)
+    n_leads, n = xq.shape
+    r = np.asarray(r_samples, dtype=int)
+    nb = r.size
+    use = np.asarray(usable, dtype=bool)
+    points = np.full((3, 3, n_leads, nb), np.nan)
+    if nb == 0 or not use.any():
+        return Delineation(points, np.full(nb, np.nan), np.full(nb, np.nan),
+                           np.zeros(nb, bool), None, fs, config=cfg)
+    ms = fs / 1000.0
+    rr = np.diff(r) / fs
+    rr_default = rr_s if rr_s is not None else (float(np.median(rr)) if rr.size else 1.0)
+    rr_next = np.append(rr, rr_default)
+    rr_prev = np.insert(rr, 0, rr_default)
+    dq = np.gradient(xq, axis=1)
+    dt = np.gradient(xt, axis=1)
+    L = np.flatnonzero(use)
+
+    # ---- QRS -------------------------------------------------------------------
+    half = int(round(200 * ms))
+    offs = np.arange(-half, half + 1)
+    idx = np.clip(r[:, None] + offs[None, :], 0, n - 1)
+    adq = np.abs(dq[L][:, idx])  # (l, B, W)
+    scale = np.percentile(np.abs(dq[L]), 99, axis=1) + 1e-9
+    sv = (adq / scale[:, None, None]).mean(axis=0)  # (B, W)
+    core = np.abs(offs) <= 70 * ms
+    search = np.abs(offs) <= cfg.qrs_search_ms * ms
+    ar = np.arange(offs.size)
+    center = np.full(nb, half)
+    max_sv = sv[:, core].max(axis=1)
+    sig = (sv > cfg.qrs_sig_ratio * max_sv[:, None]) & search
+    g_first = np.where(sig.any(1), sig.argmax(1), half)
+    g_last = np.where(sig.any(1), offs.size - 1 - sig[:, ::-1].argmax(1), half)
+    g_on = _last_before(sv < cfg.qrs_onset_ratio * max_sv[:, None], np.minimum(g_first, center))
+    g_off = _first_after(sv < cfg.qrs_offset_ratio * max_sv[:, None], np.maximum(g_last, center))
+    g_on = np.where(g_on < 0, 0, g_on)
+    g_off = np.where(g_off < 0, offs.size - 1, g_off)
+
+    maxd = adq[:, :, core].max(axis=2)  # (l, B)
+    lim_lo = (g_on - 20 * ms)[None, :]
+    lim_hi = (g_off + 20 * ms)[None, :]
+    sigl = (adq > cfg.qrs_sig_ratio * maxd[..., None]) & (ar >= lim_lo[..., None]) \
+        & (ar <= lim_hi[..., None])
+    first = np.where(sigl.any(-1), sigl.argmax(-1), half)
+    last = np.where(sigl.any(-1), offs.size - 1 - sigl[..., ::-1].argmax(-1), half)
+    q_on = _last_before(adq < cfg.qrs_onset_ratio * maxd[..., None], first)
+    q_off = _first_after(adq < cfg.qrs_offset_ratio * maxd[..., None], last)
+    q_on = np.where(q_on < 0, np.broadcast_to(g_on, q_on.shape), q_on)
+    q_off = np.where(q_off < 0, np.broadcast_to(g_off, q_off.shape), q_off)
+    xqw = xq[L][:, idx]
+    base = _take(xqw, q_on)
+    inq = (ar >= q_on[..., None]) & (ar <= q_off[..., None])
+    q_peak = _argmax_in(np.abs(xqw - base[..., None]), inq)
+    rel = r[None, :] - half
+    points[1, 0, L] = rel + q_on
+    points[1, 1, L] = rel + q_peak
+    points[1, 2, L] = rel + q_off
+    qrs_on_abs = r - half + g_on
+    qrs_off_abs = r - half + g_off
+
+    # ---- T ---------------------------------------------------------------------
+    tmax = int(round(cfg.t_max_ms * ms))
+    toffs = np.arange(tmax + 1)
+    tidx = np.clip(r[:, None] + toffs[None, :], 0, n - 1)
+    xtw = xt[L][:, tidx]
+    dtw = dt[L][:, tidx]
+    t_lo = (q_off - half) + int(round(60 * ms))
+    t_hi_b = np.minimum(tmax, np.round(0.75 * rr_next * fs)).astype(int)
+    t_hi_b = np.minimum(t_hi_b, n - 1 - r)
+    t_hi = np.broadcast_to(t_hi_b, t_lo.shape)
+    iso_t = _take(xt[L][:, idx], q_on)  # T measured from the lead's QRS-onset level
+    t_on, t_pk, t_off, t_amp = _wave_bounds(xtw, dtw, t_lo, t_hi - int(20 * ms), iso_t,
+                                            cfg.t_onset_ratio, cfg.t_offset_ratio)
+    q_off_t = q_off - half
+    t_on = np.where(t_on < 0, q_off_t, np.maximum(t_on, q_off_t))
+    t_off = np.where(t_off < 0, t_hi, t_off)
+    t_ok = (t_lo < t_hi - 20 * ms) & (t_amp > 0)
+    points[2, 0, L] = np.where(t_ok, r + t_on, np.nan)
+    points[2, 1, L] = np.where(t_ok, r + t_pk, np.nan)
+    points[2, 2, L] = np.where(t_ok, r + t_off, np.nan)
+
+    # ---- P ---------------------------------------------------------------------
+    pw = int(round(cfg.p_window_ms * ms))
+    pre = pw + int(round(120 * ms))
+    poffs = np.arange(-pre, 1)
+    pidx = np.clip(r[:, None] + poffs[None, :], 0, n - 1)
+    xpw = xt[L][:, pidx]
+    dpw = dt[L][:, pidx]
+    g_on_p = (g_on - half) + pre  # QRS onset as index into the P window
+    p_hi = g_on_p - int(round(10 * ms))
+    prev_toff = np.full(nb, -np.inf)
+    if nb > 1:
+        prev_toff[1:] = np.nanmedian(points[2, 2, L][:, :-1], axis=0)
+    prev_lim = np.where(np.isfinite(prev_toff), prev_toff - (r - pre), 0)
+    p_lo = np.maximum(g_on_p - pw, prev_lim).astype(int)
+    p_lo = np.maximum(p_lo, np.round(pre - 0.8 * rr_prev * fs)).astype(int)
+    in_rec = (r - pre + p_lo) >= 0
+    iso_p = np.take_along_axis(xpw, np.broadcast_to(g_on_p, (L.size, nb))[..., None],
+                               axis=-1)[..., 0]
+    lo2 = np.broadcast_to(p_lo, (L.size, nb))
+    hi2 = np.broadcast_to(p_hi, (L.size, nb))
+    p_on, p_pk, p_off, p_amp = _wave_bounds(xpw, dpw, lo2, hi2, iso_p,
+                                            cfg.p_onset_ratio, cfg.p_offset_ratio)
+    coherence = None
+    if p_present is None:
+        seg_lo = pre - int(round((cfg.p_window_ms + 40) * ms))
+        seg = xpw[:, :, max(seg_lo, 0):pre - int(round(40 * ms))]
+        dom = np.ones(nb, bool) if dominant is None else np.asarray(dominant, bool)
+        if dom.sum() >= 2:
+            p_present, coherence = _p_presence(seg, cfg, dom)
+        else:
+            p_present = np.zeros(nb, bool)
+    p_present = np.asarray(p_present, bool) & in_rec & (p_lo < p_hi - 20 * ms)
+    p_ok = p_present[None, :] & (p_on >= 0) & (p_off >= 0) & (p_amp >= cfg.p_min_uv)
+    p_off = np.minimum(p_off, g_on_p)
+    p_ok &= p_on < p_off
+    base_p = (r - pre)[None, :]
+    points[0, 0, L] = np.where(p_ok, base_p + p_on, np.nan)
+    points[0, 1, L] = np.where(p_ok, base_p + p_pk, np.nan)
+    points[0, 2, L] = np.where(p_ok, base_p + p_off, np.nan)
+
+    # ordering: P offset <= QRS onset per lead, T onset >= QRS offset
+    q_on_abs = points[1, 0]
+    with np.errstate(invalid="ignore"):
+        bad_p = points[0, 2] > q_on_abs
+        points[0, 2] = np.where(bad_p, q_on_abs, points[0, 2])
+        drop_p = ~(points[0, 0] < points[0, 2])
+        points[0, :, drop_p] = np.nan
+        drop_t = ~(points[2, 0] < points[2, 2])
+        points[2, :, drop_t] = np.nan
+    if valid is not None:
+        ok = np.asarray(valid, bool)
+        for w in range(3):
+            for k in (0, 2):
+                p = points[w, k]
+                fin = np.isfinite(p)
+                pi = np.clip(np.where(fin, p, 0).astype(int), 0, n - 1)
+                bad = fin & ~np.take_along_axis(ok, pi, axis=1)
+                points[w, :, bad] = np.nan
+    # out of record
+    with np.errstate(invalid="ignore"):
+        out = (points[:, 0] < 0) | (points[:, 2] > n - 1)
+    for w in range(3):
+        points[w, :, out[w]] = np.nan
+    if masks is not None and mode != "dsp":
+        points = _fuse(points, masks, mode)
+    return Delineation(points, qrs_on_abs.astype(float), qrs_off_abs.astype(float),
+                       p_present, coherence, fs, config=cfg)
+
+
+def _fuse(points: np.ndarray, masks: dict[str, np.ndarray], mode: str) -> np.ndarray:
+    """Combine DSP points with neural per-sample probabilities (see module docstring)."""
+    out = points.copy()
+    for w, wave in enumerate(WAVES):
+        m = masks.get(wave)
+        if m is None:
+            continue
+        on_mask = np.asarray(m) >= 0.5
+        for lead, beat in zip(*np.nonzero(np.isfinite(points[w, 1]))):
+            row = on_mask[lead]
+            pk = int(points[w, 1, lead, beat])
+            if not row[pk]:
+                if wave == "P":
+                    out[w, :, lead, beat] = np.nan
+                continue
+            a = pk - int(np.argmin(row[pk::-1])) + 1 if not row[:pk + 1].all() else 0
+            b = pk + int(np.argmin(row[pk:])) - 1 if not row[pk:].all() else row.size - 1
+            if mode == "network":
+                out[w, 0, lead, beat], out[w, 2, lead, beat] = a, b
+            else:
+                out[w, 0, lead, beat] = 0.5 * (a + points[w, 0, lead, beat])
+                out[w, 2, lead, beat] = 0.5 * (b + points[w, 2, lead, beat])
+    return out
