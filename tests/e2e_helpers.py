@@ -1,0 +1,73 @@
+"""Helpers for tests that run ecgread as separate processes and talk to it as peers do."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ecgread_env(home: Path, **settings: object) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECGREAD_")}
+    env["ECGREAD_HOME"] = str(home)
+    for key, value in settings.items():
+        env[f"ECGREAD_{key.upper()}"] = str(value)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start_ecgread(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    out = open(log, "ab")
+    return subprocess.Popen([sys.executable, "-m", "ecgread", *args], cwd=REPO, env=env,
+                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for_port(port: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout_s} s")
+
+
+def wait_until(predicate: Callable[[], object], timeout_s: float = 90.0, every_s: float = 0.3):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise TimeoutError(f"condition not met within {timeout_s} s")
+
+
+def storescu(port: int, *files: Path, calling_ae: str = "CART1", called_ae: str = "ECGREAD",
+             extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """DCMTK's storescu, an independent DICOM peer (Debian package dcmtk)."""
+    return subprocess.run(["storescu", "-aet", calling_ae, "-aec", called_ae, *extra,
+                           "127.0.0.1", str(port), *map(str, files)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 20.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
