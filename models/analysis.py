@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.dsp_config import AnalysisConfig
 from models.ecg import Ecg
 from models.results import (
+    MEASUREMENT_NAMES,
     Beat,
     GlobalMeasurements,
     LeadAmplitudes,
@@ -59,3 +61,148 @@ class Analysis:
             "notes": list(self.notes),
             "versions": dict(self.versions),
         }
+
+
+DELINEATOR_VERSION = "dsp-1.0"
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecgread")
+    except PackageNotFoundError:
+        return "0.0.0+dev"
+
+
+def analyze(ecg: Ecg, config: AnalysisConfig | None = None) -> Analysis:
+    """Run the whole signal-processing pipeline on one ECG.
+
+    Stages (each a plain function in its own module)::
+
+        conditioning.condition -> quality.assess_quality -> qrs_detect.detect_qrs
+        -> beats.type_beats -> delineate.delineate (record, then representative beat)
+        -> measure.measure, rhythm.rhythm_features -> interpret.interpret
+
+    Parameters
+    ----------
+    ecg:
+        Any lead set (12 leads or fewer), 250-1000 Hz, NaN = padding.
+    config:
+        Parameters; ``config.delineator`` must be "dsp" until a neural delineator is
+        registered (its masks plug into :func:`models.delineate.delineate`).
+
+    Returns
+    -------
+    Analysis
+        ``representative_beat`` holds ``{"sampling_rate_hz", "start_s", "leads": {name:
+        (W,) µV array}, "fiducials_s": {"p_onset", "p_offset", "qrs_onset", "qrs_offset",
+        "t_onset", "t_offset": s relative to the beat's QRS fiducial or None}}``
+        (``start_s`` is the time of the first sample, negative). It is not in the JSON.
+
+    Raises
+    ------
+    ConfigError
+        ``config.delineator`` names a delineator that is not available.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from ecgread.errors import ConfigError
+    from models.beats import type_beats
+    from models.conditioning import condition
+    from models.delineate import delineate
+    from models.measure import measure
+    from models.quality import assess_quality
+    from models.qrs_detect import detect_qrs
+    from models.rhythm import rhythm_features
+
+    cfg = config or AnalysisConfig()
+    if cfg.delineator != "dsp":
+        raise ConfigError(f"delineator {cfg.delineator!r} is not available: no neural "
+                          "delineator registered (models/neural)")
+    fs = ecg.sampling_rate_hz
+    names = ecg.lead_names
+    cond = condition(ecg.signal_uv, fs, cfg.conditioning)
+    qa = assess_quality(ecg.signal_uv, cond, names, cfg.quality)
+    usable = qa.usable
+    quality = qa.quality
+    notes: list[str] = []
+    if ecg.duration_s < cfg.min_duration_s:
+        usable = np.zeros_like(usable)
+        quality = dataclasses.replace(quality, usable=False, problems=quality.problems + (
+            f"record shorter than {cfg.min_duration_s:g} s",))
+    det = detect_qrs(cond, usable, cfg.detection)
+    signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
+               "pt_smooth_uv": cond.pt_smooth_uv}
+    typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
+    r = typing.r_samples
+    dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, usable, cfg.delineation,
+                   valid=cond.valid, dominant=typing.dominant if r.size else None)
+    rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs)
+    waves: dict[str, tuple[Wave, ...]] = {}
+    for li, name in enumerate(names):
+        if not usable[li]:
+            continue
+        found: list[Wave] = []
+        for wi, wtype in enumerate(("P", "QRS", "T")):
+            on, pk, off = dl.points[wi, 0, li], dl.points[wi, 1, li], dl.points[wi, 2, li]
+            ok = np.isfinite(on) & np.isfinite(pk) & np.isfinite(off)
+            found.extend(Wave(wtype, float(a) / fs, float(b) / fs, float(c) / fs)  # type: ignore[arg-type]
+                         for a, b, c in zip(on[ok], pk[ok], off[ok]))
+        waves[name] = tuple(sorted(found, key=lambda w: w.onset_s))
+    beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p))  # type: ignore[arg-type]
+                  for s, k, p in zip(r, typing.kinds, typing.paced))
+    rep_beat: dict[str, Any] = {}
+    measurements = GlobalMeasurements(unmeasured={n: "no QRS complexes detected"
+                                                  for n in MEASUREMENT_NAMES})
+    amplitudes: dict[str, LeadAmplitudes] = {}
+    if typing.median_beat and r.size >= 2:
+        med = typing.median_beat
+        p_ratio = rhythm.p_wave_ratio
+        rep_p = np.array([p_ratio is not None and p_ratio >= 0.5])
+        rep = delineate(med["qrs_smooth_uv"], med["pt_smooth_uv"], fs,
+                        np.array([typing.pre_samples]), usable, cfg.delineation,
+                        p_present=rep_p, rr_s=typing.rr_median_s)
+        m = measure(med["signal_uv"], rep, fs, typing.pre_samples, names, usable,
+                    np.diff(r) / fs, p_ratio)
+        measurements, amplitudes = m.measurements, m.amplitudes
+        if m.lead_problems:
+            quality = dataclasses.replace(quality, problems=quality.problems + m.lead_problems)
+        rep_beat = {"sampling_rate_hz": fs, "start_s": -typing.pre_samples / fs,
+                    "leads": {n: med["signal_uv"][i] for i, n in enumerate(names)},
+                    "fiducials_s": m.fiducials_s, "n_beats": typing.n_dominant}
+    elif r.size < 2 and quality.usable:
+        notes.append("fewer than two QRS complexes detected: no measurements")
+    excluded = [lq.lead for lq in quality.leads if not lq.usable]
+    if excluded:
+        notes.append("excluded leads (unusable signal): " + ", ".join(excluded))
+    versions = {"ecgread": _package_version(), "delineator": DELINEATOR_VERSION}
+    analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
+                        measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
+                        statements=(), versions=versions, notes=tuple(notes),
+                        representative_beat=rep_beat)
+    return _interpret(analysis)
+
+
+def _interpret(analysis: Analysis) -> Analysis:
+    """Add the statements of :func:`models.interpret.interpret` (criteria-based)."""
+    import dataclasses
+    import importlib
+    import importlib.util
+
+    interp = None
+    if importlib.util.find_spec("models.interpret") is not None:
+        interp = importlib.import_module("models.interpret")
+    if interp is None or not callable(getattr(interp, "interpret", None)):
+        # the interpretation stage is not in this checkout (yet): say so, emit nothing
+        return dataclasses.replace(analysis, notes=analysis.notes + (
+            "no statements: models.interpret.interpret is not available",))
+    statements, notes = interp.interpret(analysis)
+    versions = dict(analysis.versions)
+    version = getattr(interp, "INTERPRET_VERSION", None) or getattr(interp, "VERSION", None)
+    if version:
+        versions["interpret"] = str(version)
+    return dataclasses.replace(analysis, statements=tuple(statements),
+                               notes=analysis.notes + tuple(notes), versions=versions)

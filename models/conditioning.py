@@ -13,6 +13,7 @@ amplitudes): ``qrs_smooth_uv`` (40 Hz) and ``pt_smooth_uv`` (15 Hz).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -37,6 +38,12 @@ class Conditioned:
     pacing_spikes: np.ndarray  # int sample indices of pacing spikes (cut out before filtering)
     method: str = "butterworth-zero-phase"
     config: ConditioningConfig = field(default_factory=ConditioningConfig)
+
+
+@lru_cache(maxsize=64)
+def _butter(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
+    """Butterworth second-order sections, cached (designs repeat for every ECG)."""
+    return sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
 
 
 def _fill_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,20 +142,18 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
     if spikes.size:
         x = _cut_spikes(x, spikes, fs, cfg.pacing_cut_ms)
     # edge padding (odd reflection by sosfiltfilt) is limited by record length
-    hp = sps.butter(2, cfg.highpass_hz, btype="highpass", fs=fs, output="sos")
     padlen = min(x.shape[1] - 1, int(3 * fs))
-    y = sps.sosfiltfilt(hp, x, axis=1, padlen=padlen)
+    lp_hz = min(cfg.lowpass_hz, 0.45 * fs)
+    # one zero-phase band-pass: 0.67 Hz high-pass and the diagnostic low-pass together
+    band = _butter(2, (cfg.highpass_hz, lp_hz), "bandpass", fs)
+    y = sps.sosfiltfilt(band, x, axis=1, padlen=padlen)
     baseline = x - y
     mains = _mains_present(y, fs, cfg.mains_detect_ratio)
     for f0 in mains:
         b, a = sps.iirnotch(f0, cfg.notch_q, fs=fs)
         y = sps.filtfilt(b, a, y, axis=1, padlen=min(x.shape[1] - 1, int(0.5 * fs)))
-    lp_hz = min(cfg.lowpass_hz, 0.45 * fs)
-    if lp_hz < 0.49 * fs:
-        lp = sps.butter(2, lp_hz, fs=fs, output="sos")
-        y = sps.sosfiltfilt(lp, y, axis=1)
-    qrs_lp = sps.butter(2, min(cfg.qrs_smooth_hz, 0.4 * fs), fs=fs, output="sos")
-    pt_lp = sps.butter(2, cfg.pt_smooth_hz, fs=fs, output="sos")
+    qrs_lp = _butter(2, min(cfg.qrs_smooth_hz, 0.4 * fs), "lowpass", fs)
+    pt_lp = _butter(2, cfg.pt_smooth_hz, "lowpass", fs)
     qrs_smooth = sps.sosfiltfilt(qrs_lp, y, axis=1)
     pt_smooth = sps.sosfiltfilt(pt_lp, qrs_smooth, axis=1)
     if not valid.all():
@@ -157,4 +162,4 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
         pt_smooth = np.where(valid, pt_smooth, 0.0)
     return Conditioned(signal_uv=y, qrs_smooth_uv=qrs_smooth, pt_smooth_uv=pt_smooth,
                        valid=valid, baseline_uv=baseline, sampling_rate_hz=fs,
-                       mains_hz=mains, config=cfg)
+                       mains_hz=mains, pacing_spikes=spikes, config=cfg)

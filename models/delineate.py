@@ -35,6 +35,7 @@ Neural seam
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -90,20 +91,43 @@ def _take(a: np.ndarray, i: np.ndarray) -> np.ndarray:
     return np.take_along_axis(a, np.clip(i, 0, a.shape[-1] - 1)[..., None], axis=-1)[..., 0]
 
 
+def _global_peak(dev: np.ndarray, inwin: np.ndarray) -> np.ndarray:
+    """Per beat, the sample where the leads together deviate most (each lead scaled to
+    its own largest deviation in the window): (leads, beats, W) -> (beats,)."""
+    a = np.where(inwin, np.abs(dev), 0.0)
+    norm = a.max(axis=-1, keepdims=True) + 1e-9
+    return _argmax_in(((a / norm) ** 2).sum(axis=0), inwin.any(axis=0))
+
+
 def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                 iso: np.ndarray, on_ratio: float, off_ratio: float
+                 iso: np.ndarray, on_ratio: float, off_ratio: float, radius: int,
+                 slope_hi: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Onset, peak, offset (window indices) and |amplitude| of the largest deflection
-    of ``x`` from ``iso`` within [lo, hi]; boundaries by the slope-threshold rule."""
+    of ``x`` from ``iso`` within [lo, hi] and within ``radius`` samples of the
+    multi-lead peak; boundaries by the slope-threshold rule (the return slope searched
+    up to ``slope_hi``)."""
     ar = np.arange(x.shape[-1])
-    inwin = (ar >= lo[..., None]) & (ar <= hi[..., None])
+    window = (ar >= lo[..., None]) & (ar <= hi[..., None])
+    inwin = window
     dev = x - iso[..., None]
-    peak = _argmax_in(np.abs(dev), inwin)
+    adev = np.abs(dev)
+    # only interior local extrema of the deviation count as a peak (not an ST slope
+    # that is largest at the window edge)
+    ext = np.zeros_like(inwin)
+    ext[..., 1:-1] = (adev[..., 1:-1] >= adev[..., :-2]) & (adev[..., 1:-1] >= adev[..., 2:])
+    inner = inwin & (ar > lo[..., None]) & (ar < hi[..., None])
+    gp = _global_peak(dev, window)
+    inwin = np.where((inner & ext).any(-1, keepdims=True), inner & ext, inwin)
+    near = inwin & (np.abs(ar - gp[None, :, None]) <= radius)
+    near = np.where(near.any(-1, keepdims=True), near, inwin)
+    peak = _argmax_in(np.abs(dev), near)
     amp = _take(dev, peak)
     s = np.where(amp >= 0, 1.0, -1.0)[..., None]
     asc, desc = s * d, -s * d
-    i_a = _argmax_in(asc, inwin & (ar < peak[..., None]))
-    i_m = _argmax_in(desc, inwin & (ar > peak[..., None]))
+    i_a = _argmax_in(asc, window & (ar < peak[..., None]))
+    shi = hi if slope_hi is None else slope_hi
+    i_m = _argmax_in(desc, window & (ar > peak[..., None]) & (ar <= shi[..., None]))
     a_slope, m_slope = _take(asc, i_a), _take(desc, i_m)
     on = _last_before(asc < on_ratio * a_slope[..., None], i_a)
     off = _first_after(desc < off_ratio * m_slope[..., None], i_m)
@@ -112,20 +136,28 @@ def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     return on, peak, off, np.abs(amp)
 
 
-def _p_presence(seg: np.ndarray, cfg: DelineationConfig, dominant: np.ndarray
-                ) -> tuple[np.ndarray, float]:
-    """seg: (leads, beats, W) P segments. Returns per-beat presence and coherence."""
-    seg = seg - seg.mean(axis=-1, keepdims=True)
-    ref = np.median(seg[:, dominant], axis=1)  # (L, W)
-    resid = seg[:, dominant] - ref[:, None]
-    scatter = float(np.median(np.sqrt((resid ** 2).mean(axis=(0, 2)))))
-    coherence = float(np.sqrt((ref ** 2).mean()) / (scatter + 1e-9))
-    flat = seg.transpose(1, 0, 2).reshape(seg.shape[1], -1)
-    rf = ref.ravel()
-    num = flat @ rf
-    den = np.linalg.norm(flat, axis=1) * np.linalg.norm(rf) + 1e-9
-    corr = num / den
-    amp_ok = np.abs(ref).max() >= cfg.p_min_uv
+def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
+                dominant: np.ndarray) -> tuple[np.ndarray, float]:
+    """seg: (leads, beats, W) demeaned P segments, valid: (beats, W) samples that are
+    atrial (after the previous T wave). Returns per-beat presence and the coherence."""
+    v = np.broadcast_to(valid[None], seg.shape)
+    masked = np.where(v, seg, np.nan)[:, dominant]
+    enough = valid[dominant].mean(axis=0) >= 0.5  # (W,) samples most beats cover
+    if enough.sum() < 4:
+        return np.zeros(seg.shape[1], bool), 0.0
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no beat there
+        ref = np.nan_to_num(np.nanmedian(masked, axis=1))  # (L, W)
+        resid = masked[:, :, enough] - ref[:, None, enough]
+        per_beat = np.sqrt(np.nanmean(resid ** 2, axis=(0, 2)))
+    scatter = float(np.nanmedian(per_beat))
+    coherence = float(np.sqrt((ref[:, enough] ** 2).mean()) / (scatter + 1e-9))
+    w = np.where(v, 1.0, 0.0).transpose(1, 0, 2).reshape(seg.shape[1], -1)
+    flat = seg.transpose(1, 0, 2).reshape(seg.shape[1], -1) * w
+    rf = np.broadcast_to(ref[None], seg.transpose(1, 0, 2).shape).reshape(seg.shape[1], -1) * w
+    corr = (flat * rf).sum(1) / (np.linalg.norm(flat, axis=1) * np.linalg.norm(rf, axis=1)
+                                 + 1e-9)
+    amp_ok = np.abs(ref[:, enough]).max() >= cfg.p_min_uv
     present = (corr >= cfg.p_presence_corr) & (coherence >= cfg.p_presence_snr) & amp_ok
     return present, coherence
 
@@ -193,10 +225,10 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     offs = np.arange(-half, half + 1)
     idx = np.clip(r[:, None] + offs[None, :], 0, n - 1)
     adq = np.abs(dq[L][:, idx])  # (l, B, W)
-    scale = np.percentile(np.abs(dq[L]), 99, axis=1) + 1e-9
+    scale = np.percentile(np.abs(dq[L][:, ::2]), 99, axis=1) + 1e-9
     sv = (adq / scale[:, None, None]).mean(axis=0)  # (B, W)
     core = np.abs(offs) <= 70 * ms
-    search = np.abs(offs) <= cfg.qrs_search_ms * ms
+    search = np.abs(offs) <= min(cfg.qrs_search_ms * ms, 0.3 * rr_default * fs)
     ar = np.arange(offs.size)
     center = np.full(nb, half)
     max_sv = sv[:, core].max(axis=1)
@@ -205,8 +237,10 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     g_last = np.where(sig.any(1), offs.size - 1 - sig[:, ::-1].argmax(1), half)
     g_on = _last_before(sv < cfg.qrs_onset_ratio * max_sv[:, None], np.minimum(g_first, center))
     g_off = _first_after(sv < cfg.qrs_offset_ratio * max_sv[:, None], np.maximum(g_last, center))
-    g_on = np.where(g_on < 0, 0, g_on)
-    g_off = np.where(g_off < 0, offs.size - 1, g_off)
+    cap = int(round(50 * ms))  # a boundary lies at most 50 ms outside the steep slopes
+    g_on = np.where((g_on < 0) | (g_on < g_first - cap), g_first - cap, g_on)
+    g_off = np.where((g_off < 0) | (g_off > g_last + cap), g_last + cap, g_off)
+    g_on, g_off = np.clip(g_on, 0, offs.size - 1), np.clip(g_off, 0, offs.size - 1)
 
     maxd = adq[:, :, core].max(axis=2)  # (l, B)
     lim_lo = (g_on - 20 * ms)[None, :]
@@ -217,16 +251,17 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     last = np.where(sigl.any(-1), offs.size - 1 - sigl[..., ::-1].argmax(-1), half)
     q_on = _last_before(adq < cfg.qrs_onset_ratio * maxd[..., None], first)
     q_off = _first_after(adq < cfg.qrs_offset_ratio * maxd[..., None], last)
-    q_on = np.where(q_on < 0, np.broadcast_to(g_on, q_on.shape), q_on)
-    q_off = np.where(q_off < 0, np.broadcast_to(g_off, q_off.shape), q_off)
+    q_on = np.where((q_on < 0) | (q_on < first - cap), np.maximum(first - cap, 0), q_on)
+    q_off = np.where((q_off < 0) | (q_off > last + cap), np.minimum(last + cap, offs.size - 1),
+                     q_off)
     xqw = xq[L][:, idx]
     base = _take(xqw, q_on)
     inq = (ar >= q_on[..., None]) & (ar <= q_off[..., None])
     q_peak = _argmax_in(np.abs(xqw - base[..., None]), inq)
     rel = r[None, :] - half
-    points[1, 0, L] = rel + q_on
+    points[1, 0, L] = rel + q_on + cfg.qrs_onset_shift_ms * ms
     points[1, 1, L] = rel + q_peak
-    points[1, 2, L] = rel + q_off
+    points[1, 2, L] = rel + q_off + cfg.qrs_offset_shift_ms * ms
     qrs_on_abs = r - half + g_on
     qrs_off_abs = r - half + g_off
 
@@ -240,16 +275,21 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     t_hi_b = np.minimum(tmax, np.round(0.75 * rr_next * fs)).astype(int)
     t_hi_b = np.minimum(t_hi_b, n - 1 - r)
     t_hi = np.broadcast_to(t_hi_b, t_lo.shape)
-    iso_t = _take(xt[L][:, idx], q_on)  # T measured from the lead's QRS-onset level
+    # isoelectric level: mean of the 40 Hz signal 20..5 ms before the lead's QRS onset
+    # (the 15 Hz signal is smeared by the QRS there)
+    pr_a, pr_b = int(round(20 * ms)), max(1, int(round(5 * ms)))
+    iso_q = np.mean([_take(xqw, q_on - k) for k in range(pr_b, pr_a + 1)], axis=0)
+    iso_t = iso_q
     t_on, t_pk, t_off, t_amp = _wave_bounds(xtw, dtw, t_lo, t_hi - int(20 * ms), iso_t,
-                                            cfg.t_onset_ratio, cfg.t_offset_ratio)
+                                            cfg.t_onset_ratio, cfg.t_offset_ratio,
+                                            int(round(80 * ms)))
     q_off_t = q_off - half
     t_on = np.where(t_on < 0, q_off_t, np.maximum(t_on, q_off_t))
     t_off = np.where(t_off < 0, t_hi, t_off)
     t_ok = (t_lo < t_hi - 20 * ms) & (t_amp > 0)
     points[2, 0, L] = np.where(t_ok, r + t_on, np.nan)
     points[2, 1, L] = np.where(t_ok, r + t_pk, np.nan)
-    points[2, 2, L] = np.where(t_ok, r + t_off, np.nan)
+    points[2, 2, L] = np.where(t_ok, r + t_off + cfg.t_offset_shift_ms * ms, np.nan)
 
     # ---- P ---------------------------------------------------------------------
     pw = int(round(cfg.p_window_ms * ms))
@@ -267,38 +307,48 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     p_lo = np.maximum(g_on_p - pw, prev_lim).astype(int)
     p_lo = np.maximum(p_lo, np.round(pre - 0.8 * rr_prev * fs)).astype(int)
     in_rec = (r - pre + p_lo) >= 0
-    iso_p = np.take_along_axis(xpw, np.broadcast_to(g_on_p, (L.size, nb))[..., None],
-                               axis=-1)[..., 0]
+    iso_p = iso_q
     lo2 = np.broadcast_to(p_lo, (L.size, nb))
     hi2 = np.broadcast_to(p_hi, (L.size, nb))
     p_on, p_pk, p_off, p_amp = _wave_bounds(xpw, dpw, lo2, hi2, iso_p,
-                                            cfg.p_onset_ratio, cfg.p_offset_ratio)
+                                            cfg.p_onset_ratio, cfg.p_offset_ratio,
+                                            int(round(50 * ms)), hi2 - int(round(20 * ms)))
     coherence = None
     if p_present is None:
-        seg_lo = pre - int(round((cfg.p_window_ms + 40) * ms))
-        seg = xpw[:, :, max(seg_lo, 0):pre - int(round(40 * ms))]
+        seg_lo = max(pre - int(round((cfg.p_window_ms + 40) * ms)), 0)
+        seg = xpw[:, :, seg_lo:pre - int(round(40 * ms))]
+        # samples before the previous T offset (or the P window) are not atrial activity
+        after = (np.arange(seg.shape[-1]) + seg_lo)[None, :] >= p_lo[:, None]  # (B, W)
+        cnt = np.maximum(after.sum(-1), 1)[None, :, None]
+        mean = (seg * after).sum(-1, keepdims=True) / cnt
+        seg = np.where(after[None], seg - mean, 0.0)
         dom = np.ones(nb, bool) if dominant is None else np.asarray(dominant, bool)
         if dom.sum() >= 2:
-            p_present, coherence = _p_presence(seg, cfg, dom)
+            p_present, coherence = _p_presence(seg, after, cfg, dom)
         else:
             p_present = np.zeros(nb, bool)
     p_present = np.asarray(p_present, bool) & in_rec & (p_lo < p_hi - 20 * ms)
-    p_ok = p_present[None, :] & (p_on >= 0) & (p_off >= 0) & (p_amp >= cfg.p_min_uv)
+    p_on = np.where(p_on < 0, lo2, p_on)
+    p_off = np.where(p_off < 0, hi2, p_off)
+    p_ok = p_present[None, :] & (p_amp >= cfg.p_min_uv)
     p_off = np.minimum(p_off, g_on_p)
     p_ok &= p_on < p_off
     base_p = (r - pre)[None, :]
-    points[0, 0, L] = np.where(p_ok, base_p + p_on, np.nan)
+    points[0, 0, L] = np.where(p_ok, base_p + p_on + cfg.p_onset_shift_ms * ms, np.nan)
     points[0, 1, L] = np.where(p_ok, base_p + p_pk, np.nan)
-    points[0, 2, L] = np.where(p_ok, base_p + p_off, np.nan)
+    points[0, 2, L] = np.where(p_ok, base_p + p_off + cfg.p_offset_shift_ms * ms, np.nan)
 
+    # the bias shifts must not cross the peak: onset <= peak <= offset
+    points[:, 0] = np.fmin(points[:, 0], points[:, 1])
+    points[:, 2] = np.fmax(points[:, 2], points[:, 1])
     # ordering: P offset <= QRS onset per lead, T onset >= QRS offset
     q_on_abs = points[1, 0]
     with np.errstate(invalid="ignore"):
         bad_p = points[0, 2] > q_on_abs
         points[0, 2] = np.where(bad_p, q_on_abs, points[0, 2])
-        drop_p = ~(points[0, 0] < points[0, 2])
+        drop_p = ~((points[0, 0] < points[0, 2]) & (points[0, 1] <= points[0, 2]))
         points[0, :, drop_p] = np.nan
-        drop_t = ~(points[2, 0] < points[2, 2])
+        drop_t = ~((points[2, 0] < points[2, 2]) & (points[2, 0] <= points[2, 1]))
         points[2, :, drop_t] = np.nan
     if valid is not None:
         ok = np.asarray(valid, bool)

@@ -73,8 +73,8 @@ class QualityConfig:
     flat_range_uv: float = 20.0  # robust peak-to-peak below this: flat / lead off
     missing_fraction: float = 0.2  # NaN share above this: lead off
     saturation_fraction: float = 0.02  # share of samples pinned at the extremes
-    noise_ratio_noisy: float = 0.12  # HF noise RMS / signal range: "heavy noise"
-    noise_ratio_unusable: float = 0.3  # above this the lead is excluded
+    noise_ratio_noisy: float = 0.04  # HF (>40 Hz) noise RMS / signal range: "heavy noise"
+    noise_ratio_unusable: float = 0.25  # above this the lead is excluded
     wander_uv: float = 1500.0  # peak-to-peak baseline (<0.5 Hz) above this: wander
 
     def __post_init__(self) -> None:
@@ -132,21 +132,25 @@ class DelineationConfig:
     "tuned" come from a grid search on the LUDB tune split.
     """
 
-    qrs_sig_ratio: float = 0.3  # a slope above this share is "inside" the QRS
-    qrs_onset_ratio: float = 0.08  # tuned
-    qrs_offset_ratio: float = 0.12  # tuned
+    qrs_sig_ratio: float = 0.2  # a slope above this share is "inside" the QRS (tuned)
+    qrs_onset_ratio: float = 0.04  # tuned
+    qrs_offset_ratio: float = 0.03  # tuned
     qrs_search_ms: float = 120.0  # QRS slopes searched within +-this of the fiducial
     p_onset_ratio: float = 0.35  # tuned
     p_offset_ratio: float = 0.45  # tuned
     t_onset_ratio: float = 0.35
     t_offset_ratio: float = 0.3  # tuned
     p_window_ms: float = 300.0  # P searched in this span before the QRS onset
-    p_min_uv: float = 15.0  # P amplitude floor in a lead
-    p_presence_corr: float = 0.5  # beat P segment vs median P segment (all leads)
-    p_presence_snr: float = 3.0  # median-beat P amplitude / noise for the record to have P
+    p_min_uv: float = 5.0  # P amplitude floor in a lead (tuned)
+    p_presence_corr: float = 0.3  # beat P segment vs median P segment, all leads (tuned)
+    p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned)
     t_max_ms: float = 620.0  # T offset at most this long after the fiducial
-    onset_shift_ms: float = 0.0  # constant bias corrections (tuned)
-    offset_shift_ms: float = 0.0
+    #: constant bias corrections, ms, added to each boundary (tuned)
+    qrs_onset_shift_ms: float = -8.0
+    qrs_offset_shift_ms: float = 0.0
+    p_onset_shift_ms: float = 0.0
+    p_offset_shift_ms: float = -14.0
+    t_offset_shift_ms: float = -8.0
 
     def __post_init__(self) -> None:
         for name in ("qrs_sig_ratio", "qrs_onset_ratio", "qrs_offset_ratio", "p_onset_ratio",
@@ -156,6 +160,9 @@ class DelineationConfig:
             raise ConfigError("qrs_onset_ratio must be below qrs_sig_ratio")
         _check_range(self, "p_window_ms", 150.0, 450.0)
         _check_range(self, "t_max_ms", 300.0, 900.0)
+        for name in ("qrs_onset_shift_ms", "qrs_offset_shift_ms", "p_onset_shift_ms",
+                     "p_offset_shift_ms", "t_offset_shift_ms"):
+            _check_range(self, name, -30.0, 30.0)
 
 
 @dataclass(frozen=True)

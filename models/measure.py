@@ -1,0 +1,270 @@
+"""Global measurements, per-lead amplitudes and limb-lead checks on the representative beat.
+
+Definitions (all on the representative (median) beat of the dominant beats)
+--------------------------------------------------------------------------
+- Global boundaries: from each usable lead's own onset/offset, the *earliest onset*
+  and *latest offset* that at least one other lead confirms within 12 ms (a lone
+  outlier lead cannot stretch an interval).
+- ``rr_ms``: mean of all RR intervals of the record; ``heart_rate_bpm`` = 60000 / rr_ms.
+- ``p_ms`` = P offset - P onset; ``pr_ms`` = QRS onset - P onset; ``qrs_ms`` = QRS offset
+  - QRS onset; ``qt_ms`` = T offset - QRS onset. P and PR are null unless at least half of
+  the dominant beats have a P wave (AF, junctional rhythm: null, with the reason).
+- QTc with RR in s: Bazett QT/RR^0.5 (Heart 1920;7:353); Fridericia QT/RR^(1/3) (Acta Med
+  Scand 1920;53:469); Framingham QT + 154 (1 - RR) (Sagie, Am J Cardiol 1992;70:797);
+  Hodges QT + 1.75 (HR - 60) (JACC 1983;1:694).
+- Axes: frontal-plane vector fitted by least squares to the net areas (µV·ms) of the
+  usable limb leads within the wave's global boundaries, lead angles I 0°, II 60°,
+  III 120°, aVR -150°, aVL -30°, aVF 90°; axis = atan2(y, x) in degrees (-180, 180].
+- Amplitudes, µV, relative to the PR baseline (mean over QRS onset - 20 ms .. - 4 ms);
+  P relative to the level at P onset. QRS deflections are the sign runs of the QRS
+  whose extreme is >= 20 µV: Q = an initial negative run, R = first positive, S =
+  the negative run after R, R' / S' = the next positive / negative; q_uv and s_uv are
+  negative numbers. J = level at the QRS offset; ``st_j60_uv`` 60 ms after it. T = the
+  signed value at the lead's T peak. ``r_peak_time_ms`` = QRS onset to the peak of the
+  last R (R' when present). ``q_ms`` = QRS onset to the end of Q. ``qrs_area_uv_ms`` =
+  signed area over the global QRS.
+- Limb-lead checks: "suspected limb lead reversal (LA/RA)" when lead I has negative QRS
+  and T areas (and negative P when present) while aVR has a positive QRS; "limb leads
+  inconsistent" when II differs from I + III (Einthoven) by > 25 % RMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.delineate import Delineation
+from models.results import GlobalMeasurements, LeadAmplitudes
+
+LIMB_ANGLES_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.0,
+                   "aVF": 90.0}
+MIN_WAVE_UV = 20.0
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    measurements: GlobalMeasurements
+    amplitudes: dict[str, LeadAmplitudes]
+    fiducials_s: dict[str, float | None]  # global, relative to the fiducial of the beat
+    lead_problems: tuple[str, ...]
+    method: str = "representative-beat"
+    config: dict[str, float] = field(default_factory=dict)
+
+
+def _robust_edge(v: np.ndarray, earliest: bool, tol: float) -> float | None:
+    v = np.sort(v[np.isfinite(v)])
+    if v.size == 0:
+        return None
+    if v.size == 1:
+        return float(v[0])
+    seq = v if earliest else v[::-1]
+    for i, x in enumerate(seq[:-1]):
+        if abs(seq[i + 1] - x) <= tol:
+            return float(x)
+    return float(np.median(v))
+
+
+def _axis(areas: dict[str, float]) -> float | None:
+    names = [n for n in areas if n in LIMB_ANGLES_DEG and np.isfinite(areas[n])]
+    if len(names) < 2:
+        return None
+    ang = np.deg2rad([LIMB_ANGLES_DEG[n] for n in names])
+    a = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    if np.linalg.matrix_rank(a) < 2:
+        return None
+    (vx, vy), *_ = np.linalg.lstsq(a, np.array([areas[n] for n in names]), rcond=None)
+    if np.hypot(vx, vy) == 0:
+        return None
+    return float(np.rad2deg(np.arctan2(vy, vx)))
+
+
+def _qrs_parts(dev: np.ndarray, fs: float) -> list[tuple[int, int, int, float]]:
+    """Sign runs (start, end, extreme index, extreme value) of significant size."""
+    sign = np.sign(dev)
+    edges = np.flatnonzero(np.diff(sign) != 0) + 1
+    runs = np.split(np.arange(dev.size), edges)
+    parts: list[tuple[int, int, int, float]] = []
+    for run in runs:
+        if run.size == 0:
+            continue
+        k = run[np.argmax(np.abs(dev[run]))]
+        if abs(dev[k]) >= MIN_WAVE_UV:
+            if parts and np.sign(parts[-1][3]) == np.sign(dev[k]):
+                s, _, kk, vv = parts[-1]
+                parts[-1] = (s, int(run[-1]), kk if abs(vv) >= abs(dev[k]) else int(k),
+                             vv if abs(vv) >= abs(dev[k]) else float(dev[k]))
+            else:
+                parts.append((int(run[0]), int(run[-1]), int(k), float(dev[k])))
+    return parts
+
+
+def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int | None
+                ) -> LeadAmplitudes:
+    qon, qoff = f["qrs_onset"], f["qrs_offset"]
+    if qon is None or qoff is None:
+        return LeadAmplitudes()
+    ms = fs / 1000.0
+    a, b = max(0, qon - int(20 * ms)), max(1, qon - int(4 * ms))
+    base = float(np.mean(x[a:b])) if b > a else float(x[qon])
+    dev = x[qon:qoff + 1] - base
+    parts = _qrs_parts(dev, fs)
+    q = r = s = r2 = s2 = None
+    q_ms = rpt = None
+    labels: list[str] = []
+    for part in parts:
+        pos = part[3] > 0
+        if not labels:
+            labels.append("R" if pos else "Q")
+        elif pos:
+            labels.append("R" if "R" not in labels else "R'")
+        else:
+            labels.append("S" if "S" not in labels else "S'")
+    last_r = None
+    for lab, part in zip(labels, parts):
+        if lab == "Q":
+            q, q_ms = part[3], (part[1] + 1) / ms
+        elif lab == "R":
+            r, last_r = part[3], part[2]
+        elif lab == "S" and s is None:
+            s = part[3]
+        elif lab == "R'" and r2 is None:
+            r2, last_r = part[3], part[2]
+        elif lab == "S'" and s2 is None:
+            s2 = part[3]
+    if last_r is not None:
+        rpt = last_r / ms
+    j = float(x[qoff] - base)
+    k60 = qoff + int(60 * ms)
+    st = float(x[k60] - base) if k60 < x.size else None
+    t_uv = float(x[t_peak] - base) if t_peak is not None else None
+    p_uv = p2 = None
+    pon, poff = f["p_onset"], f["p_offset"]
+    if pon is not None and poff is not None and poff > pon:
+        pd = x[pon:poff + 1] - x[pon]
+        i_max, i_min = int(np.argmax(pd)), int(np.argmin(pd))
+        hi, lo = float(pd[i_max]), float(pd[i_min])
+        if hi >= MIN_WAVE_UV and -lo >= MIN_WAVE_UV:
+            p_uv, p2 = (hi, lo) if i_max < i_min else (lo, hi)
+        else:
+            p_uv = hi if abs(hi) >= abs(lo) else lo
+    area = float(dev.sum() / ms)
+    return LeadAmplitudes(p_uv=p_uv, q_uv=q, r_uv=r, s_uv=s, r_prime_uv=r2, s_prime_uv=s2,
+                          j_uv=j, st_j60_uv=st, t_uv=t_uv, p_prime_uv=p2, q_ms=q_ms,
+                          r_peak_time_ms=rpt, qrs_area_uv_ms=area)
+
+
+def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pre_samples: int,
+            lead_names: tuple[str, ...], usable: np.ndarray, rr_s: np.ndarray,
+            p_beat_ratio: float | None) -> Measurement:
+    """Global intervals, QTc, axes and per-lead amplitudes from the representative beat.
+
+    Parameters
+    ----------
+    median_uv:
+        (leads, W) representative beat of the diagnostic signal, µV.
+    rep:
+        Delineation of that beat (one beat, fiducial at ``pre_samples``).
+    rr_s:
+        All RR intervals of the record, s.
+    p_beat_ratio:
+        Share of dominant beats with a P wave (None when there are no dominant beats).
+    """
+    fs = float(sampling_rate_hz)
+    ms = fs / 1000.0
+    un: dict[str, str] = {}
+    use = np.asarray(usable, bool)
+    tol = 12 * ms
+
+    def col(w: str, p: str) -> np.ndarray:
+        v = rep.get(w, p)[:, 0].copy()
+        v[~use] = np.nan
+        return v
+
+    g: dict[str, float | None] = {
+        "qrs_onset": _robust_edge(col("QRS", "onset"), True, tol),
+        "qrs_offset": _robust_edge(col("QRS", "offset"), False, tol),
+        "p_onset": _robust_edge(col("P", "onset"), True, tol),
+        "p_offset": _robust_edge(col("P", "offset"), False, tol),
+        "t_onset": _robust_edge(col("T", "onset"), True, tol),
+        "t_offset": _robust_edge(col("T", "offset"), False, tol),
+    }
+    if p_beat_ratio is None or p_beat_ratio < 0.5:
+        g["p_onset"] = g["p_offset"] = None
+    rr_ms = float(np.mean(rr_s) * 1000) if len(rr_s) else None
+    hr = 60000.0 / rr_ms if rr_ms else None
+    if rr_ms is None:
+        un["heart_rate_bpm"] = un["rr_ms"] = "fewer than two QRS complexes detected"
+
+    def dur(a: str, b: str) -> float | None:
+        return None if g[a] is None or g[b] is None else (g[b] - g[a]) / ms  # type: ignore
+
+    qrs_ms = dur("qrs_onset", "qrs_offset")
+    qt_ms = dur("qrs_onset", "t_offset")
+    p_ms = dur("p_onset", "p_offset")
+    pr_ms = dur("p_onset", "qrs_onset")
+    if qrs_ms is None:
+        un["qrs_ms"] = "no representative QRS complex"
+    if p_ms is None:
+        reason = ("no P waves before most dominant QRS complexes (e.g. atrial fibrillation, "
+                  "junctional rhythm)" if p_beat_ratio is not None else "no dominant beats")
+        un["p_ms"] = un["pr_ms"] = un["p_axis_deg"] = reason
+    if qt_ms is None:
+        un["qt_ms"] = "T wave end not found on the representative beat"
+    qtc: dict[str, float | None] = dict.fromkeys(
+        ("qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms"))
+    if qt_ms is not None and rr_ms is not None and hr is not None:
+        rr = rr_ms / 1000.0
+        qtc = {"qtc_bazett_ms": qt_ms / rr ** 0.5, "qtc_fridericia_ms": qt_ms / rr ** (1 / 3),
+               "qtc_framingham_ms": qt_ms + 154.0 * (1 - rr),
+               "qtc_hodges_ms": qt_ms + 1.75 * (hr - 60.0)}
+    else:
+        for k in qtc:
+            un[k] = un.get("qt_ms", un.get("rr_ms", "QT or RR unavailable"))
+    gi = {k: (None if v is None else int(round(v))) for k, v in g.items()}
+
+    def areas(a: str, b: str) -> dict[str, float]:
+        if gi[a] is None or gi[b] is None:
+            return {}
+        out = {}
+        for i, n in enumerate(lead_names):
+            if use[i] and n in LIMB_ANGLES_DEG:
+                seg = median_uv[i, gi[a]:gi[b] + 1]  # type: ignore[misc]
+                out[n] = float((seg - seg[0]).sum() / ms)
+        return out
+
+    axes = {"p_axis_deg": _axis(areas("p_onset", "p_offset")),
+            "qrs_axis_deg": _axis(areas("qrs_onset", "qrs_offset")),
+            "t_axis_deg": _axis(areas("t_onset", "t_offset"))}
+    for k, v in axes.items():
+        if v is None and k not in un:
+            un[k] = "fewer than two usable limb leads or wave not delineated"
+    amps: dict[str, LeadAmplitudes] = {}
+    t_pk = rep.get("T", "peak")[:, 0]
+    for i, n in enumerate(lead_names):
+        if use[i]:
+            tp = int(t_pk[i]) if np.isfinite(t_pk[i]) else None
+            amps[n] = _amplitudes(median_uv[i], fs, gi, tp)
+    problems = _limb_checks(median_uv, lead_names, use, amps, gi)
+    gm = GlobalMeasurements(heart_rate_bpm=hr, rr_ms=rr_ms, p_ms=p_ms, pr_ms=pr_ms,
+                            qrs_ms=qrs_ms, qt_ms=qt_ms, **qtc, **axes, unmeasured=un)
+    fid = {k: (None if v is None else (v - pre_samples) / fs) for k, v in g.items()}
+    return Measurement(gm, amps, fid, problems)
+
+
+def _limb_checks(med: np.ndarray, names: tuple[str, ...], use: np.ndarray,
+                 amps: dict[str, LeadAmplitudes], g: dict[str, int | None]) -> tuple[str, ...]:
+    out = []
+    a1, avr = amps.get("I"), amps.get("aVR")
+    if a1 and avr and a1.qrs_area_uv_ms is not None and avr.qrs_area_uv_ms is not None:
+        p_neg = a1.p_uv is None or a1.p_uv < 0
+        if (a1.qrs_area_uv_ms < 0 and (a1.t_uv or 0) < 0 and p_neg
+                and avr.qrs_area_uv_ms > 0):
+            out.append("suspected limb lead reversal (LA/RA): lead I inverted, aVR upright")
+    idx = {n: i for i, n in enumerate(names)}
+    if all(n in idx and use[idx[n]] for n in ("I", "II", "III")):
+        i1, i2, i3 = med[idx["I"]], med[idx["II"]], med[idx["III"]]
+        resid = np.sqrt(np.mean((i2 - i1 - i3) ** 2))
+        if resid > 0.25 * np.sqrt(np.mean(i2 ** 2)) + 20:
+            out.append("limb leads inconsistent: II differs from I + III")
+    return tuple(out)
