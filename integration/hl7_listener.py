@@ -1,0 +1,360 @@
+"""The HL7 v2 order listener: MLLP over TCP, one thread per connection, many messages each.
+
+For each message (see :func:`process_message`):
+
+1. The raw bytes are written to ``home/hl7/YYYYMMDD/<sha256>.hl7`` (fsync) and parsed
+   (:func:`integration.hl7_orders.parse_order_message`).
+2. In ONE transaction: the ``received`` row (peer, MSH-3, MSH-10, type, AA), the order
+   changes (NW creates a pending order, XO updates it, CA cancels it), their events, and
+   the matching of unmatched ECGs to the order (:mod:`integration.matching`). Only after
+   the commit is AA sent.
+3. A message whose MSH-10 from the same MSH-3 was already accepted (AA) is a resend: AA
+   again, a ``received`` row with ``duplicate=True`` and ``ecgread.hl7.duplicate``, no
+   order change.
+4. Any error becomes AE or AR through :func:`integration.status_map.outcome_for` (the one
+   table), with a ``received`` row giving the reason and ``ecgread.hl7.rejected``. A
+   database failure while accepting gives AE 207, so the sender retries.
+
+Logs name message control IDs, types and ACK codes only, never patient data or field
+values. Run alone with ``python -m integration.hl7_listener --port 2575``; it prints
+``listening HOST PORT`` on stdout once the socket is bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from audit.db import migrate, session_scope
+from audit.events import log_action
+from audit.tables import Hl7Order, Received, utcnow
+from config.settings import Settings, load_settings
+from ecgread.errors import MessageError
+from integration.hl7_ack import build_ack
+from integration.hl7_header import MessageHeader, decode_message, salvage_header
+from integration.hl7_orders import Order, OrderMessage, parse_order_message
+from integration.matching import match_ecgs_for_order
+from integration.mllp import MllpReader, frame
+from integration.status_map import AckCode, outcome_for
+
+__all__ = ["Hl7Server", "Processed", "make_server", "process_message", "serve"]
+
+log = logging.getLogger("ecgread.hl7")
+
+_sqlite_writers: dict[str, threading.Lock] = {}
+_sqlite_writers_guard = threading.Lock()
+
+
+@contextmanager
+def _write_turn(url: str) -> Iterator[None]:
+    """Take turns between this process's connection threads before writing to SQLite.
+
+    SQLite admits one writer; the others would wait in its busy handler, which polls with
+    sleeps of up to 100 ms and made the tail ACK time with 4 connections over a second.
+    A lock queues them instead. PostgreSQL needs no turn (nothing is taken).
+    """
+    if not url.startswith("sqlite"):
+        yield
+        return
+    with _sqlite_writers_guard:
+        lock = _sqlite_writers.setdefault(url, threading.Lock())
+    with lock:
+        yield
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What one message gave: the ACK bytes (unframed), its code, and whether a resend."""
+
+    ack: bytes
+    code: str
+    control_id: str
+    duplicate: bool = False
+    error_code: int | None = None
+
+
+def _store_raw(settings: Settings, raw: bytes) -> tuple[Path, str]:
+    digest = hashlib.sha256(raw).hexdigest()
+    folder = settings.home / "hl7" / time.strftime("%Y%m%d")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}.hl7"
+    if not path.exists():
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return path, digest
+
+
+def _find_order(session: Session, order: Order) -> Hl7Order | None:
+    row = session.exec(select(Hl7Order).where(
+        Hl7Order.placer_order_number == order.placer_order_number,
+        Hl7Order.placer_namespace == order.placer_namespace)).first()
+    if row is not None:
+        return row
+    # Senders are not always consistent about ORC-2.2: accept a unique number match.
+    rows = session.exec(select(Hl7Order).where(
+        Hl7Order.placer_order_number == order.placer_order_number)).all()
+    return rows[0] if len(rows) == 1 else None
+
+
+def _fill(row: Hl7Order, order: Order, header: MessageHeader) -> None:
+    """Copy every value the message carries; values it leaves out are kept."""
+    for name in ("filler_order_number", "accession_number", "patient_id", "patient_name",
+                 "patient_sex", "patient_birth_date", "procedure_code", "ordering_provider",
+                 "requested_at"):
+        value = getattr(order, name)
+        if value is not None and value != "":
+            setattr(row, name, value)
+    row.sending_application = header.sending_application or row.sending_application
+    row.sending_facility = header.sending_facility or row.sending_facility
+    row.message_control_id = header.control_id
+    row.updated_at = utcnow()
+
+
+def _apply(session: Session, settings: Settings, header: MessageHeader, order: Order) -> Hl7Order:
+    row = _find_order(session, order)
+    before = row.status if row is not None else None
+    if order.action != "cancel" and before == "cancelled":
+        code = 205 if order.action == "new" else 206
+        raise MessageError(f"order {order.control} for a cancelled order", code=code,
+                           segment="ORC", field=2)
+    if row is None:
+        row = Hl7Order(placer_order_number=order.placer_order_number,
+                       placer_namespace=order.placer_namespace,
+                       status="cancelled" if order.action == "cancel" else "pending")
+    _fill(row, order, header)
+    if order.action == "cancel":
+        row.status = "cancelled"
+    session.add(row)
+    session.flush()
+    action = {"new": "ecgread.order.created", "change": "ecgread.order.changed",
+              "cancel": "ecgread.order.cancelled"}[order.action]
+    if before is None and order.action != "cancel":
+        action = "ecgread.order.created"
+    elif before is not None and order.action == "new":
+        action = "ecgread.order.changed"  # a second NW for the same order updates it
+    log_action(session, action, subject=f"order:{row.id}", trace_id=header.control_id,
+               control=order.control, placer=order.placer_order_number,
+               placer_namespace=order.placer_namespace, filler=order.filler_order_number,
+               accession=order.accession_number, accession_source=order.accession_source,
+               patient_id_authority=order.patient_id_authority,
+               requested_at_source=order.requested_at_source, status_before=before,
+               status=row.status, warnings=list(order.warnings))
+    if row.status == "pending":
+        match_ecgs_for_order(session, row, settings.match_window_min,
+                             trace_id=header.control_id)
+    return row
+
+
+def _received(header: MessageHeader, peer: tuple[str, int], status: str, path: Path,
+              digest: str, **extra: Any) -> Received:
+    return Received(protocol="hl7", peer_host=str(peer[0]), peer_port=int(peer[1]),
+                    calling_ae=header.sending_application or None,
+                    called_ae=header.receiving_application or None,
+                    identifier=header.control_id or None, kind=header.kind or None,
+                    status=status, path=str(path), sha256=digest, **extra)
+
+
+def _accept(settings: Settings, parsed: OrderMessage, peer: tuple[str, int], path: Path,
+            digest: str) -> bool:
+    """Commit the message's effects; True when it was a resend of an accepted message."""
+    header = parsed.header
+    first = parsed.orders[0]
+    with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
+        earlier = session.exec(select(Received).where(
+            Received.protocol == "hl7", Received.identifier == header.control_id,
+            Received.calling_ae == (header.sending_application or None),
+            Received.status == AckCode.ACCEPT, Received.duplicate == False)
+        ).first()
+        rec = _received(header, peer, AckCode.ACCEPT, path, digest,
+                        duplicate=earlier is not None, patient_id=first.patient_id,
+                        accession_number=first.accession_number)
+        session.add(rec)
+        session.flush()
+        common = {"subject": f"hl7:{header.control_id}", "trace_id": header.control_id}
+        if earlier is not None:
+            log_action(session, "ecgread.hl7.duplicate", received_id=rec.id,
+                       first_received_id=earlier.id, kind=header.kind,
+                       same_content=earlier.sha256 == digest, **common)
+            return True
+        log_action(session, "ecgread.hl7.received", received_id=rec.id, kind=header.kind,
+                   peer=f"{peer[0]}:{peer[1]}", version=header.version,
+                   parsed_as=parsed.parsed_as_version, orders=len(parsed.orders), **common)
+        for order in parsed.orders:
+            _apply(session, settings, header, order)
+    return False
+
+
+def _reject(settings: Settings, header: MessageHeader, peer: tuple[str, int], path: Path | None,
+            digest: str, code: str, error_code: int, reason: str, error: BaseException) -> None:
+    try:
+        with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
+            rec = _received(header, peer, code, path or Path(""), digest, reason=reason)
+            session.add(rec)
+            session.flush()
+            log_action(session, "ecgread.hl7.rejected", subject=f"hl7:{header.control_id}",
+                       trace_id=header.control_id or None, received_id=rec.id, ack=code,
+                       error_code=error_code, segment=getattr(error, "segment", ""),
+                       field=getattr(error, "field", None), reason=reason)
+    except Exception as exc:  # noqa: BLE001  the ACK still goes out; the sender learns of it
+        log.error("could not record rejected HL7 message %s: %s", header.control_id,
+                  type(exc).__name__)
+
+
+def process_message(settings: Settings, raw: bytes, peer: tuple[str, int]) -> Processed:
+    """Handle one de-framed message and return the ACK to send. Never raises."""
+    header = salvage_header(decode_message(raw))
+    path: Path | None = None
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        path, digest = _store_raw(settings, raw)
+        parsed = parse_order_message(raw)
+        header = parsed.header
+        duplicate = _accept(settings, parsed, peer, path, digest)
+    except Exception as exc:  # noqa: BLE001  the one wrapper: any failure is AE/AR (STYLE #5)
+        outcome = outcome_for(exc)
+        if isinstance(exc, MessageError):
+            reason = exc.reason
+        else:
+            reason = f"internal error ({type(exc).__name__}); retry later"
+            log.error("HL7 message %s failed: %s", header.control_id, type(exc).__name__)
+        _reject(settings, header, peer, path, digest, outcome.hl7_ack, outcome.hl7_error_code,
+                reason, exc)
+        log.info("hl7 %s msh10=%s -> %s %d", header.kind or "?", header.control_id or "?",
+                 outcome.hl7_ack, outcome.hl7_error_code)
+        ack = build_ack(header, outcome.hl7_ack,
+                        sending_application=settings.hl7_sending_application,
+                        sending_facility=settings.hl7_sending_facility,
+                        error_code=outcome.hl7_error_code, reason=reason,
+                        segment=getattr(exc, "segment", ""), field=getattr(exc, "field", None))
+        return Processed(ack, outcome.hl7_ack, header.control_id, False, outcome.hl7_error_code)
+    log.info("hl7 %s msh10=%s -> AA%s", header.kind, header.control_id,
+             " (duplicate)" if duplicate else "")
+    ack = build_ack(header, AckCode.ACCEPT, sending_application=settings.hl7_sending_application,
+                    sending_facility=settings.hl7_sending_facility)
+    return Processed(ack, AckCode.ACCEPT, header.control_id, duplicate)
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    server: Hl7Server
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = self.client_address
+        reader = MllpReader()
+        self.server.track(sock, True)
+        try:
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    break
+                if not data:
+                    break
+                try:
+                    messages = reader.feed(data)
+                except MessageError as exc:
+                    log.warning("closing HL7 connection from %s:%s: %s", peer[0], peer[1],
+                                exc.reason)
+                    break
+                for raw in messages:
+                    result = process_message(self.server.settings, raw, peer)
+                    sock.sendall(frame(result.ack))
+        finally:
+            self.server.track(sock, False)
+
+
+class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """A threaded MLLP server; ``server_close`` also closes the open connections."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        super().__init__((settings.hl7_host, settings.hl7_port), _Connection)
+
+    def track(self, sock: socket.socket, opened: bool) -> None:
+        with self._lock:
+            (self._open.add if opened else self._open.discard)(sock)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._lock:
+            for sock in list(self._open):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def make_server(settings: Settings) -> Hl7Server:
+    """Migrate the audit database and bind the listener (port 0 picks a free one)."""
+    migrate(settings.audit_url)
+    return Hl7Server(settings)
+
+
+def serve(settings: Settings, block: bool = True) -> Hl7Server:
+    """Run the listener: forever when ``block``, else on a daemon thread (the server is
+    returned; stop it with ``shutdown()`` then ``server_close()``)."""
+    server = make_server(settings)
+    if block:
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+        return server
+    threading.Thread(target=server.serve_forever, name="ecgread-hl7", daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ecgread HL7 v2 order listener (MLLP)")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--home")
+    parser.add_argument("--database-url")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings({"hl7_host": args.host, "hl7_port": args.port, "home": args.home,
+                              "database_url": args.database_url})
+    server = make_server(settings)
+    print(f"listening {settings.hl7_host} {server.server_address[1]}", flush=True)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
