@@ -1,0 +1,69 @@
+"""The criteria engine: measurements in, grounded diagnostic statements out.
+
+``interpret(analysis) -> (statements, notes)`` runs the rule families of
+:mod:`models.interpret.criteria` (quality, pacing, rhythm, conduction, axis, hypertrophy,
+ST/T/QT, ectopy), resolves contradictions and adds the overall statement
+(:mod:`models.interpret.resolve`). Every statement carries evidence that
+:func:`check_evidence` verifies against the analysis; a statement whose evidence does not
+check is dropped (with a note) rather than emitted. Texts and codes come from
+:mod:`models.interpret.library`.
+
+Example
+-------
+>>> from models.interpret import interpret, check_evidence  # doctest: +SKIP
+>>> statements, notes = interpret(analysis)  # doctest: +SKIP
+>>> all(not check_evidence(s, analysis) for s in statements)  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from models.analysis import Analysis
+from models.results import Statement
+from models.interpret import criteria
+from models.interpret.context import Ctx, Finding
+from models.interpret.evidence import check_evidence
+from models.interpret.library import LIBRARY
+from models.interpret.resolve import overall, resolve
+
+INTERPRET_VERSION = "criteria-1.0"
+
+__all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
+
+
+def interpret(analysis: Analysis) -> tuple[tuple[Statement, ...], tuple[str, ...]]:
+    """Statements (library order, overall first) and notes for one analysis.
+
+    Notes say when a sex-specific rule ran without a known sex, and when a statement was
+    withheld because its evidence did not check.
+    """
+    c = Ctx(analysis)
+    findings: list[Finding] = criteria.quality(c)
+    if not any(f.code == "UNINTERPRETABLE" for f in findings):
+        paced = criteria.pacing(c)
+        findings += paced
+        findings += criteria.rhythm(c, paced=bool(paced))
+        findings += criteria.conduction(c)
+        findings += criteria.axis(c)
+        findings += criteria.hypertrophy(c)
+        findings += criteria.st_t_qt(c)
+        findings += criteria.ectopy(c)
+    else:
+        findings = [f for f in findings if f.code == "UNINTERPRETABLE"]
+    kept = resolve(findings)
+    top = overall(c, kept)
+    if top is not None:
+        kept = [top] + kept
+    statements: list[Statement] = []
+    for f in kept:
+        entry = LIBRARY[f.code]
+        st = Statement(code=f.code, text=entry.text, category=entry.category,
+                       certainty=f.certainty, evidence=f.evidence, critical=entry.critical,
+                       source="criteria")
+        problems = check_evidence(st, analysis)
+        if problems:
+            c.notes.append(f"statement {f.code} withheld: evidence did not check "
+                           f"({problems[0]})")
+            continue
+        statements.append(st)
+    return tuple(statements), tuple(c.notes)

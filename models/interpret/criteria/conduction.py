@@ -1,0 +1,113 @@
+"""AV and intraventricular conduction statements.
+
+Sources
+-------
+- PR: prolonged > 200 ms (first-degree AV block), short < 120 ms (Mason JW et al. AHA/ACCF/HRS
+  Part II, Circulation 2007;115:1325, statements 80, 82).
+- Ventricular preexcitation: PR < 120 ms with a wide QRS (>= 110 ms here; the delta wave is
+  not measured, hence "possible") (statement 108).
+- Second-degree AV block: a pause of about two RR intervals with a constant PR (Mobitz II) or
+  preceded by PR lengthening (Mobitz I); non-conducted P waves are not detected, so both are
+  "possible" (statements 83, 84).
+- Complete AV block: P waves without a fixed relation to a regular, slow ventricular rhythm
+  (AV dissociation): PR varying (SD >= 40 ms) with regular RR at < 60 bpm (statement 88).
+- Bundle-branch and fascicular blocks: Surawicz B et al. AHA/ACCF/HRS Part III:
+  intraventricular conduction disturbances, Circulation 2009;119:e235. Complete RBBB:
+  QRS >= 120 ms, rsr'/rsR'/rSR' in V1 (or a late monophasic R, R peak time > 50 ms) and an S
+  wave in I and/or V6 (an R' counts from 100 µV; tuned on LUDB 'tune', where smaller
+  terminal deflections were found in normal records). Incomplete RBBB: the same morphology
+  with QRS 110-119 ms. Complete
+  LBBB: QRS >= 120 ms, QS or rS in V1 (net negative), R peak time > 60 ms in V5 or V6, no q
+  in V6. Incomplete LBBB: the same with QRS 110-119 ms. LAFB: axis -45 to -90 deg, rS in III
+  (qR in aVL), QRS < 120 ms. LPFB: axis +90 to +180 deg, rS in I, qR in III, QRS < 120 ms.
+  Nonspecific IVCD: QRS > 110 ms without the criteria of a bundle-branch block.
+"""
+
+from __future__ import annotations
+
+from models.interpret.context import Ctx, Finding
+
+
+def conduction(c: Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    lead = c.first_lead(("II", "I", "V1"))
+    pr_sp = c.pr(lead) if lead else []
+    leads = (lead,) if lead else ()
+    qrs_lead = c.first_lead(("V1", "II"))
+    qrs_sp = c.qrs(qrs_lead) if qrs_lead else []
+    if e := c.ev("pr_ms", "> 200", leads, pr_sp):
+        out.append(Finding("1AVB", "definite", (e,)))
+    short = c.ev("pr_ms", "< 120", leads, pr_sp)
+    if short and (narrow := c.ev("qrs_ms", "< 110", (qrs_lead,) if qrs_lead else (), qrs_sp)):
+        out.append(Finding("SHORT_PR", "definite", (short, narrow)))
+    if short and (wide := c.ev("qrs_ms", ">= 110", (qrs_lead,) if qrs_lead else (), qrs_sp)):
+        out.append(Finding("WPW", "possible", (short, wide)))
+    out += _av_block(c, leads, pr_sp)
+    out += _bundle_branch(c, qrs_sp)
+    out += _fascicular(c)
+    return out
+
+
+def _av_block(c: Ctx, leads: tuple[str, ...],
+              pr_sp: list[tuple[float, float]]) -> list[Finding]:
+    out: list[Finding] = []
+    rr = c.rr()
+    varying = c.ev("pr_sd_ms", ">= 40", leads, pr_sp)
+    regular = c.ev("rhythm.rr_irregularity", "<= 0.08", spans=rr)
+    slow = c.ev("heart_rate_bpm", "< 60", spans=rr)
+    if varying and regular and slow:
+        out.append(Finding("3AVB", "probable", (varying, regular, slow)))
+        return out
+    pause = c.ev("rr_pause_ratio", "in [1.7, 2.3]", spans=rr)
+    with_p = c.ev("rhythm.p_wave_ratio", ">= 0.9", leads, pr_sp)
+    if pause and with_p:
+        if constant := c.ev("pr_sd_ms", "< 15", leads, pr_sp):
+            out.append(Finding("2AVB_II", "possible", (pause, with_p, constant)))
+    return out
+
+
+def _bundle_branch(c: Ctx, qrs_sp: list[tuple[float, float]]) -> list[Finding]:
+    out: list[Finding] = []
+    v1 = c.qrs("V1")
+    late_r = (c.lead_ev("V1", "r_prime_uv", ">= 100", v1)
+              or (c.lead_ev("V1", "qrs_area_uv_ms", "> 0", v1)
+                  and c.lead_ev("V1", "r_peak_time_ms", "> 50", v1)))
+    s_left = (c.lead_ev("I", "s_uv", "<= -50", c.qrs("I"))
+              or c.lead_ev("V6", "s_uv", "<= -50", c.qrs("V6")))
+    if late_r and s_left:
+        if wide := c.ev("qrs_ms", ">= 120", ("V1",), v1):
+            out.append(Finding("RBBB", "definite", (wide, late_r, s_left)))
+        elif mid := c.ev("qrs_ms", "in [110, 120)", ("V1",), v1):
+            out.append(Finding("IRBBB", "definite", (mid, late_r, s_left)))
+    neg_v1 = c.lead_ev("V1", "qrs_area_uv_ms", "< 0", v1)
+    slow_lat = (c.lead_ev("V6", "r_peak_time_ms", "> 60", c.qrs("V6"))
+                or c.lead_ev("V5", "r_peak_time_ms", "> 60", c.qrs("V5")))
+    no_q = c.lead_ev("V6", "q_uv", "is null", c.qrs("V6"))
+    if neg_v1 and slow_lat and no_q and not late_r:
+        if wide := c.ev("qrs_ms", ">= 120", ("V1",), v1):
+            out.append(Finding("LBBB", "definite", (wide, neg_v1, slow_lat, no_q)))
+        elif mid := c.ev("qrs_ms", "in [110, 120)", ("V1",), v1):
+            out.append(Finding("ILBBB", "probable", (mid, neg_v1, slow_lat, no_q)))
+    if ivcd := c.ev("qrs_ms", "> 110", spans=qrs_sp):
+        out.append(Finding("IVCD", "definite", (ivcd,)))
+    return out
+
+
+def _fascicular(c: Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    narrow = c.ev("qrs_ms", "< 120", spans=c.qrs(c.first_lead(("II", "I")) or ""))
+    if not narrow:
+        return out
+    frontal = tuple(ld for ld in ("I", "II", "III", "aVL", "aVF") if ld in c.a.amplitudes)
+    lafb_axis = c.ev("qrs_axis_deg", "in [-90, -45]", frontal)
+    if lafb_axis:
+        rs3 = c.ev("r_to_s_ratio.III", "< 1", ("III",), c.qrs("III"))
+        if rs3:
+            out.append(Finding("LAFB", "definite", (lafb_axis, narrow, rs3)))
+    lpfb_axis = c.ev("qrs_axis_deg", "in [90, 180]", frontal)
+    if lpfb_axis:
+        s1 = c.lead_ev("I", "s_uv", "is not null", c.qrs("I"))
+        q3 = c.lead_ev("III", "q_uv", "is not null", c.qrs("III"))
+        if s1 and q3:
+            out.append(Finding("LPFB", "possible", (lpfb_axis, narrow, s1, q3)))
+    return out

@@ -1,0 +1,95 @@
+"""ST segment, T wave and QT statements.
+
+Sources
+-------
+- STEMI: new ST elevation at the J point in >= 2 contiguous leads: >= 100 µV in all leads
+  other than V2-V3; in V2-V3 >= 200 µV in men >= 40 y, >= 250 µV in men < 40 y, >= 150 µV in
+  women (Thygesen K et al. Fourth Universal Definition of Myocardial Infarction (2018),
+  Circulation 2018;138:e618). Not applicable with LBBB or ventricular pacing (resolve).
+  Unknown sex: the men's threshold, and the < 40 y one when the age is unknown too.
+- ST depression: >= 100 µV at J+60 ms in >= 2 contiguous leads (aVR excluded); T-wave
+  inversion: T <= -100 µV in >= 2 of I, II, V3-V6, where T is normally upright (Rautaharju PM
+  et al. AHA/ACCF/HRS Part IV, Circulation 2009;119:e241).
+- QT: QTc by the linear Framingham formula (Sagie A et al. Am J Cardiol 1992;70:797), as
+  Part IV recommends a linear correction over Bazett's; prolonged >= 450 ms in men, >= 460 ms
+  in women (unknown sex: 460 ms); short <= 390 ms (Part IV); QTc >= 500 ms is critical.
+  Not interpreted with QRS >= 120 ms (the QT then includes the conduction delay). The
+  global QTc (earliest QRS onset to latest T offset) and the QTc of the median per-lead QT
+  must both meet the criterion, so that one lead's late T offset cannot make a statement.
+- Early repolarization: J-point elevation >= 100 µV in >= 2 contiguous inferior and/or lateral
+  leads (Macfarlane PW et al. J Am Coll Cardiol 2015;66:470); notching or slurring is not
+  measured, hence "possible".
+"""
+
+from __future__ import annotations
+
+from models.interpret.context import Ctx, Finding
+from models.interpret.values import (ER_LEADS, ST_DEPRESSION_LEADS, TERRITORIES,
+                                     UPRIGHT_T_LEADS, j_elevated, patient_sex, st_depressed,
+                                     stemi_leads, stemi_threshold_uv, t_inverted)
+
+QTC = "qtc_framingham_ms"
+QTC_MEDIAN = "qtc_framingham_lead_median_ms"
+_STEMI_CODE = {"anterior": "STEMI_ANT", "inferior": "STEMI_INF", "lateral": "STEMI_LAT"}
+
+
+def st_t_qt(c: Ctx) -> list[Finding]:
+    out = _stemi(c)
+    dep = [ld for ld in ST_DEPRESSION_LEADS if st_depressed(c.a, ld)]
+    if g := c.ev("st_depression_contiguous_leads", ">= 2", dep):
+        per = tuple(e for ld in dep if (e := c.lead_ev(ld, "st_j60_uv", "<= -100", c.st(ld))))
+        out.append(Finding("ST_DEP", "probable", (g,) + per))
+    inv = [ld for ld in UPRIGHT_T_LEADS if t_inverted(c.a, ld)]
+    if g := c.ev("t_inversion_lead_count", ">= 2", inv):
+        per = tuple(e for ld in inv if (e := c.lead_ev(ld, "t_uv", "<= -100", c.t(ld))))
+        out.append(Finding("T_INV", "probable", (g,) + per))
+    out += _qt(c)
+    er = [ld for ld in ER_LEADS if j_elevated(c.a, ld)]
+    if (g := c.ev("j_elevation_contiguous_leads", ">= 2", er)) and (
+            narrow := c.ev("qrs_ms", "< 120")):
+        per = tuple(e for ld in er if (e := c.lead_ev(ld, "j_uv", ">= 100", c.st(ld))))
+        out.append(Finding("EARLY_REPOL", "possible", (g, narrow) + per))
+    return out
+
+
+def _stemi(c: Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    if patient_sex(c.a) is None and ({"V2", "V3"} & c.a.amplitudes.keys()):
+        age = c.a.ecg.acquisition.patient_age_years
+        assumed = ("male threshold >= 200 µV in V2-V3" if age is not None and age >= 40
+                   else "male < 40 y threshold >= 250 µV in V2-V3")
+        c.note_sex_unknown("STEMI ST elevation (4th UDMI)", assumed)
+    for territory in TERRITORIES:
+        g = c.ev(f"st_elevation_contiguous_leads.{territory}", ">= 2",
+                 stemi_leads(c.a, territory))
+        if not g:
+            continue
+        per = tuple(e for ld in stemi_leads(c.a, territory) if (e := c.lead_ev(
+            ld, "j_uv", f">= {stemi_threshold_uv(c.a, ld):g}", c.st(ld))))
+        certainty = "definite" if len(per) >= 3 else "probable"
+        out.append(Finding(_STEMI_CODE[territory], certainty, (g,) + per))
+    return out
+
+
+def _qt(c: Ctx) -> list[Finding]:
+    lead = c.first_lead(("II", "V5", "V2"))
+    spans = c.qt(lead) if lead else []
+    leads = (lead,) if lead else ()
+    if c.value(QTC) is None:
+        return []
+    narrow = c.ev("qrs_ms", "< 120")
+    if not narrow:
+        c.notes.append("QTc not interpreted: QRS >= 120 ms")
+        return []
+    # the global QTc and the per-lead median QTc must both meet a prolonged-QT criterion
+    if (e := c.ev(QTC, ">= 500", leads, spans)) and (m := c.ev(QTC_MEDIAN, ">= 500")):
+        return [Finding("QTC_GE500", "definite", (e, m, narrow))]
+    sex = patient_sex(c.a)
+    limit = 450 if sex == "M" else 460
+    if sex is None:
+        c.note_sex_unknown("prolonged QTc", "female threshold >= 460 ms")
+    if (e := c.ev(QTC, f">= {limit}", leads, spans)) and (m := c.ev(QTC_MEDIAN, f">= {limit}")):
+        return [Finding("LONG_QT", "definite", (e, m, narrow))]
+    if (e := c.ev(QTC, "<= 390", leads, spans)) and (m := c.ev(QTC_MEDIAN, "<= 390")):
+        return [Finding("SHORT_QT", "probable", (e, m, narrow))]
+    return []

@@ -1,0 +1,103 @@
+"""Contradiction resolution and the overall statement.
+
+Resolution: statements are taken in :data:`PRIORITY` order; a statement that survives removes
+the statements it excludes (:data:`EXCLUDES`), e.g. atrial fibrillation removes every
+statement that needs P waves (sinus rhythms, PR statements, atrial enlargement), and a
+bundle-branch block or ventricular pacing removes the QRS-voltage, axis-block and ST
+statements whose criteria do not apply with abnormal depolarisation (Surawicz 2009 Part III;
+Thygesen 2018 for STEMI in LBBB and pacing; Hancock 2009 Part V for LVH in LBBB).
+
+Overall (Mason 2007 statements 1-3, plus "borderline"): abnormal when any abnormal finding is
+definite or probable; borderline when the only findings are borderline ones or "possible"
+abnormal ones; otherwise normal when only minor findings (rate, sinus arrhythmia, early
+repolarization) accompany a sinus rhythm; normal when the sinus rhythm stands alone. No
+overall statement when the rhythm could not be determined and nothing is abnormal.
+"""
+
+from __future__ import annotations
+
+from models.interpret.context import Ctx, Finding
+from models.interpret.library import LIBRARY
+
+_P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "1AVB", "SHORT_PR", "2AVB_I",
+                "2AVB_II", "3AVB", "LAE", "RAE", "PAC", "WPW", "JUNCT", "ACC_JUNCT", "SVT"}
+_QRS_DEPENDENT = {"LBBB", "RBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "LVH", "RVH",
+                  "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "ST_DEP", "T_INV", "EARLY_REPOL",
+                  "LAD", "RAD", "EXTREME_AXIS", "WPW", "SHORT_PR", "LONG_QT", "SHORT_QT",
+                  "QTC_GE500"}
+_STEMI = {"STEMI_ANT", "STEMI_INF", "STEMI_LAT"}
+
+EXCLUDES: dict[str, set[str]] = {
+    "VPACED": _QRS_DEPENDENT | {"1AVB", "3AVB", "2AVB_I", "2AVB_II", "PVC", "VBIGEMINY",
+                                "PVC_COUPLET", "NSVT", "VT"},
+    "AVPACED": _QRS_DEPENDENT | _P_DEPENDENT | {"PVC", "VBIGEMINY", "PVC_COUPLET", "NSVT",
+                                                 "VT"},
+    "APACED": _P_DEPENDENT,
+    "VT": {"SVT", "JUNCT", "ACC_JUNCT", "NSVT", "PVC", "PVC_COUPLET", "VBIGEMINY"}
+          | _QRS_DEPENDENT,
+    "NSVT": {"PVC_COUPLET"},
+    "AF": _P_DEPENDENT,
+    "AFL": _P_DEPENDENT | {"AF"},
+    "3AVB": {"1AVB", "2AVB_I", "2AVB_II", "SHORT_PR", "WPW"},
+    "WPW": {"SHORT_PR", "IVCD", "LBBB", "RBBB", "ILBBB", "IRBBB", "LVH", "RVH", "LAFB",
+            "LPFB", "ST_DEP", "T_INV"} | _STEMI,
+    "LBBB": {"ILBBB", "IRBBB", "IVCD", "LVH", "RVH", "LAFB", "LPFB", "ST_DEP", "T_INV",
+             "EARLY_REPOL"} | _STEMI,
+    "RBBB": {"IRBBB", "IVCD", "RVH", "T_INV"},
+    "ILBBB": {"IVCD"},
+    "IRBBB": {"IVCD"},
+    "STEMI_ANT": {"EARLY_REPOL"},
+    "STEMI_INF": {"EARLY_REPOL"},
+    "STEMI_LAT": {"EARLY_REPOL"},
+    "QTC_GE500": {"LONG_QT"},
+    "LIMB_REVERSAL": {"LAD", "RAD", "EXTREME_AXIS", "LAFB", "LPFB", "EAR"},
+    "VBIGEMINY": {"PVC"},
+}
+PRIORITY: tuple[str, ...] = (
+    "UNINTERPRETABLE", "AVPACED", "VPACED", "APACED", "VT", "NSVT", "AFL", "AF", "3AVB", "WPW",
+    "LBBB", "RBBB", "ILBBB", "IRBBB", "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "QTC_GE500",
+    "LIMB_REVERSAL", "VBIGEMINY")
+
+
+def resolve(findings: list[Finding]) -> list[Finding]:
+    """Remove contradicted findings (one per code, the first kept), in library order."""
+    by_code: dict[str, Finding] = {}
+    for f in findings:
+        by_code.setdefault(f.code, f)
+    removed: set[str] = set()
+    order = [c for c in PRIORITY if c in by_code] + [c for c in by_code if c not in PRIORITY]
+    for code in order:
+        if code not in removed:
+            removed |= EXCLUDES.get(code, set()) - {code}
+    kept = [f for f in by_code.values() if f.code not in removed]
+    rank = {code: i for i, code in enumerate(LIBRARY)}
+    return sorted(kept, key=lambda f: rank[f.code])
+
+
+def _effective(f: Finding) -> str:
+    sev = LIBRARY[f.code].severity
+    return "borderline" if sev == "abnormal" and f.certainty == "possible" else sev
+
+
+def overall(c: Ctx, findings: list[Finding]) -> Finding | None:
+    """The overall statement, its evidence taken from the findings that decide it."""
+    sev = {f.code: _effective(f) for f in findings}
+    if any(s == "technical" for s in sev.values()) and "abnormal" not in sev.values():
+        return None
+    abnormal = [f for f in findings if sev[f.code] == "abnormal"]
+    borderline = [f for f in findings if sev[f.code] == "borderline"]
+    minor = [f for f in findings if sev[f.code] == "minor"]
+    normal = [f for f in findings if sev[f.code] == "normal"]
+    if abnormal:
+        return Finding("ABNORMAL", "definite", tuple(f.evidence[0] for f in abnormal[:8]))
+    if borderline:
+        return Finding("BORDERLINE", "definite", tuple(f.evidence[0] for f in borderline[:8]))
+    rhythm = [f for f in normal + minor if LIBRARY[f.code].category == "rhythm"]
+    if not rhythm:
+        return None
+    extra = tuple(e for e in (c.ev("qrs_ms", "< 110"), c.ev("pr_ms", "in [120, 200]"),
+                              c.ev("qrs_axis_deg", "in [-30, 90]")) if e)
+    if any(LIBRARY[f.code].severity == "minor" for f in minor):
+        return Finding("OTHERWISE_NORMAL", "definite",
+                       tuple(f.evidence[0] for f in minor) + extra)
+    return Finding("NORMAL", "definite", rhythm[0].evidence + extra)

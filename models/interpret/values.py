@@ -1,0 +1,445 @@
+"""Resolve an evidence measurement name to its value in an :class:`Analysis`.
+
+Names (the ``Evidence.measurement`` grammar):
+
+- a global measurement of :data:`models.results.MEASUREMENT_NAMES`, e.g. ``"pr_ms"``;
+- ``"LEAD.field"``: a field of that lead's :class:`LeadAmplitudes`, e.g. ``"V1.r_uv"``;
+- ``"rhythm.field"``: a scalar field of :class:`RhythmFeatures`, e.g. ``"rhythm.p_wave_ratio"``;
+- ``"patient.sex"`` ("M", "F" or None) and ``"patient.age_years"``;
+- a derived quantity registered in :data:`DERIVED`, recomputed by one function from the
+  analysis, e.g. ``"sokolow_lyon_uv"``; per-territory quantities are ``"name.territory"``.
+
+A value that cannot be had (lead absent, wave missing) is ``None``. Booleans are 1.0/0.0.
+Everything here is a pure function of the analysis, so :func:`check_evidence` can recompute
+every cited value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+
+import numpy as np
+
+from models.analysis import Analysis
+from models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures
+
+Value = float | str | None
+LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+_AMP_FIELDS = {f.name for f in fields(LeadAmplitudes)}
+_RHYTHM_SCALARS = {f.name for f in fields(RhythmFeatures)
+                   if f.name not in ("rr_intervals_ms", "pr_intervals_ms", "pacing_spikes_s")}
+
+#: Territories for ST elevation (4th UDMI, Thygesen K et al. Circulation 2018;138:e618) and
+#: the pairs of leads taken as contiguous: the Cabrera sequence aVL, I, -aVR, II, aVF, III in
+#: the frontal plane and V1..V6 in the horizontal plane (V5, V6 and I, aVL are the lateral
+#: wall together).
+TERRITORIES: dict[str, tuple[str, ...]] = {
+    "anterior": ("V1", "V2", "V3", "V4"),
+    "inferior": ("II", "III", "aVF"),
+    "lateral": ("I", "aVL", "V5", "V6"),
+}
+CONTIGUOUS: frozenset[frozenset[str]] = frozenset(frozenset(p) for p in (
+    ("aVL", "I"), ("I", "II"), ("II", "aVF"), ("aVF", "III"),
+    ("V1", "V2"), ("V2", "V3"), ("V3", "V4"), ("V4", "V5"), ("V5", "V6"), ("V6", "I")))
+ST_DEPRESSION_LEADS = ("I", "II", "III", "aVL", "aVF") + PRECORDIAL_LEADS  # not aVR
+#: Leads in which T is normally upright in adults (Rautaharju PM et al., AHA/ACCF/HRS
+#: Part IV, Circulation 2009;119:e241): I, II, V3-V6.
+UPRIGHT_T_LEADS = ("I", "II", "V3", "V4", "V5", "V6")
+
+
+def amp(a: Analysis, lead: str, name: str) -> float | None:
+    la = a.amplitudes.get(lead)
+    return None if la is None else getattr(la, name)
+
+
+def largest_contiguous_group(leads: set[str]) -> int:
+    """Size of the largest connected set of ``leads`` under :data:`CONTIGUOUS`."""
+    best, seen = 0, set()
+    for start in leads:
+        if start in seen:
+            continue
+        stack, size = [start], 0
+        seen.add(start)
+        while stack:
+            cur = stack.pop()
+            size += 1
+            for other in leads:
+                if other not in seen and frozenset((cur, other)) in CONTIGUOUS:
+                    seen.add(other)
+                    stack.append(other)
+        best = max(best, size)
+    return best
+
+
+# --- sex- and age-specific thresholds -------------------------------------------------
+
+def patient_sex(a: Analysis) -> str | None:
+    sex = (a.ecg.acquisition.patient_sex or "").strip().upper()[:1]
+    return sex if sex in ("M", "F") else None
+
+
+def stemi_threshold_uv(a: Analysis, lead: str) -> float:
+    """J-point elevation threshold of the 4th UDMI (Thygesen 2018, Table/ECG criteria), µV.
+
+    V2-V3: >= 200 µV in men >= 40 y, >= 250 µV in men < 40 y, >= 150 µV in women; >= 100 µV
+    in all other leads. Unknown sex or age: the men's (higher, more specific) threshold, and
+    250 µV when the age is unknown too.
+    """
+    if lead not in ("V2", "V3"):
+        return 100.0
+    sex, age = patient_sex(a), a.ecg.acquisition.patient_age_years
+    if sex == "F":
+        return 150.0
+    if age is not None and age >= 40:
+        return 200.0
+    return 250.0
+
+
+def stemi_leads(a: Analysis, territory: str) -> list[str]:
+    return [ld for ld in TERRITORIES[territory]
+            if (j := amp(a, ld, "j_uv")) is not None and j >= stemi_threshold_uv(a, ld)]
+
+
+# --- derived quantities ------------------------------------------------------------------
+
+def _sokolow_lyon(a: Analysis) -> float | None:
+    """S(V1) + max(R(V5), R(V6)), µV (Sokolow M, Lyon TP. Am Heart J 1949;37:161)."""
+    if "V1" not in a.amplitudes or not ({"V5", "V6"} & a.amplitudes.keys()):
+        return None
+    s1 = -(amp(a, "V1", "s_uv") or 0.0)
+    r = max(amp(a, ld, "r_uv") or 0.0 for ld in ("V5", "V6") if ld in a.amplitudes)
+    return float(s1 + r)
+
+
+def _cornell(a: Analysis) -> float | None:
+    """R(aVL) + S(V3), µV (Casale PN et al. JACC 1985;6:572)."""
+    if "aVL" not in a.amplitudes or "V3" not in a.amplitudes:
+        return None
+    return float((amp(a, "aVL", "r_uv") or 0.0) - (amp(a, "V3", "s_uv") or 0.0))
+
+
+def _peak_to_peak(a: Analysis, lead: str) -> float | None:
+    la = a.amplitudes.get(lead)
+    if la is None or la.qrs_area_uv_ms is None:
+        return None
+    hi = max(v for v in (la.r_uv, la.r_prime_uv, 0.0) if v is not None)
+    lo = min(v for v in (la.q_uv, la.s_uv, la.s_prime_uv, 0.0) if v is not None)
+    return float(hi - lo)
+
+
+def _max_pp(a: Analysis, leads: tuple[str, ...]) -> float | None:
+    vals = [v for ld in leads if (v := _peak_to_peak(a, ld)) is not None]
+    return max(vals) if len(vals) >= 3 else None
+
+
+def _romhilt_estes(a: Analysis) -> float | None:
+    """Romhilt-Estes point score (Romhilt DW, Estes EH. Am Heart J 1968;75:752).
+
+    Amplitude 3 (largest limb-lead R or S >= 2000 µV, or S V1/V2 >= 3000 µV, or R V5/V6
+    >= 3000 µV); ST-T strain 3 (ST depression <= -50 µV at J+60 with T opposite to QRS in
+    V5 or V6); left atrial abnormality 3 (terminal negative P in V1 <= -100 µV: depth only,
+    the 40 ms duration is not measured); left-axis deviation <= -30 deg 2; QRS >= 90 ms 1;
+    intrinsicoid deflection (R peak time) in V5/V6 >= 50 ms 1.
+    """
+    if not a.amplitudes:
+        return None
+    pts = 0
+    limb = [abs(v) for ld in LIMB_LEADS for f in ("r_uv", "s_uv") if (v := amp(a, ld, f))]
+    s12 = [-v for ld in ("V1", "V2") if (v := amp(a, ld, "s_uv")) is not None]
+    r56 = [v for ld in ("V5", "V6") if (v := amp(a, ld, "r_uv")) is not None]
+    if max(limb, default=0) >= 2000 or max(s12, default=0) >= 3000 or max(r56, default=0) >= 3000:
+        pts += 3
+    for ld in ("V5", "V6"):
+        st, t, area = amp(a, ld, "st_j60_uv"), amp(a, ld, "t_uv"), amp(a, ld, "qrs_area_uv_ms")
+        if st is not None and t is not None and area is not None and st <= -50 and t * area < 0:
+            pts += 3
+            break
+    p_term = amp(a, "V1", "p_prime_uv")
+    if p_term is not None and p_term <= -100 and (amp(a, "V1", "p_uv") or 0) > 0:
+        pts += 3
+    m = a.measurements
+    if m.qrs_axis_deg is not None and -90 <= m.qrs_axis_deg <= -30:
+        pts += 2
+    if m.qrs_ms is not None and m.qrs_ms >= 90:
+        pts += 1
+    if max((v for ld in ("V5", "V6") if (v := amp(a, ld, "r_peak_time_ms")) is not None),
+           default=0) >= 50:
+        pts += 1
+    return float(pts)
+
+
+def _beat_rr(a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    """(RR before each beat in ms, NaN for the first; median RR of normal-normal pairs)."""
+    r = np.array([b.r_s for b in a.beats])
+    rr = np.full(r.size, np.nan)
+    if r.size >= 2:
+        rr[1:] = np.diff(r) * 1000.0
+    return rr, np.array(_normal_rr(a))
+
+
+def _normal_rr(a: Analysis) -> list[float]:
+    """RR intervals (ms) between consecutive beats that are both non-ectopic."""
+    ok = [b.kind in ("dominant", "paced") for b in a.beats]
+    return [(a.beats[i].r_s - a.beats[i - 1].r_s) * 1000.0 for i in range(1, len(a.beats))
+            if ok[i] and ok[i - 1]]
+
+
+def premature_ventricular(a: Analysis) -> list[int]:
+    """Indices of ventricular beats that come early: RR before < 0.9 x median normal RR."""
+    rr, nn = _beat_rr(a)
+    if nn.size == 0:
+        return []
+    med = float(np.median(nn))
+    return [i for i, b in enumerate(a.beats) if b.kind == "ventricular" and i > 0
+            and rr[i] < 0.9 * med]
+
+
+def ventricular_runs(a: Analysis) -> list[tuple[int, int]]:
+    """(first, last) index of runs of consecutive ventricular beats starting early."""
+    early = set(premature_ventricular(a))
+    runs, i = [], 0
+    while i < len(a.beats):
+        if i in early:
+            j = i
+            while j + 1 < len(a.beats) and a.beats[j + 1].kind == "ventricular":
+                j += 1
+            runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return runs
+
+
+def _max_run(a: Analysis) -> float | None:
+    return float(max((j - i + 1 for i, j in ventricular_runs(a)), default=0)) if a.beats else None
+
+
+def _run_rate(a: Analysis) -> float | None:
+    """Rate (bpm) of the longest ventricular run of >= 3 beats."""
+    runs = [(i, j) for i, j in ventricular_runs(a) if j - i >= 2]
+    if not runs:
+        return None
+    i, j = max(runs, key=lambda r: r[1] - r[0])
+    return float(60.0 * (j - i) / (a.beats[j].r_s - a.beats[i].r_s))
+
+
+def _bigeminy_cycles(a: Analysis) -> float | None:
+    """Longest stretch of normal-PVC pairs in a row (N V N V ... counts pairs)."""
+    if not a.beats:
+        return None
+    early = set(premature_ventricular(a))
+    best = cur = 0
+    i = 0
+    while i + 1 < len(a.beats):
+        if a.beats[i].kind in ("dominant", "supraventricular") and (i + 1) in early:
+            cur += 1
+            best = max(best, cur)
+            i += 2
+        else:
+            cur = 0
+            i += 1
+    return float(best)
+
+
+def _couplets(a: Analysis) -> float | None:
+    return float(sum(1 for i, j in ventricular_runs(a) if j - i == 1)) if a.beats else None
+
+
+def _rr_irregularity_normal(a: Analysis) -> float | None:
+    """Normalised RMSSD of normal-normal RR (ectopic beats left out), dimensionless."""
+    nn = np.array(_normal_rr(a))
+    if nn.size < 3:
+        return None
+    return float(np.sqrt(np.mean(np.diff(nn) ** 2)) / np.mean(nn))
+
+
+def _rr_range(a: Analysis) -> float | None:
+    nn = _normal_rr(a)
+    return float(max(nn) - min(nn)) if len(nn) >= 3 else None
+
+
+def _pr_sd(a: Analysis) -> float | None:
+    pr = a.rhythm.pr_intervals_ms
+    return float(np.std(pr)) if len(pr) >= 3 else None
+
+
+def _paced_fraction(a: Analysis) -> float | None:
+    return float(np.mean([b.paced for b in a.beats])) if a.beats else None
+
+
+def atrial_paced_beats(a: Analysis) -> list[int]:
+    """Beats with a pacing spike 90-350 ms before the QRS fiducial (atrial stimulus)."""
+    spikes = np.array(a.rhythm.pacing_spikes_s)
+    if spikes.size == 0:
+        return []
+    return [i for i, b in enumerate(a.beats)
+            if np.any((spikes >= b.r_s - 0.35) & (spikes <= b.r_s - 0.09))]
+
+
+def _atrial_paced_fraction(a: Analysis) -> float | None:
+    return float(len(atrial_paced_beats(a)) / len(a.beats)) if a.beats else None
+
+
+def _count(a: Analysis, kind: str) -> float | None:
+    return float(sum(b.kind == kind for b in a.beats)) if a.beats else None
+
+
+def _usable_leads(a: Analysis) -> float:
+    if a.quality.leads:
+        return float(sum(lq.usable for lq in a.quality.leads))
+    return float(len(a.amplitudes))
+
+
+def _limb_reversal(a: Analysis) -> float:
+    return float(any(p.startswith("suspected limb lead reversal") for p in a.quality.problems))
+
+
+def _group(a: Analysis, leads: tuple[str, ...], test: Callable[[str], bool]) -> float | None:
+    present = [ld for ld in leads if ld in a.amplitudes]
+    if not present:
+        return None
+    return float(largest_contiguous_group({ld for ld in present if test(ld)}))
+
+
+def _st_elev_group(territory: str) -> Callable[[Analysis], float | None]:
+    def f(a: Analysis) -> float | None:
+        if not any(ld in a.amplitudes for ld in TERRITORIES[territory]):
+            return None
+        return float(largest_contiguous_group(set(stemi_leads(a, territory))))
+    f.__doc__ = (f"Largest group of contiguous {territory} leads whose J point meets "
+                 "the 4th UDMI threshold (:func:`stemi_threshold_uv`).")
+    return f
+
+
+def st_depressed(a: Analysis, ld: str) -> bool:
+    v = amp(a, ld, "st_j60_uv")
+    return v is not None and v <= -100.0
+
+
+def t_inverted(a: Analysis, ld: str) -> bool:
+    v = amp(a, ld, "t_uv")
+    return v is not None and v <= -100.0
+
+
+def j_elevated(a: Analysis, ld: str) -> bool:
+    v = amp(a, ld, "j_uv")
+    return v is not None and v >= 100.0
+
+
+ER_LEADS = ("II", "III", "aVF", "I", "aVL", "V4", "V5", "V6")
+
+#: name -> function(analysis) -> value; each function's docstring or comment gives its source.
+DERIVED: dict[str, Callable[[Analysis], Value]] = {
+    "sokolow_lyon_uv": _sokolow_lyon,
+    "cornell_uv": _cornell,
+    "romhilt_estes_points": _romhilt_estes,
+    "limb_qrs_max_pp_uv": lambda a: _max_pp(a, LIMB_LEADS),
+    "precordial_qrs_max_pp_uv": lambda a: _max_pp(a, PRECORDIAL_LEADS),
+    "rr_irregularity_normal": _rr_irregularity_normal,
+    "rr_range_normal_ms": _rr_range,
+    "pr_sd_ms": _pr_sd,
+    "paced_beat_fraction": _paced_fraction,
+    "atrial_paced_beat_fraction": _atrial_paced_fraction,
+    "premature_ventricular_count": lambda a: float(len(premature_ventricular(a))),
+    "premature_supraventricular_count": lambda a: _count(a, "supraventricular"),
+    "ventricular_run_max_beats": _max_run,
+    "ventricular_run_rate_bpm": _run_rate,
+    "ventricular_bigeminy_cycles": _bigeminy_cycles,
+    "ventricular_couplets": _couplets,
+    "beat_count": lambda a: float(len(a.beats)),
+    "usable_lead_count": _usable_leads,
+    "quality_usable": lambda a: float(a.quality.usable),
+    "limb_reversal_suspected": _limb_reversal,
+    "st_depression_contiguous_leads": lambda a: _group(
+        a, ST_DEPRESSION_LEADS, lambda ld: st_depressed(a, ld)),
+    "t_inversion_lead_count": lambda a: (
+        float(sum(t_inverted(a, ld) for ld in UPRIGHT_T_LEADS))
+        if any(ld in a.amplitudes for ld in UPRIGHT_T_LEADS) else None),
+    "j_elevation_contiguous_leads": lambda a: _group(a, ER_LEADS, lambda ld: j_elevated(a, ld)),
+}
+for _t in TERRITORIES:
+    DERIVED[f"st_elevation_contiguous_leads.{_t}"] = _st_elev_group(_t)
+
+
+class UnknownMeasurement(KeyError):
+    """The evidence names a measurement that is not in the grammar."""
+
+
+def resolve(name: str, a: Analysis) -> Value:
+    """The value of measurement ``name`` in ``a`` (see the module docstring)."""
+    if name in MEASUREMENT_NAMES:
+        return _num(getattr(a.measurements, name))
+    if name in DERIVED:
+        return _num(DERIVED[name](a))
+    head, _, tail = name.partition(".")
+    if head == "rhythm" and tail in _RHYTHM_SCALARS:
+        return _num(getattr(a.rhythm, tail))
+    if head == "patient" and tail == "sex":
+        return patient_sex(a)
+    if head == "patient" and tail == "age_years":
+        return _num(a.ecg.acquisition.patient_age_years)
+    if tail in _AMP_FIELDS and head in a.ecg.lead_names:
+        return _num(amp(a, head, tail))
+    raise UnknownMeasurement(name)
+
+
+def _num(v: object) -> Value:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return float(v)
+    f = float(v)  # type: ignore[arg-type]
+    return None if not np.isfinite(f) else f
+
+
+def _pause_ratio(a: Analysis) -> float | None:
+    """Longest RR over the median normal-normal RR (a dropped beat gives about 2)."""
+    nn = _normal_rr(a)
+    if len(nn) < 3:
+        return None
+    r = [b.r_s for b in a.beats]
+    return float(max(np.diff(r)) * 1000.0 / np.median(nn))
+
+
+DERIVED["rr_pause_ratio"] = _pause_ratio
+
+
+def _r_to_s(lead: str) -> Callable[[Analysis], float | None]:
+    def f(a: Analysis) -> float | None:
+        """R amplitude over S depth in the lead (S absent: None, not infinity)."""
+        r, s = amp(a, lead, "r_uv"), amp(a, lead, "s_uv")
+        if s is None or s >= 0:
+            return None
+        return float((r or 0.0) / -s)
+    return f
+
+
+for _ld in LIMB_LEADS + PRECORDIAL_LEADS:
+    DERIVED[f"r_to_s_ratio.{_ld}"] = _r_to_s(_ld)
+
+
+def _qtc_lead_median(a: Analysis) -> float | None:
+    """Framingham QTc (ms) of the median per-lead QT: per usable lead, the median over beats
+    of T offset - QRS onset (next T within 0.8 s), then the median over leads. A check on the
+    global QT, whose latest T offset one lead can stretch (Sagie 1992 for the correction)."""
+    rr = a.measurements.rr_ms
+    if rr is None:
+        return None
+    per_lead = []
+    for ws in a.waves.values():
+        qts = []
+        ts = [w for w in ws if w.type == "T"]
+        for q in (w for w in ws if w.type == "QRS"):
+            nxt = [t for t in ts if t.onset_s >= q.offset_s and t.offset_s - q.onset_s < 0.8]
+            if nxt:
+                qts.append((nxt[0].offset_s - q.onset_s) * 1000.0)
+        if qts:
+            per_lead.append(float(np.median(qts)))
+    if len(per_lead) < 3:
+        return None
+    return float(np.median(per_lead) + 154.0 * (1.0 - rr / 1000.0))
+
+
+DERIVED["qtc_framingham_lead_median_ms"] = _qtc_lead_median

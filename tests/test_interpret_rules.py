@@ -1,0 +1,235 @@
+"""Unit tests of each rule family of the criteria engine, on hand-built analyses."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.interpret import check_evidence, interpret
+from models.results import Statement
+from tests.interpret_factory import make_analysis
+
+
+def run(**kw) -> dict[str, Statement]:  # type: ignore[no-untyped-def]
+    a = make_analysis(**kw)
+    statements, _ = interpret(a)
+    for s in statements:
+        assert check_evidence(s, a) == [], s.code
+    return {s.code: s for s in statements}
+
+
+def test_normal_ecg_is_sinus_rhythm_and_normal() -> None:
+    out = run()
+    assert set(out) == {"NORMAL", "SR"}
+    assert out["SR"].certainty == "definite"
+    assert {e.measurement for e in out["SR"].evidence} >= {"rhythm.p_wave_ratio",
+                                                          "heart_rate_bpm"}
+
+
+@pytest.mark.parametrize(("rate", "code"), [(50, "SBRAD"), (80, "SR"), (120, "STACH")])
+def test_sinus_rate_statements(rate: float, code: str) -> None:
+    out = run(meas={"heart_rate_bpm": rate, "rr_ms": 60000 / rate})
+    assert code in out
+    assert not ({"SR", "SBRAD", "STACH"} - {code}) & set(out)
+
+
+def test_critical_rates() -> None:
+    slow = run(meas={"heart_rate_bpm": 35, "rr_ms": 1714})
+    assert slow["HR_LT40"].critical and "SBRAD" in slow
+    fast = run(meas={"heart_rate_bpm": 160, "rr_ms": 375})
+    assert fast["HR_GT150"].critical
+    assert fast["HR_GT150"].evidence[0].criterion == "> 150"
+
+
+def test_atrial_fibrillation_needs_irregular_rr_and_no_p() -> None:
+    rr = [600, 900, 700, 1100, 650, 980, 720, 1000, 640, 870, 760]
+    af = run(rr_ms=rr, p_waves=False, meas={"pr_ms": None, "p_ms": None, "p_axis_deg": None,
+                                            "heart_rate_bpm": 73, "rr_ms": 820})
+    assert "AF" in af and af["AF"].certainty == "definite"
+    assert not {"SR", "SBRAD", "STACH", "1AVB", "LAE"} & set(af)
+    spans = af["AF"].evidence[0].spans_s
+    assert spans and all(0 <= a <= b <= 10 for a, b in spans)
+    # the same irregular rhythm with sinus P waves is sinus arrhythmia, not AF
+    sinus = run(rr_ms=rr, meas={"heart_rate_bpm": 73, "rr_ms": 820})
+    assert "AF" not in sinus and "SARRH" in sinus
+    # regular without P: junctional, never AF or sinus
+    junct = run(p_waves=False, meas={"pr_ms": None, "p_axis_deg": None,
+                                     "heart_rate_bpm": 50, "rr_ms": 1200})
+    assert "JUNCT" in junct and not {"AF", "SR", "SBRAD"} & set(junct)
+
+
+def test_af_when_p_like_waves_have_no_sinus_axis() -> None:
+    rr = [600, 900, 700, 1100, 650, 980, 720, 1000, 640, 870, 760]
+    out = run(rr_ms=rr, meas={"p_axis_deg": -95.0, "heart_rate_bpm": 73, "rr_ms": 820},
+              amps={"II": {"p_uv": -40}})
+    assert "AF" in out and out["AF"].certainty == "probable"
+
+
+def test_ectopic_atrial_rhythm_needs_inverted_p_in_ii() -> None:
+    out = run(meas={"p_axis_deg": -60.0}, amps={"II": {"p_uv": -80}})
+    assert "EAR" in out and "SR" not in out
+    assert "SR" in run(meas={"p_axis_deg": -60.0})  # upright P in II: axis taken as noise
+
+
+def test_svt_and_wide_complex_tachycardia() -> None:
+    svt = run(p_waves=False, meas={"heart_rate_bpm": 180, "rr_ms": 333, "pr_ms": None})
+    assert "SVT" in svt and "HR_GT150" in svt
+    vt = run(p_waves=False, meas={"heart_rate_bpm": 170, "rr_ms": 353, "pr_ms": None,
+                                  "qrs_ms": 160})
+    assert vt["VT"].critical and vt["VT"].certainty == "possible"
+    assert "LBBB" not in vt and "SVT" not in vt
+
+
+def test_first_degree_and_short_pr() -> None:
+    out = run(meas={"pr_ms": 240})
+    ev = out["1AVB"].evidence[0]
+    assert (ev.measurement, ev.value, ev.criterion) == ("pr_ms", 240.0, "> 200")
+    assert ev.leads == ("II",) and ev.spans_s and ev.spans_s[0][1] > ev.spans_s[0][0]
+    assert "SHORT_PR" in run(meas={"pr_ms": 100})
+    assert "WPW" in run(meas={"pr_ms": 100, "qrs_ms": 130})
+
+
+def test_complete_av_block_from_av_dissociation() -> None:
+    pr = (80.0, 300.0, 150.0, 60.0, 250.0, 200.0)
+    out = run(meas={"heart_rate_bpm": 40, "rr_ms": 1500}, rhythm={"pr_intervals_ms": pr})
+    assert out["3AVB"].critical and "1AVB" not in out
+
+
+def test_mobitz_ii_pause_with_constant_pr() -> None:
+    out = run(rr_ms=[800, 800, 800, 1600, 800, 800, 800, 800, 800, 800])
+    assert "2AVB_II" in out and out["2AVB_II"].certainty == "possible"
+
+
+RBBB_AMPS = {"V1": {"r_uv": 200, "s_uv": -300, "r_prime_uv": 600, "r_peak_time_ms": 110,
+                    "qrs_area_uv_ms": 5000},
+             "I": {"s_uv": -300}, "V6": {"s_uv": -300}}
+LBBB_AMPS = {"V1": {"r_uv": 100, "s_uv": -1500, "qrs_area_uv_ms": -40000},
+             "V6": {"r_uv": 1200, "s_uv": None, "q_uv": None, "r_peak_time_ms": 90},
+             "V5": {"q_uv": None, "r_peak_time_ms": 85}}
+
+
+def test_bundle_branch_blocks() -> None:
+    rbbb = run(meas={"qrs_ms": 140}, amps=RBBB_AMPS)
+    assert "RBBB" in rbbb and not {"IRBBB", "IVCD", "LBBB"} & set(rbbb)
+    assert "IRBBB" in run(meas={"qrs_ms": 114}, amps=RBBB_AMPS)
+    lbbb = run(meas={"qrs_ms": 150}, amps=LBBB_AMPS)
+    assert "LBBB" in lbbb and not {"RBBB", "IVCD", "LVH"} & set(lbbb)
+    ivcd = run(meas={"qrs_ms": 125})
+    assert "IVCD" in ivcd and not {"RBBB", "LBBB"} & set(ivcd)
+
+
+def test_lbbb_suppresses_stemi_and_lvh() -> None:
+    amps = {**LBBB_AMPS, "V2": {"j_uv": 400}, "V3": {"j_uv": 400, "s_uv": -3500},
+            "aVL": {"r_uv": 1500}}
+    out = run(meas={"qrs_ms": 150}, amps=amps)
+    assert "LBBB" in out and not {"STEMI_ANT", "LVH"} & set(out)
+
+
+def test_fascicular_blocks_and_axis() -> None:
+    lafb = run(meas={"qrs_axis_deg": -60.0}, amps={"III": {"r_uv": 100, "s_uv": -800}})
+    assert {"LAFB", "LAD"} <= set(lafb)
+    assert "RAD" in run(meas={"qrs_axis_deg": 120.0})
+    assert "EXTREME_AXIS" in run(meas={"qrs_axis_deg": -150.0})
+    assert not {"LAD", "RAD", "EXTREME_AXIS"} & set(run(meas={"qrs_axis_deg": 60.0}))
+
+
+def test_lvh_certainty_follows_the_criteria() -> None:
+    voltage = run(amps={"V1": {"s_uv": -2500}, "V5": {"r_uv": 1500}})
+    assert voltage["LVH"].certainty == "possible"
+    assert voltage["LVH"].evidence[0].measurement == "sokolow_lyon_uv"
+    assert voltage["LVH"].evidence[0].value == 4000.0
+    full = run(meas={"qrs_axis_deg": -40.0, "qrs_ms": 100},
+               amps={"V1": {"s_uv": -3200, "p_uv": 60, "p_prime_uv": -150},
+                     "V5": {"r_uv": 3100, "st_j60_uv": -100, "t_uv": -200,
+                            "r_peak_time_ms": 55}})
+    assert full["LVH"].certainty == "definite"
+
+
+def test_cornell_sex_specific_threshold_and_unknown_sex_note() -> None:
+    amps = {"aVL": {"r_uv": 1200}, "V3": {"s_uv": -1200}}  # Cornell 2400 µV
+    assert "LVH" in run(amps=amps, sex="F")
+    assert "LVH" not in run(amps=amps, sex="M")
+    a = make_analysis(amps=amps, sex=None)
+    statements, notes = interpret(a)
+    assert "LVH" not in {s.code for s in statements}
+    assert any(n.startswith("sex unknown:") and "Cornell" in n for n in notes)
+
+
+def test_stemi_thresholds_by_sex_and_age_and_contiguity() -> None:
+    amps = {"V2": {"j_uv": 180}, "V3": {"j_uv": 180}}
+    assert "STEMI_ANT" in run(amps=amps, sex="F", age=60)  # >= 150 µV in women
+    assert "STEMI_ANT" not in run(amps=amps, sex="M", age=60)  # >= 200 µV in men >= 40
+    men = run(amps={"V2": {"j_uv": 220}, "V3": {"j_uv": 220}}, sex="M", age=60)
+    assert men["STEMI_ANT"].critical
+    assert "STEMI_ANT" not in run(amps={"V2": {"j_uv": 220}, "V3": {"j_uv": 220}}, sex="M",
+                                  age=35)  # >= 250 µV in men < 40
+    inferior = run(amps={"II": {"j_uv": 150}, "aVF": {"j_uv": 150}})
+    ev = inferior["STEMI_INF"].evidence
+    assert ev[0].measurement == "st_elevation_contiguous_leads.inferior"
+    assert {e.leads[0] for e in ev[1:]} == {"II", "aVF"}
+    assert all(b - a == pytest.approx(0.08) for e in ev[1:] for a, b in e.spans_s[:-1])
+    # two non-contiguous leads do not make a STEMI
+    assert "STEMI_LAT" not in run(amps={"aVL": {"j_uv": 150}, "V5": {"j_uv": 150}})
+
+
+def test_st_depression_t_inversion_and_early_repolarization() -> None:
+    out = run(amps={"V4": {"st_j60_uv": -150}, "V5": {"st_j60_uv": -150},
+                    "V6": {"t_uv": -200}, "I": {"t_uv": -200}})
+    assert {"ST_DEP", "T_INV"} <= set(out)
+    er = run(amps={"II": {"j_uv": 120}, "aVF": {"j_uv": 120}}, sex="M", age=30)
+    assert "STEMI_INF" in er and "EARLY_REPOL" not in er  # STEMI takes precedence
+    er2 = run(amps={"V5": {"j_uv": 110}, "V6": {"j_uv": 105}, "V4": {"j_uv": 90}})
+    assert "STEMI_LAT" in er2
+
+
+def test_qt_statements() -> None:
+    long_m = run(meas={"qtc_framingham_ms": 455}, sex="M", qt_s=0.43)
+    assert "LONG_QT" in long_m
+    assert "LONG_QT" not in run(meas={"qtc_framingham_ms": 455}, sex="F", qt_s=0.43)
+    crit = run(meas={"qtc_framingham_ms": 520}, qt_s=0.50)
+    assert crit["QTC_GE500"].critical and "LONG_QT" not in crit
+    # one lead's late T end: the per-lead median does not confirm, no statement
+    assert "QTC_GE500" not in run(meas={"qtc_framingham_ms": 520}, qt_s=0.38)
+    assert "SHORT_QT" in run(meas={"qtc_framingham_ms": 370}, qt_s=0.35)
+
+
+def test_low_voltage() -> None:
+    small = {ld: {"r_uv": 200, "s_uv": -100} for ld in ("I", "II", "III", "aVR", "aVL", "aVF")}
+    assert "LOW_VOLTAGE" in run(amps=small)
+
+
+def test_ectopy() -> None:
+    rr = [800, 800, 500, 1100, 800, 800, 800, 800, 800, 800]
+    kinds = ["dominant"] * 3 + ["ventricular"] + ["dominant"] * 7
+    out = run(rr_ms=rr, kinds=kinds)
+    assert out["PVC"].evidence[0].value == 1.0
+    assert out["PVC"].evidence[0].spans_s
+    big_rr = [800, 500, 1100, 500, 1100, 500, 1100, 500, 1100, 800]
+    big_kinds = ["dominant", "dominant", "ventricular"] * 1 + [
+        "dominant", "ventricular", "dominant", "ventricular", "dominant", "ventricular",
+        "dominant", "dominant"]
+    big = run(rr_ms=big_rr, kinds=big_kinds)
+    assert "VBIGEMINY" in big and "PVC" not in big
+    cp_rr = [800, 800, 500, 500, 1100, 800, 800, 800, 800, 800]
+    cp_kinds = ["dominant"] * 3 + ["ventricular", "ventricular"] + ["dominant"] * 6
+    assert "PVC_COUPLET" in run(rr_ms=cp_rr, kinds=cp_kinds)
+    sv = ["dominant"] * 3 + ["supraventricular"] + ["dominant"] * 7
+    assert "PAC" in run(rr_ms=rr, kinds=sv)
+
+
+def test_nonsustained_vt_run() -> None:
+    rr = [800, 800, 450, 450, 450, 450, 900, 800, 800, 800]
+    kinds = ["dominant"] * 3 + ["ventricular"] * 4 + ["dominant"] * 4
+    out = run(rr_ms=rr, kinds=kinds)
+    assert out["NSVT"].critical
+
+
+def test_paced_rhythms() -> None:
+    n = 11
+    v = run(paced=[True] * n, kinds=["paced"] * n, meas={"qrs_ms": 160})
+    assert "VPACED" in v and not {"LBBB", "IVCD", "SR"} & set(v)
+    r_s = [0.4 + 0.8333 * i for i in range(n)]
+    av = run(paced=[True] * n, kinds=["paced"] * n, meas={"qrs_ms": 160},
+             spikes_s=tuple(sorted([t - 0.2 for t in r_s] + [t - 0.03 for t in r_s])))
+    assert "AVPACED" in av and "VPACED" not in av
+    a = run(spikes_s=tuple(t - 0.2 for t in r_s))
+    assert "APACED" in a and "SR" not in a
