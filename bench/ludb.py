@@ -9,9 +9,12 @@ Data under the Open Data Commons Attribution License v1.0 (ODC-By 1.0).
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from integration.wfdb_read import read_wfdb, standard_lead_name
 from models.ecg import Ecg
@@ -42,8 +45,34 @@ def record_ids() -> list[int]:
     return [int(line.rsplit("/", 1)[-1]) for line in lines]
 
 
-def read_record(record_id: int) -> Ecg:
-    return read_wfdb(LUDB_DIR / "data" / str(record_id))
+def einthoven_residual(limb_uv: np.ndarray) -> float:
+    """RMS of II - (I + III) over RMS of II, for rows I, II, III (any consistent unit)."""
+    i, ii, iii = (np.asarray(limb_uv[k], dtype=np.float64) for k in range(3))
+    return float(np.sqrt(np.mean((ii - i - iii) ** 2)) / (np.sqrt(np.mean(ii**2)) + 1e-12))
+
+
+def read_record(record_id: int, header_gains: bool = False) -> Ecg:
+    """One LUDB record in µV.
+
+    The copy in ``../shared/data/ludb`` gives every lead its own ADC gain (400–2300 /mV) and
+    baseline in its headers; with those, the limb leads break Einthoven's law
+    (II ≠ I + III by 20–65 % RMS), while the stored integers obey it exactly. LUDB as
+    published records every lead at 1000 /mV (1 count = 1 µV). So unless
+    ``header_gains`` is set, a record whose header gains fail the Einthoven check and whose
+    integers pass it is read at the uniform 1000 /mV. Boundaries and times are unaffected;
+    amplitudes (voltage criteria, low voltage) depend on it.
+    """
+    import wfdb
+
+    path = LUDB_DIR / "data" / str(record_id)
+    ecg = read_wfdb(path)
+    if header_gains:
+        return ecg
+    raw = wfdb.rdrecord(str(path), physical=False)
+    counts = raw.d_signal.T.astype(np.float64)
+    if einthoven_residual(ecg.signal_uv[:3]) > 0.05 and einthoven_residual(counts[:3]) < 0.01:
+        return dataclasses.replace(ecg, signal_uv=counts.astype(np.float32))
+    return ecg
 
 
 def expert_waves(record_id: int, fs: float = 500.0) -> dict[str, list[ExpertWave]]:
