@@ -63,7 +63,7 @@ class Analysis:
         }
 
 
-DELINEATOR_VERSION = "dsp-1.0"
+DELINEATOR_VERSION = "dsp-1.1"
 
 
 def _package_version() -> str:

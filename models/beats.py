@@ -47,6 +47,16 @@ def _windows(x: np.ndarray, r: np.ndarray, a: int, b: int) -> np.ndarray:
     return x[:, idx]  # (L, B, W)
 
 
+def median_windows(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Sample-wise median over beats of the windows x[:, s:s + width] (s in ``starts``,
+    all inside the signal): (leads, width). Sort-based along a contiguous beat axis,
+    several times faster than ``np.median(x[:, idx], axis=1)`` for short beat lists."""
+    w = x[:, starts[None, :] + np.arange(width)[:, None]]  # (L, W, B)
+    w.sort(axis=-1)
+    k = w.shape[-1]
+    return 0.5 * (w[..., (k - 1) // 2] + w[..., k // 2])
+
+
 def _corr(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     vc = v - v.mean(axis=1, keepdims=True)
     tc = t - t.mean()
@@ -98,10 +108,10 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     shift_max = max(1, int(10 * ms))
     shifts = np.arange(-shift_max, shift_max + 1)
     tl = template.reshape(use.sum(), -1)
-    best = np.zeros(nb, int)
-    scores = np.stack([
-        (_windows(x[use], r + s, a, b) * tl[:, None, :]).sum(axis=(0, 2)) for s in shifts])
-    best = shifts[np.argmax(scores, axis=0)]
+    wide = _windows(x[use], r, a + shift_max, b + shift_max)  # (L, B, W + 2 shift_max)
+    lagged = np.lib.stride_tricks.sliding_window_view(wide, tl.shape[1], axis=2)
+    scores = np.einsum("lbsw,lw->bs", lagged, tl)  # (B, shifts)
+    best = shifts[np.argmax(scores, axis=1)]
     r = np.where(dom, r + best, r)
     paced = np.zeros(nb, bool)
     spikes = np.asarray(pacing_spikes, dtype=int)
@@ -139,6 +149,9 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     inside = (r_rep - pre >= 0) & (r_rep + post < x.shape[1])
     if inside.sum() >= 1:
         r_rep = r_rep[inside]
-    median = {k: np.median(_windows(s, r_rep, pre, post), axis=1) for k, s in signals.items()}
+    if inside.any():
+        median = {k: median_windows(s, r_rep - pre, pre + post + 1) for k, s in signals.items()}
+    else:  # no beat fully inside the record: edge samples repeat
+        median = {k: np.median(_windows(s, r_rep, pre, post), axis=1) for k, s in signals.items()}
     return BeatTyping(r, tuple(kinds), paced, dom, corr, median, pre, rr_med, int(rep.sum()),
                       config=cfg)

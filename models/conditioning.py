@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
+from scipy.fft import next_fast_len
 
 from models.dsp_config import ConditioningConfig
 
@@ -36,7 +37,7 @@ class Conditioned:
     sampling_rate_hz: float
     mains_hz: tuple[float, ...]  # notched frequencies
     pacing_spikes: np.ndarray  # int sample indices of pacing spikes (cut out before filtering)
-    method: str = "butterworth-zero-phase"
+    method: str = "butterworth-zero-phase-fft"
     config: ConditioningConfig = field(default_factory=ConditioningConfig)
 
 
@@ -44,6 +45,41 @@ class Conditioned:
 def _butter(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
     """Butterworth second-order sections, cached (designs repeat for every ECG)."""
     return sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
+
+
+@lru_cache(maxsize=64)
+def _power_response(order: int, cutoff: float | tuple[float, float], btype: str, fs: float,
+                    nfft: int) -> np.ndarray:
+    """|H(f)|^2 of a Butterworth filter on the rfft grid of length ``nfft``: the
+    magnitude response of forward-backward (zero-phase) filtering with it."""
+    f = np.fft.rfftfreq(nfft, 1.0 / fs)
+    _, h = sps.sosfreqz(_butter(order, cutoff, btype, fs), worN=f, fs=fs)
+    return np.abs(h) ** 2
+
+
+@lru_cache(maxsize=16)
+def _notch_power(f0: float, q: float, fs: float, nfft: int) -> np.ndarray:
+    b, a = sps.iirnotch(f0, q, fs=fs)
+    _, h = sps.freqz(b, a, worN=np.fft.rfftfreq(nfft, 1.0 / fs), fs=fs)
+    return np.abs(h) ** 2
+
+
+def odd_extend_spectrum(x: np.ndarray, padlen: int) -> tuple[np.ndarray, int, int]:
+    """rfft of x (leads, n) extended at both ends by ``padlen`` samples of odd
+    reflection (as ``scipy.signal.filtfilt`` pads): (spectrum, nfft, padlen)."""
+    n = x.shape[1]
+    p = max(0, min(padlen, n - 1))
+    ext = np.concatenate([2 * x[:, :1] - x[:, p:0:-1], x,
+                          2 * x[:, -1:] - x[:, -2:-p - 2:-1]], axis=1) if p else x
+    nfft = next_fast_len(ext.shape[1], real=True)
+    return np.fft.rfft(ext, nfft, axis=1), nfft, p
+
+
+def zero_phase_filter(spec: np.ndarray, nfft: int, pad: int, n: int,
+                      power: np.ndarray) -> np.ndarray:
+    """Zero-phase filtering in the frequency domain: the spectrum of
+    :func:`odd_extend_spectrum` times a power response, back to (leads, n)."""
+    return np.fft.irfft(spec * power, nfft, axis=1)[:, pad:pad + n]
 
 
 def _fill_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,21 +177,26 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
     spikes = _pacing_spikes(x, fs, cfg)
     if spikes.size:
         x = _cut_spikes(x, spikes, fs, cfg.pacing_cut_ms)
-    # edge padding (odd reflection by sosfiltfilt) is limited by record length
-    padlen = min(x.shape[1] - 1, int(3 * fs))
+    # zero-phase (forward-backward equivalent) filtering in the frequency domain: one
+    # FFT of the odd-extended record, each output = the spectrum times the squared
+    # magnitude response of its Butterworth cascade (same response as sosfiltfilt,
+    # several times faster for four outputs)
+    n = x.shape[1]
     lp_hz = min(cfg.lowpass_hz, 0.45 * fs)
-    # one zero-phase band-pass: 0.67 Hz high-pass and the diagnostic low-pass together
-    band = _butter(2, (cfg.highpass_hz, lp_hz), "bandpass", fs)
-    y = sps.sosfiltfilt(band, x, axis=1, padlen=padlen)
-    baseline = x - y
+    spec, nfft, pad = odd_extend_spectrum(x, int(3 * fs))
+    # one band-pass: 0.67 Hz high-pass and the diagnostic low-pass together
+    power = _power_response(2, (cfg.highpass_hz, lp_hz), "bandpass", fs, nfft)
+    y = zero_phase_filter(spec, nfft, pad, n, power)
     mains = _mains_present(y, fs, cfg.mains_detect_ratio)
-    for f0 in mains:
-        b, a = sps.iirnotch(f0, cfg.notch_q, fs=fs)
-        y = sps.filtfilt(b, a, y, axis=1, padlen=min(x.shape[1] - 1, int(0.5 * fs)))
-    qrs_lp = _butter(2, min(cfg.qrs_smooth_hz, 0.4 * fs), "lowpass", fs)
-    pt_lp = _butter(2, cfg.pt_smooth_hz, "lowpass", fs)
-    qrs_smooth = sps.sosfiltfilt(qrs_lp, y, axis=1)
-    pt_smooth = sps.sosfiltfilt(pt_lp, qrs_smooth, axis=1)
+    if mains:
+        for f0 in mains:
+            power = power * _notch_power(f0, cfg.notch_q, fs, nfft)
+        y = zero_phase_filter(spec, nfft, pad, n, power)
+    baseline = x - y
+    power = power * _power_response(2, min(cfg.qrs_smooth_hz, 0.4 * fs), "lowpass", fs, nfft)
+    qrs_smooth = zero_phase_filter(spec, nfft, pad, n, power)
+    power = power * _power_response(2, cfg.pt_smooth_hz, "lowpass", fs, nfft)
+    pt_smooth = zero_phase_filter(spec, nfft, pad, n, power)
     if not valid.all():
         y = np.where(valid, y, 0.0)
         qrs_smooth = np.where(valid, qrs_smooth, 0.0)

@@ -26,6 +26,17 @@ P
     not add up coherently), and a beat has one when its P segment correlates with that
     median at >= ``p_presence_corr``. So AF and junctional rhythms get no P wave.
 
+Template-guided mode (default, ``use_template``)
+    For a record (``dominant`` given, ``p_present`` not), the dominant beats are
+    delineated once, on their per-lead median beat, and inherit its boundaries at the
+    same distance from their own fiducial; other beats are delineated one by one
+    (:mod:`models.delineate_template`). On the template the T wave is found in a
+    Bazett-scaled window and ends by the trapezium method; the P window starts after
+    the template's own T wave one RR earlier; a lead's boundary far from the other
+    leads' median takes that median. A lone beat with ``p_present`` given (the
+    representative beat) is delineated as a template. The per-beat rules below are
+    the delineator of each single beat (:mod:`models.delineate_core`).
+
 Neural seam
     ``masks`` takes per-sample probabilities {"P","QRS","T": (leads, samples)} from a
     neural delineator (``models/neural``). ``mode="fused"`` averages each DSP boundary
@@ -35,12 +46,13 @@ Neural seam
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from models.delineate_core import delineate_beats
+from models.delineate_template import delineate_record, delineate_template_beat
 from models.dsp_config import DelineationConfig
 
 WAVES = ("P", "QRS", "T")
@@ -67,99 +79,6 @@ class Delineation:
 
     def get(self, wave: str, point: str) -> np.ndarray:
         return self.points[WAVES.index(wave), POINTS.index(point)]
-
-
-def _last_before(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Largest index i < pos with mask[..., i], else -1."""
-    w = mask.shape[-1]
-    m = mask & (np.arange(w) < pos[..., None])
-    i = w - 1 - m[..., ::-1].argmax(axis=-1)
-    return np.where(m.any(axis=-1), i, -1)
-
-
-def _first_after(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Smallest index i > pos with mask[..., i], else -1."""
-    m = mask & (np.arange(mask.shape[-1]) > pos[..., None])
-    return np.where(m.any(axis=-1), m.argmax(axis=-1), -1)
-
-
-def _argmax_in(v: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask, v, -np.inf).argmax(axis=-1)
-
-
-def _take(a: np.ndarray, i: np.ndarray) -> np.ndarray:
-    return np.take_along_axis(a, np.clip(i, 0, a.shape[-1] - 1)[..., None], axis=-1)[..., 0]
-
-
-def _global_peak(dev: np.ndarray, inwin: np.ndarray) -> np.ndarray:
-    """Per beat, the sample where the leads together deviate most (each lead scaled to
-    its own largest deviation in the window): (leads, beats, W) -> (beats,)."""
-    a = np.where(inwin, np.abs(dev), 0.0)
-    norm = a.max(axis=-1, keepdims=True) + 1e-9
-    return _argmax_in(((a / norm) ** 2).sum(axis=0), inwin.any(axis=0))
-
-
-def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                 iso: np.ndarray, on_ratio: float, off_ratio: float, radius: int,
-                 slope_hi: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Onset, peak, offset (window indices) and |amplitude| of the largest deflection
-    of ``x`` from ``iso`` within [lo, hi] and within ``radius`` samples of the
-    multi-lead peak; boundaries by the slope-threshold rule (the return slope searched
-    up to ``slope_hi``)."""
-    ar = np.arange(x.shape[-1])
-    window = (ar >= lo[..., None]) & (ar <= hi[..., None])
-    inwin = window
-    dev = x - iso[..., None]
-    adev = np.abs(dev)
-    # only interior local extrema of the deviation count as a peak (not an ST slope
-    # that is largest at the window edge)
-    ext = np.zeros_like(inwin)
-    ext[..., 1:-1] = (adev[..., 1:-1] >= adev[..., :-2]) & (adev[..., 1:-1] >= adev[..., 2:])
-    inner = inwin & (ar > lo[..., None]) & (ar < hi[..., None])
-    gp = _global_peak(dev, window)
-    inwin = np.where((inner & ext).any(-1, keepdims=True), inner & ext, inwin)
-    near = inwin & (np.abs(ar - gp[None, :, None]) <= radius)
-    near = np.where(near.any(-1, keepdims=True), near, inwin)
-    peak = _argmax_in(np.abs(dev), near)
-    amp = _take(dev, peak)
-    s = np.where(amp >= 0, 1.0, -1.0)[..., None]
-    asc, desc = s * d, -s * d
-    i_a = _argmax_in(asc, window & (ar < peak[..., None]))
-    shi = hi if slope_hi is None else slope_hi
-    i_m = _argmax_in(desc, window & (ar > peak[..., None]) & (ar <= shi[..., None]))
-    a_slope, m_slope = _take(asc, i_a), _take(desc, i_m)
-    on = _last_before(asc < on_ratio * a_slope[..., None], i_a)
-    off = _first_after(desc < off_ratio * m_slope[..., None], i_m)
-    on = np.where((on < lo) | (i_a >= peak), -1, on)
-    off = np.where((off > hi) | (i_m <= peak), -1, off)
-    return on, peak, off, np.abs(amp)
-
-
-def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
-                dominant: np.ndarray) -> tuple[np.ndarray, float]:
-    """seg: (leads, beats, W) demeaned P segments, valid: (beats, W) samples that are
-    atrial (after the previous T wave). Returns per-beat presence and the coherence."""
-    v = np.broadcast_to(valid[None], seg.shape)
-    masked = np.where(v, seg, np.nan)[:, dominant]
-    enough = valid[dominant].mean(axis=0) >= 0.5  # (W,) samples most beats cover
-    if enough.sum() < 4:
-        return np.zeros(seg.shape[1], bool), 0.0
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no beat there
-        ref = np.nan_to_num(np.nanmedian(masked, axis=1))  # (L, W)
-        resid = masked[:, :, enough] - ref[:, None, enough]
-        per_beat = np.sqrt(np.nanmean(resid ** 2, axis=(0, 2)))
-    scatter = float(np.nanmedian(per_beat))
-    coherence = float(np.sqrt((ref[:, enough] ** 2).mean()) / (scatter + 1e-9))
-    w = np.where(v, 1.0, 0.0).transpose(1, 0, 2).reshape(seg.shape[1], -1)
-    flat = seg.transpose(1, 0, 2).reshape(seg.shape[1], -1) * w
-    rf = np.broadcast_to(ref[None], seg.transpose(1, 0, 2).shape).reshape(seg.shape[1], -1) * w
-    corr = (flat * rf).sum(1) / (np.linalg.norm(flat, axis=1) * np.linalg.norm(rf, axis=1)
-                                 + 1e-9)
-    amp_ok = np.abs(ref[:, enough]).max() >= cfg.p_min_uv
-    present = (corr >= cfg.p_presence_corr) & (coherence >= cfg.p_presence_snr) & amp_ok
-    return present, coherence
 
 
 def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
@@ -211,133 +130,22 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     if nb == 0 or not use.any():
         return Delineation(points, np.full(nb, np.nan), np.full(nb, np.nan),
                            np.zeros(nb, bool), None, fs, config=cfg)
-    ms = fs / 1000.0
-    rr = np.diff(r) / fs
-    rr_default = rr_s if rr_s is not None else (float(np.median(rr)) if rr.size else 1.0)
-    rr_next = np.append(rr, rr_default)
-    rr_prev = np.insert(rr, 0, rr_default)
-    dq = np.gradient(xq, axis=1)
-    dt = np.gradient(xt, axis=1)
-    L = np.flatnonzero(use)
-
-    # ---- QRS -------------------------------------------------------------------
-    half = int(round(200 * ms))
-    offs = np.arange(-half, half + 1)
-    idx = np.clip(r[:, None] + offs[None, :], 0, n - 1)
-    adq = np.abs(dq[L][:, idx])  # (l, B, W)
-    scale = np.percentile(np.abs(dq[L][:, ::2]), 99, axis=1) + 1e-9
-    sv = (adq / scale[:, None, None]).mean(axis=0)  # (B, W)
-    core = np.abs(offs) <= 70 * ms
-    search = np.abs(offs) <= min(cfg.qrs_search_ms * ms, 0.3 * rr_default * fs)
-    ar = np.arange(offs.size)
-    center = np.full(nb, half)
-    max_sv = sv[:, core].max(axis=1)
-    sig = (sv > cfg.qrs_sig_ratio * max_sv[:, None]) & search
-    g_first = np.where(sig.any(1), sig.argmax(1), half)
-    g_last = np.where(sig.any(1), offs.size - 1 - sig[:, ::-1].argmax(1), half)
-    g_on = _last_before(sv < cfg.qrs_onset_ratio * max_sv[:, None], np.minimum(g_first, center))
-    g_off = _first_after(sv < cfg.qrs_offset_ratio * max_sv[:, None], np.maximum(g_last, center))
-    cap = int(round(50 * ms))  # a boundary lies at most 50 ms outside the steep slopes
-    g_on = np.where((g_on < 0) | (g_on < g_first - cap), g_first - cap, g_on)
-    g_off = np.where((g_off < 0) | (g_off > g_last + cap), g_last + cap, g_off)
-    g_on, g_off = np.clip(g_on, 0, offs.size - 1), np.clip(g_off, 0, offs.size - 1)
-
-    maxd = adq[:, :, core].max(axis=2)  # (l, B)
-    lim_lo = (g_on - 20 * ms)[None, :]
-    lim_hi = (g_off + 20 * ms)[None, :]
-    sigl = (adq > cfg.qrs_sig_ratio * maxd[..., None]) & (ar >= lim_lo[..., None]) \
-        & (ar <= lim_hi[..., None])
-    first = np.where(sigl.any(-1), sigl.argmax(-1), half)
-    last = np.where(sigl.any(-1), offs.size - 1 - sigl[..., ::-1].argmax(-1), half)
-    q_on = _last_before(adq < cfg.qrs_onset_ratio * maxd[..., None], first)
-    q_off = _first_after(adq < cfg.qrs_offset_ratio * maxd[..., None], last)
-    q_on = np.where((q_on < 0) | (q_on < first - cap), np.maximum(first - cap, 0), q_on)
-    q_off = np.where((q_off < 0) | (q_off > last + cap), np.minimum(last + cap, offs.size - 1),
-                     q_off)
-    xqw = xq[L][:, idx]
-    base = _take(xqw, q_on)
-    inq = (ar >= q_on[..., None]) & (ar <= q_off[..., None])
-    q_peak = _argmax_in(np.abs(xqw - base[..., None]), inq)
-    rel = r[None, :] - half
-    points[1, 0, L] = rel + q_on + cfg.qrs_onset_shift_ms * ms
-    points[1, 1, L] = rel + q_peak
-    points[1, 2, L] = rel + q_off + cfg.qrs_offset_shift_ms * ms
-    qrs_on_abs = r - half + g_on
-    qrs_off_abs = r - half + g_off
-
-    # ---- T ---------------------------------------------------------------------
-    tmax = int(round(cfg.t_max_ms * ms))
-    toffs = np.arange(tmax + 1)
-    tidx = np.clip(r[:, None] + toffs[None, :], 0, n - 1)
-    xtw = xt[L][:, tidx]
-    dtw = dt[L][:, tidx]
-    t_lo = (q_off - half) + int(round(60 * ms))
-    t_hi_b = np.minimum(tmax, np.round(0.75 * rr_next * fs)).astype(int)
-    t_hi_b = np.minimum(t_hi_b, n - 1 - r)
-    t_hi = np.broadcast_to(t_hi_b, t_lo.shape)
-    # isoelectric level: mean of the 40 Hz signal 20..5 ms before the lead's QRS onset
-    # (the 15 Hz signal is smeared by the QRS there)
-    pr_a, pr_b = int(round(20 * ms)), max(1, int(round(5 * ms)))
-    iso_q = np.mean([_take(xqw, q_on - k) for k in range(pr_b, pr_a + 1)], axis=0)
-    iso_t = iso_q
-    t_on, t_pk, t_off, t_amp = _wave_bounds(xtw, dtw, t_lo, t_hi - int(20 * ms), iso_t,
-                                            cfg.t_onset_ratio, cfg.t_offset_ratio,
-                                            int(round(80 * ms)))
-    q_off_t = q_off - half
-    t_on = np.where(t_on < 0, q_off_t, np.maximum(t_on, q_off_t))
-    t_off = np.where(t_off < 0, t_hi, t_off)
-    t_ok = (t_lo < t_hi - 20 * ms) & (t_amp > 0)
-    points[2, 0, L] = np.where(t_ok, r + t_on, np.nan)
-    points[2, 1, L] = np.where(t_ok, r + t_pk, np.nan)
-    points[2, 2, L] = np.where(t_ok, r + t_off + cfg.t_offset_shift_ms * ms, np.nan)
-
-    # ---- P ---------------------------------------------------------------------
-    pw = int(round(cfg.p_window_ms * ms))
-    pre = pw + int(round(120 * ms))
-    poffs = np.arange(-pre, 1)
-    pidx = np.clip(r[:, None] + poffs[None, :], 0, n - 1)
-    xpw = xt[L][:, pidx]
-    dpw = dt[L][:, pidx]
-    g_on_p = (g_on - half) + pre  # QRS onset as index into the P window
-    p_hi = g_on_p - int(round(10 * ms))
-    prev_toff = np.full(nb, -np.inf)
-    if nb > 1:
-        prev_toff[1:] = np.nanmedian(points[2, 2, L][:, :-1], axis=0)
-    prev_lim = np.where(np.isfinite(prev_toff), prev_toff - (r - pre), 0)
-    p_lo = np.maximum(g_on_p - pw, prev_lim).astype(int)
-    p_lo = np.maximum(p_lo, np.round(pre - 0.8 * rr_prev * fs)).astype(int)
-    in_rec = (r - pre + p_lo) >= 0
-    iso_p = iso_q
-    lo2 = np.broadcast_to(p_lo, (L.size, nb))
-    hi2 = np.broadcast_to(p_hi, (L.size, nb))
-    p_on, p_pk, p_off, p_amp = _wave_bounds(xpw, dpw, lo2, hi2, iso_p,
-                                            cfg.p_onset_ratio, cfg.p_offset_ratio,
-                                            int(round(50 * ms)), hi2 - int(round(20 * ms)))
-    coherence = None
-    if p_present is None:
-        seg_lo = max(pre - int(round((cfg.p_window_ms + 40) * ms)), 0)
-        seg = xpw[:, :, seg_lo:pre - int(round(40 * ms))]
-        # samples before the previous T offset (or the P window) are not atrial activity
-        after = (np.arange(seg.shape[-1]) + seg_lo)[None, :] >= p_lo[:, None]  # (B, W)
-        cnt = np.maximum(after.sum(-1), 1)[None, :, None]
-        mean = (seg * after).sum(-1, keepdims=True) / cnt
-        seg = np.where(after[None], seg - mean, 0.0)
-        dom = np.ones(nb, bool) if dominant is None else np.asarray(dominant, bool)
-        if dom.sum() >= 2:
-            p_present, coherence = _p_presence(seg, after, cfg, dom)
-        else:
-            p_present = np.zeros(nb, bool)
-    p_present = np.asarray(p_present, bool) & in_rec & (p_lo < p_hi - 20 * ms)
-    p_on = np.where(p_on < 0, lo2, p_on)
-    p_off = np.where(p_off < 0, hi2, p_off)
-    p_ok = p_present[None, :] & (p_amp >= cfg.p_min_uv)
-    p_off = np.minimum(p_off, g_on_p)
-    p_ok &= p_on < p_off
-    base_p = (r - pre)[None, :]
-    points[0, 0, L] = np.where(p_ok, base_p + p_on + cfg.p_onset_shift_ms * ms, np.nan)
-    points[0, 1, L] = np.where(p_ok, base_p + p_pk, np.nan)
-    points[0, 2, L] = np.where(p_ok, base_p + p_off + cfg.p_offset_shift_ms * ms, np.nan)
-
+    found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None] | None = None
+    method = "dsp-template"
+    if nb == 1 and p_present is not None and cfg.use_template:
+        # a lone beat with its P decision given is a representative (median) beat
+        pp1 = np.asarray(p_present, bool)
+        found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s),
+                 pp1, None)
+    elif p_present is None and dominant is not None and cfg.use_template:
+        found = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
+        method = "dsp-template-guided"
+    if found is None:
+        found = delineate_beats(xq, xt, fs, r, use, cfg, dominant=dominant,
+                                p_present=p_present, rr_s=rr_s)
+        method = "dsp-slope-threshold"
+    points, qrs_on_abs, qrs_off_abs, pp, coherence = found
+    p_present = pp
     # the bias shifts must not cross the peak: onset <= peak <= offset
     points[:, 0] = np.fmin(points[:, 0], points[:, 1])
     points[:, 2] = np.fmax(points[:, 2], points[:, 1])
@@ -367,7 +175,7 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     if masks is not None and mode != "dsp":
         points = _fuse(points, masks, mode)
     return Delineation(points, qrs_on_abs.astype(float), qrs_off_abs.astype(float),
-                       p_present, coherence, fs, config=cfg)
+                       p_present, coherence, fs, method=method, config=cfg)
 
 
 def _fuse(points: np.ndarray, masks: dict[str, np.ndarray], mode: str) -> np.ndarray:

@@ -145,12 +145,27 @@ class DelineationConfig:
     p_presence_corr: float = 0.3  # beat P segment vs median P segment, all leads (tuned)
     p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned)
     t_max_ms: float = 620.0  # T offset at most this long after the fiducial
+    #: template-guided delineation of the dominant beats (models/delineate_template.py)
+    use_template: bool = True
+    #: template T wave: peak searched up to t_peak_qtc_s x sqrt(RR) after the QRS onset,
+    #: end up to t_end_qtc_s x sqrt(RR) (Bazett-scaled), lead peaks within
+    #: t_peak_radius_ms of the multi-lead peak, trapezium base t_trapezium_ms (tuned)
+    t_peak_qtc_s: float = 0.40
+    t_end_qtc_s: float = 0.50
+    t_peak_radius_ms: float = 80.0
+    t_trapezium_ms: float = 100.0
+    #: template cross-lead outliers: a lead's boundary further than max(limit,
+    #: outlier_mad_k x 1.4826 MAD) from the median over leads takes the median (tuned)
+    p_outlier_ms: float = 50.0
+    qrs_outlier_ms: float = 15.0
+    t_outlier_ms: float = 40.0
+    outlier_mad_k: float = 3.0
     #: constant bias corrections, ms, added to each boundary (tuned)
     qrs_onset_shift_ms: float = -8.0
     qrs_offset_shift_ms: float = 0.0
     p_onset_shift_ms: float = 0.0
     p_offset_shift_ms: float = -14.0
-    t_offset_shift_ms: float = -8.0
+    t_offset_shift_ms: float = -5.0
 
     def __post_init__(self) -> None:
         for name in ("qrs_sig_ratio", "qrs_onset_ratio", "qrs_offset_ratio", "p_onset_ratio",
@@ -160,6 +175,14 @@ class DelineationConfig:
             raise ConfigError("qrs_onset_ratio must be below qrs_sig_ratio")
         _check_range(self, "p_window_ms", 150.0, 450.0)
         _check_range(self, "t_max_ms", 300.0, 900.0)
+        _check_range(self, "t_peak_qtc_s", 0.2, 0.7)
+        _check_range(self, "t_end_qtc_s", 0.3, 0.8)
+        if not self.t_peak_qtc_s < self.t_end_qtc_s:
+            raise ConfigError("t_peak_qtc_s must be below t_end_qtc_s")
+        for name in ("t_peak_radius_ms", "t_trapezium_ms", "p_outlier_ms", "qrs_outlier_ms",
+                     "t_outlier_ms"):
+            _check_range(self, name, 5.0, 1000.0)
+        _check_range(self, "outlier_mad_k", 1.0, 10.0)
         for name in ("qrs_onset_shift_ms", "qrs_offset_shift_ms", "p_onset_shift_ms",
                      "p_offset_shift_ms", "t_offset_shift_ms"):
             _check_range(self, name, -30.0, 30.0)

@@ -20,7 +20,8 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
-from models.conditioning import Conditioned
+from models.conditioning import (Conditioned, _power_response, odd_extend_spectrum,
+                                 zero_phase_filter)
 from models.dsp_config import QrsDetectConfig
 
 
@@ -96,9 +97,10 @@ def detect_qrs(cond: Conditioned, usable: np.ndarray,
     if x.shape[0] == 0 or n < fs:
         empty = np.zeros(n)
         return QrsDetection(np.zeros(0, dtype=int), empty, empty, fs, config=cfg)
-    sos = sps.butter(2, [cfg.band_low_hz, min(cfg.band_high_hz, 0.45 * fs)], btype="bandpass",
-                     fs=fs, output="sos")
-    b = sps.sosfiltfilt(sos, x, axis=1)
+    spec, nfft, pad = odd_extend_spectrum(x, int(0.5 * fs))
+    power = _power_response(2, (cfg.band_low_hz, min(cfg.band_high_hz, 0.45 * fs)),
+                            "bandpass", fs, nfft)
+    b = zero_phase_filter(spec, nfft, pad, n, power)  # zero-phase band-pass
     d = np.abs(np.diff(b, axis=1, prepend=b[:, :1]))
     scale = np.percentile(d, 99, axis=1) + 1e-9
     energy = (d / scale[:, None]).mean(axis=0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.delineate import Delineation
+from models.delineate_core import nanmedian
 from models.results import RhythmFeatures
 
 
@@ -47,7 +48,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
             early = np.nanpercentile(p_on, 15, axis=0)
         prs = (dl.qrs_onset_global[has_p] - early) / fs * 1000.0
         pr = tuple(float(v) for v in prs if np.isfinite(v))
-        pk = np.nanmedian(dl.get("P", "peak")[usable][:, has_p], axis=0)
+        pk = nanmedian(dl.get("P", "peak")[usable][:, has_p], axis=0)
         idx = np.flatnonzero(has_p)
         pairs = np.diff(idx) == 1
         if pairs.sum() >= 2:
