@@ -1,0 +1,216 @@
+"""The DICOM listener (pynetdicom SCP): C-ECHO, and C-STORE of ECG waveforms.
+
+Presentation contexts (PS3.4 B.5, PS3.5 A): Verification and the three ECG waveform
+storage SOP classes (12-lead, General, Ambulatory), each with Implicit VR Little Endian,
+Explicit VR Little Endian, Explicit VR Big Endian and Deflated Explicit VR Little Endian.
+Any other SOP class is refused at association negotiation (abstract syntax not supported,
+PS3.8 9.3.3.2), so nothing is ever accepted and silently dropped; the refusal is recorded
+as ``ecgread.dicom.context.rejected``.
+
+Associations (PS3.8 9.3.4): a calling AE title not in ``dicom_allowed_aes`` gets
+A-ASSOCIATE-RJ rejected-permanent / service-user / calling-AE-title-not-recognized; a
+peer address not in ``dicom_allowed_hosts`` gets rejected-permanent / service-user /
+no-reason-given. Each refusal is recorded as ``ecgread.dicom.association.rejected``.
+
+C-STORE: :class:`integration.dicom_ingest.Ingestor` (validate, write durably, commit,
+then Success, then ``on_stored``). Failures carry an Error Comment (0000,0902).
+
+Run alone: ``python -m integration.dicom_scp --home var --port 11112`` (prints
+``listening HOST PORT`` once bound; no reads are started, ``ecgread serve`` does that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from audit.db import migrate, session_scope
+from audit.events import log_action
+from config.settings import Settings, load_settings
+from integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES
+from integration.dicom_ingest import Ingestor, IngestResult, Peer
+from integration.status_map import DicomStatus
+
+__all__ = ["TRANSFER_SYNTAXES", "RejectResult", "RejectSource", "RejectDiagnostic",
+           "build_ae", "serve", "main"]
+
+log = logging.getLogger("ecgread.dicom")
+
+TRANSFER_SYNTAXES: tuple[str, ...] = (
+    ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian,
+    DeflatedExplicitVRLittleEndian,
+)
+
+
+class RejectResult(IntEnum):
+    """A-ASSOCIATE-RJ Result (PS3.8 9.3.4)."""
+
+    PERMANENT = 1
+    TRANSIENT = 2
+
+
+class RejectSource(IntEnum):
+    """A-ASSOCIATE-RJ Source (PS3.8 9.3.4)."""
+
+    SERVICE_USER = 1
+
+
+class RejectDiagnostic(IntEnum):
+    """A-ASSOCIATE-RJ Reason/Diag. for source service-user (PS3.8 9.3.4)."""
+
+    NO_REASON_GIVEN = 1
+    CALLING_AE_TITLE_NOT_RECOGNIZED = 3
+
+
+def build_ae(settings: Settings) -> AE:
+    """The AE with our supported contexts only (no unrestricted storage)."""
+    ae = AE(ae_title=settings.dicom_ae_title)
+    ae.add_supported_context(Verification, list(TRANSFER_SYNTAXES))
+    for sop_class in SUPPORTED_ECG_SOP_CLASSES:
+        ae.add_supported_context(sop_class, list(TRANSFER_SYNTAXES))
+    # Let senders use PDUs as large as they like: fewer PDUs per ECG (PS3.8 D.1).
+    ae.maximum_pdu_size = 0
+    return ae
+
+
+def _peer(assoc: Any) -> Peer:
+    rq = assoc.requestor.primitive
+    calling = getattr(rq, "calling_ae_title", None) or assoc.requestor.ae_title or ""
+    called = getattr(rq, "called_ae_title", None) or ""
+    return Peer(host=str(assoc.requestor.address), port=int(assoc.requestor.port),
+                calling_ae=str(calling).strip(), called_ae=str(called).strip())
+
+
+def _record(settings: Settings, action: str, peer: Peer, **detail: Any) -> None:
+    try:
+        with session_scope(settings.audit_url) as session:
+            log_action(session, action, subject=f"dicom-peer:{peer.calling_ae}@{peer.host}",
+                       peer=f"{peer.host}:{peer.port}", calling_ae=peer.calling_ae,
+                       called_ae=peer.called_ae, **detail)
+    except Exception as exc:  # the network answer does not wait on the audit trail
+        log.error("could not record %s: %s", action, type(exc).__name__)
+
+
+def _on_requested(event: Any, settings: Settings) -> None:
+    """EVT_REQUESTED: the allowlist, before any negotiation."""
+    peer = _peer(event.assoc)
+    if settings.dicom_allowed_aes and peer.calling_ae not in settings.dicom_allowed_aes:
+        diagnostic, reason = RejectDiagnostic.CALLING_AE_TITLE_NOT_RECOGNIZED, "calling AE"
+    elif settings.dicom_allowed_hosts and peer.host not in settings.dicom_allowed_hosts:
+        diagnostic, reason = RejectDiagnostic.NO_REASON_GIVEN, "peer address"
+    else:
+        return
+    log.warning("association from %s@%s rejected: %s not allowed", peer.calling_ae,
+                peer.host, reason)
+    _record(settings, "ecgread.dicom.association.rejected", peer,
+            reason=f"{reason} not allowed", result=RejectResult.PERMANENT.name,
+            diagnostic=diagnostic.name)
+    event.assoc.acse.send_reject(RejectResult.PERMANENT, RejectSource.SERVICE_USER, diagnostic)
+    # As pynetdicom does for its own rejections: wait until the DUL has sent the
+    # A-ASSOCIATE-RJ and the peer closed (or the ARTIM timer ran out) before the socket goes.
+    event.assoc.kill()
+
+
+def _on_accepted(event: Any, settings: Settings) -> None:
+    """EVT_ACCEPTED: record the presentation contexts we refused (other SOP classes)."""
+    refused = sorted({str(cx.abstract_syntax) for cx in event.assoc.rejected_contexts})
+    if refused:
+        peer = _peer(event.assoc)
+        log.info("association from %s@%s: %d context(s) refused", peer.calling_ae, peer.host,
+                 len(refused))
+        _record(settings, "ecgread.dicom.context.rejected", peer, sop_classes=refused)
+
+
+def _on_echo(_event: Any) -> int:
+    return int(DicomStatus.SUCCESS)
+
+
+def _on_store(event: Any, ingestor: Ingestor) -> Dataset:
+    request = event.request
+    result: IngestResult = ingestor.ingest(
+        event.encoded_dataset(include_meta=True),
+        context_sop_class=str(event.context.abstract_syntax),
+        sop_class_uid=str(request.AffectedSOPClassUID or ""),
+        sop_instance_uid=str(request.AffectedSOPInstanceUID or ""),
+        peer=_peer(event.assoc), transfer_syntax=str(event.context.transfer_syntax))
+    status = Dataset()
+    status.Status = int(result.status)
+    if result.error_comment:
+        status.ErrorComment = result.error_comment  # (0000,0902), PS3.7 C.4.2.1.1
+    return status
+
+
+def handlers(settings: Settings, ingestor: Ingestor) -> list[Any]:
+    return [
+        (evt.EVT_REQUESTED, _on_requested, [settings]),
+        (evt.EVT_ACCEPTED, _on_accepted, [settings]),
+        (evt.EVT_C_ECHO, _on_echo),
+        (evt.EVT_C_STORE, _on_store, [ingestor]),
+    ]
+
+
+def serve(settings: Settings, on_stored: Callable[[str], None] | None = None,
+          block: bool = True) -> ThreadedAssociationServer | None:
+    """Migrate the audit database and listen on ``dicom_host:dicom_port`` (0: a free port).
+
+    ``on_stored(sop_instance_uid)`` is called after each new ECG's rows are committed.
+    With ``block=False`` the running server is returned (``server.server_address`` has the
+    port; ``server.shutdown()`` stops it); otherwise this serves until interrupted.
+    """
+    migrate(settings.audit_url)
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    ae = build_ae(settings)
+    ingestor = Ingestor(settings, on_stored)
+    return ae.start_server((settings.dicom_host, settings.dicom_port), block=block,
+                           evt_handlers=handlers(settings, ingestor))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ecgread DICOM listener (C-ECHO, C-STORE)")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--home")
+    parser.add_argument("--ae-title")
+    parser.add_argument("--database-url")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    settings = load_settings({"dicom_host": args.host, "dicom_port": args.port,
+                              "home": args.home, "dicom_ae_title": args.ae_title,
+                              "database_url": args.database_url})
+    server = serve(settings, block=False)
+    assert server is not None
+    host, port = server.server_address[:2]
+    print(f"listening {host} {port}", flush=True)
+    stopped = threading.Event()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopped.wait(0.5):
+        pass
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
