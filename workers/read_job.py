@@ -22,12 +22,11 @@ from audit.events import log_action
 from audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
 from config.settings import Settings
 from ecgread.errors import DecodeError
+from integration.recovery import UNFINISHED_STATES
 from models.ecg import Ecg
 
 log = logging.getLogger("ecgread.read")
 
-#: States in which an ECG still needs a read (picked up again on restart).
-UNFINISHED_STATES = ("received", "queued", "reading")
 
 
 @dataclass(frozen=True)
