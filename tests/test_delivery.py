@@ -1,0 +1,167 @@
+"""The outbox against a real MLLP receiver on loopback: AA, AE, silence, dropped
+connections, an EHR that is down and comes back, order per patient, priority, dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from audit.db import migrate, session_scope
+from audit.events import verify_chain
+from audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
+from integration.mllp_client import MllpClient, control_id_of
+from ecgread.errors import DeliveryError
+from tests.mllp_receiver import MllpReceiver
+from workers.outbox import backoff_s, close_connections, dead_letters, deliver_due, enqueue_delivery, requeue
+
+
+def _oru(control_id: str, patient_id: str) -> str:
+    return (f"MSH|^~\\&|ECGREAD|CARDIOLOGY|EHR|HOSP|20260101000000||ORU^R01^ORU_R01|{control_id}|P|2.5.1\r"
+            f"PID|1||{patient_id}\rOBR|1\rOBX|1|NM|8867-4^Heart rate^LN||72|/min\r")
+
+
+@pytest.fixture
+def receiver():
+    r = MllpReceiver("AA")
+    yield r
+    r.stop()
+    close_connections()
+
+
+def _settings(settings, receiver, **more):
+    return dataclasses.replace(settings, ehr_host="127.0.0.1", ehr_port=receiver.port,
+                               ack_timeout_s=1.0, retry_initial_s=0.01,
+                               retry_max_interval_s=0.05, **more)
+
+
+def _queue(settings, messages: list[tuple[str, str, int]]) -> None:
+    """messages: (control id, patient id, priority); payloads written as files."""
+    migrate(settings.audit_url)
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    with session_scope(settings.audit_url) as s:
+        ecg = EcgRecord(sop_instance_uid=f"1.2.3.{len(messages)}.{id(messages)}", path="x")
+        s.add(ecg)
+        s.flush()
+        read = EcgRead(ecg_id=ecg.id)
+        s.add(read)
+        s.flush()
+        for control_id, patient_id, priority in messages:
+            path = settings.reports_dir / f"{control_id}.hl7"
+            path.write_text(_oru(control_id, patient_id))
+            enqueue_delivery(s, read_id=read.id, destination="ehr", payload_path=str(path),
+                             message_id=control_id, patient_id=patient_id, priority=priority)
+
+
+def _rows(settings) -> dict[str, Delivery]:
+    with session_scope(settings.audit_url) as s:
+        return {d.message_id: d for d in s.exec(select(Delivery))}
+
+
+def _drain(settings, passes: int = 50) -> None:
+    for _ in range(passes):
+        deliver_due(settings, now=_far_future())
+        if all(d.state in ("delivered", "dead") for d in _rows(settings).values()):
+            return
+
+
+def _far_future():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc) + timedelta(days=1)
+
+
+def test_aa_is_delivered_once_and_audited(settings, receiver):
+    s = _settings(settings, receiver)
+    _queue(s, [("M1", "P1", 0), ("M2", "P2", 0)])
+    assert deliver_due(s) == 2
+    rows = _rows(s)
+    assert {k: (d.state, d.attempts, d.last_ack_code) for k, d in rows.items()} == {
+        "M1": ("delivered", 1, "AA"), "M2": ("delivered", 1, "AA")}
+    assert receiver.acked == ["M1", "M2"]
+    assert deliver_due(s) == 0  # nothing sent twice
+    with session_scope(s.audit_url) as db:
+        assert len(list(db.exec(select(DeliveryAttempt)))) == 2
+        assert verify_chain(db) == []
+
+
+@pytest.mark.parametrize("mode,outcome", [("AE", "AE"), ("AR", "AR"), ("silent", "timeout"),
+                                          ("drop", "error")])
+def test_failures_are_retried_then_delivered(settings, receiver, mode, outcome):
+    s = _settings(settings, receiver)
+    _queue(s, [("M1", "P1", 0)])
+    receiver.mode = mode
+    deliver_due(s)
+    row = _rows(s)["M1"]
+    assert (row.state, row.attempts, row.last_ack_code) == ("pending", 1, outcome)
+    receiver.mode = "AA"
+    _drain(s)
+    row = _rows(s)["M1"]
+    assert (row.state, row.attempts, row.last_ack_code) == ("delivered", 2, "AA")
+    assert receiver.acked == ["M1"]
+
+
+def test_ehr_down_then_back_everything_arrives_once_in_order(settings, receiver):
+    s = _settings(settings, receiver)
+    receiver.stop()  # connections refused
+    _queue(s, [("A1", "PA", 0), ("B1", "PB", 0), ("A2", "PA", 0), ("A3", "PA", 0)])
+    for _ in range(3):
+        deliver_due(s, now=_far_future())
+    rows = _rows(s)
+    assert all(d.state == "pending" for d in rows.values()), {
+        k: (d.state, d.attempts, d.last_ack_code, d.target) for k, d in rows.items()}
+    assert rows["A1"].last_ack_code == "refused" and rows["A1"].attempts == 3
+    assert rows["A2"].attempts == 0  # waits behind A1: order per patient
+    receiver.start()
+    _drain(s)
+    assert all(d.state == "delivered" for d in _rows(s).values())
+    assert sorted(receiver.acked) == ["A1", "A2", "A3", "B1"]
+    assert [m for m in receiver.acked if m.startswith("A")] == ["A1", "A2", "A3"]
+
+
+def test_critical_findings_go_first(settings, receiver):
+    s = _settings(settings, receiver)
+    _queue(s, [("N1", "P1", 0), ("N2", "P2", 0), ("C1", "P3", 1)])
+    deliver_due(s)
+    assert receiver.acked[0] == "C1"
+
+
+def test_dead_letter_after_give_up_then_requeue(settings, receiver):
+    s = _settings(settings, receiver, retry_give_up_after_s=0.0)
+    receiver.mode = "AE"
+    _queue(s, [("M1", "P1", 0)])
+    deliver_due(s)
+    row = _rows(s)["M1"]
+    assert row.state == "dead" and row.last_ack_code == "AE"
+    assert deliver_due(s, now=_far_future()) == 0  # dead letters are not retried by themselves
+    with session_scope(s.audit_url) as db:
+        assert [d.message_id for d in dead_letters(db)] == ["M1"]
+        requeue(db, row.id)
+    receiver.mode = "AA"
+    deliver_due(dataclasses.replace(s, retry_give_up_after_s=3600.0))
+    assert _rows(s)["M1"].state == "delivered"
+
+
+def test_without_an_ehr_results_are_written_to_the_outbox_folder(settings):
+    _queue(settings, [("M1", "P1", 0)])
+    assert deliver_due(settings) == 1
+    row = _rows(settings)["M1"]
+    assert row.state == "delivered" and row.last_ack_code == "written"
+    assert Path(row.target).read_text().startswith("MSH|")
+
+
+def test_backoff_grows_to_its_cap(settings):
+    s = dataclasses.replace(settings, retry_initial_s=5.0, retry_max_interval_s=600.0)
+    assert [backoff_s(s, n) for n in (1, 2, 3, 8, 20)] == [5.0, 10.0, 20.0, 600.0, 600.0]
+
+
+def test_client_rejects_an_ack_for_another_message(receiver):
+    client = MllpClient("127.0.0.1", receiver.port, timeout_s=0.5)
+    assert client.send(_oru("X1", "P")).code == "AA"
+    assert control_id_of(_oru("X2", "P")) == "X2"
+    receiver.mode = "silent"
+    with pytest.raises(DeliveryError, match="no ACK"):
+        client.send(_oru("X3", "P"))
