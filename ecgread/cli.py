@@ -111,13 +111,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ecgread.textual import describe
     from integration.ecg_files import read_ecg_file
     from models.analysis import AnalysisConfig, analyze
+    from models.neural.runtime import process_models
 
     settings = _settings(args)
     config = AnalysisConfig(delineator=settings.delineator)
+    models = process_models(settings.model_registry)
     failures = 0
     for path in args.paths:
         try:
-            analysis = analyze(read_ecg_file(path), config)
+            analysis = analyze(read_ecg_file(path), config, models=models)
         except EcgreadError as exc:
             failures += 1
             if args.json:
@@ -154,8 +156,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print("ecgread worker: needs a broker (--broker-url or ECGREAD_BROKER_URL); "
               "without one, `ecgread serve` reads in process", file=sys.stderr)
         return 2
+    from models.registry import load_registry
     from workers.celery_app import make_celery
 
+    load_registry(settings.model_registry)  # a wrong or missing model file stops us here
     app = make_celery(settings)
     import workers.tasks  # noqa: F401  (registers the tasks)
 

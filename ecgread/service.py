@@ -45,6 +45,21 @@ class Service:
         self.dispatcher.close()
 
 
+def _verify_models(settings: Settings) -> None:
+    """Verify the model registry before taking any ECG (raises ModelError naming the file).
+
+    Reading in process, the sessions are created now; with a broker the workers create
+    their own, so only the files and checksums are checked here.
+    """
+    from models.neural.runtime import process_models
+    from models.registry import load_registry
+
+    if settings.broker_url:
+        load_registry(settings.model_registry)
+    else:
+        process_models(settings.model_registry)
+
+
 def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
     """Start everything in the background and return a handle (ports resolved)."""
     from integration import dicom_scp, hl7_listener
@@ -54,6 +69,7 @@ def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
     for d in (settings.home, settings.store_dir, settings.reports_dir, settings.outbox_dir):
         d.mkdir(parents=True, exist_ok=True)
     migrate(settings.audit_url)
+    _verify_models(settings)
     dispatcher = make_dispatcher(settings)
     pending = unfinished_ecgs(settings)
     for uid in pending:

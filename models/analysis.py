@@ -11,7 +11,9 @@ one-shot CLI (``ecgread analyze``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from models.dsp_config import AnalysisConfig
 from models.ecg import Ecg
@@ -25,6 +27,9 @@ from models.results import (
     Statement,
     Wave,
 )
+
+if TYPE_CHECKING:
+    from models.neural.runtime import NeuralModels
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,9 @@ def _package_version() -> str:
         return "0.0.0+dev"
 
 
-def analyze(ecg: Ecg, config: AnalysisConfig | None = None) -> Analysis:
+def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
+            models: NeuralModels | None = None, masks: np.ndarray | None = None
+            ) -> Analysis:
     """Run the whole signal-processing pipeline on one ECG.
 
     Stages (each a plain function in its own module)::
@@ -89,8 +96,18 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None) -> Analysis:
     ecg:
         Any lead set (12 leads or fewer), 250-1000 Hz, NaN = padding.
     config:
-        Parameters; ``config.delineator`` must be "dsp" until a neural delineator is
-        registered (its masks plug into :func:`models.delineate.delineate`).
+        Parameters. ``config.delineator``: "fused" (default: DSP and network waves fused
+        by :mod:`models.fusion`), "network" (the network's waves) or "dsp" (the
+        signal-processing engine alone). Global measurements always come from the DSP
+        engine's representative beat.
+    models:
+        The verified neural models (:func:`models.neural.runtime.process_models`); when
+        None and the delineator is not "dsp", the process's models from the default
+        registry are loaded once (the only I/O, at first use). Registered classifiers'
+        AI findings are added to the statements.
+    masks:
+        (leads, 4, samples) delineation-network probabilities computed by the caller in a
+        batch (:meth:`Delineator.predict_masks_many`); else computed here.
 
     Returns
     -------
@@ -102,14 +119,12 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None) -> Analysis:
 
     Raises
     ------
-    ConfigError
-        ``config.delineator`` names a delineator that is not available.
+    ModelError
+        A neural delineator is asked for but the registry has none, or a model file
+        fails verification.
     """
     import dataclasses
 
-    import numpy as np
-
-    from ecgread.errors import ConfigError
     from models.beats import type_beats
     from models.conditioning import condition
     from models.delineate import delineate
@@ -119,9 +134,6 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None) -> Analysis:
     from models.rhythm import rhythm_features
 
     cfg = config or AnalysisConfig()
-    if cfg.delineator != "dsp":
-        raise ConfigError(f"delineator {cfg.delineator!r} is not available: no neural "
-                          "delineator registered (models/neural)")
     fs = ecg.sampling_rate_hz
     names = ecg.lead_names
     cond = condition(ecg.signal_uv, fs, cfg.conditioning)
@@ -179,11 +191,47 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None) -> Analysis:
     if excluded:
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))
     versions = {"ecgread": _package_version(), "delineator": DELINEATOR_VERSION}
+    if cfg.delineator != "dsp":
+        waves, neural_versions = _neural_waves(ecg, waves, usable, beats, dl.p_present,
+                                               cfg.delineator, models, masks)
+        versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
+        versions.update(neural_versions)
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),
                         representative_beat=rep_beat)
-    return _interpret(analysis)
+    analysis = _interpret(analysis)
+    if cfg.delineator != "dsp" or models is not None:
+        analysis = _ai_findings(analysis, models)
+    return analysis
+
+
+def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.ndarray,
+                  beats: tuple[Beat, ...], p_present: np.ndarray, mode: str,
+                  models: NeuralModels | None, masks: np.ndarray | None
+                  ) -> tuple[dict[str, tuple[Wave, ...]], dict[str, str]]:
+    """The neural delineation stage; P waves stay where the DSP engine saw atrial activity."""
+    from models.fusion import gate_p_waves
+    from models.neural.delineation import delineate_neural
+
+    paced = any(b.paced for b in beats)
+    waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, paced=paced, masks=masks,
+                                       models=models)
+    p_beats = tuple(b.r_s for b, has_p in zip(beats, p_present) if bool(has_p))
+    return gate_p_waves(waves, p_beats), versions
+
+
+def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:
+    """Append the findings of every registered classifier (none are shipped by default)."""
+    import dataclasses
+
+    from models.neural.delineation import ai_findings
+
+    statements, versions = ai_findings(analysis.ecg, models)
+    if not statements and not versions:
+        return analysis
+    return dataclasses.replace(analysis, statements=analysis.statements + statements,
+                               versions={**analysis.versions, **versions})
 
 
 def _interpret(analysis: Analysis) -> Analysis:

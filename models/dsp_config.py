@@ -192,11 +192,9 @@ class DelineationConfig:
 class AnalysisConfig:
     """All parameters of one analysis.
 
-    ``delineator`` selects the delineation stage: ``"dsp"`` (this engine); ``"network"``
-    and ``"fused"`` are the seam for the neural delineator of ``models/neural``: they
-    produce per-sample P/QRS/T probability masks that :func:`models.delineate.delineate`
-    accepts as ``candidates`` (see its docstring). Until that model is registered,
-    asking for them raises ConfigError at analysis time.
+    ``delineator`` selects the delineation stage: ``"fused"`` (default: the DSP engine's
+    waves fused with the neural delineator's, :mod:`models.fusion`), ``"network"`` (the
+    network's waves) or ``"dsp"`` (this engine alone).
     """
 
     conditioning: ConditioningConfig = field(default_factory=ConditioningConfig)
@@ -204,7 +202,7 @@ class AnalysisConfig:
     detection: QrsDetectConfig = field(default_factory=QrsDetectConfig)
     beats: BeatConfig = field(default_factory=BeatConfig)
     delineation: DelineationConfig = field(default_factory=DelineationConfig)
-    delineator: Delineator = "dsp"
+    delineator: Delineator = "fused"
     min_duration_s: float = 2.0
 
     def __post_init__(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgread.errors import ConfigError
+from ecgread.errors import ConfigError, ModelError
 from models.analysis import analyze
 from models.dsp_config import AnalysisConfig, ConditioningConfig, QrsDetectConfig
 from models.ecg import Ecg
@@ -21,10 +21,20 @@ def test_cross_field_checks() -> None:
     assert AnalysisConfig().describe()["conditioning.highpass_hz"] == 0.67
 
 
-def test_unavailable_delineator_is_refused() -> None:
+def test_a_neural_delineator_without_a_registered_model_is_refused(tmp_path) -> None:
+    from models.neural.runtime import NeuralModels
+    from models.registry import load_registry
+
+    empty = tmp_path / "config" / "models.toml"
+    empty.parent.mkdir()
+    empty.write_text("# no models\n")
+    models = NeuralModels(load_registry(empty))
     ecg = Ecg(np.zeros((1, 5000), np.float32), 500.0, ("II",))
-    with pytest.raises(ConfigError):
-        analyze(ecg, AnalysisConfig(delineator="network"))
+    for mode in ("network", "fused"):
+        with pytest.raises(ModelError, match="no delineator"):
+            analyze(ecg, AnalysisConfig(delineator=mode), models=models)
+    assert analyze(ecg, AnalysisConfig(delineator="dsp"), models=models).versions[
+        "delineator"] == "dsp-1.1"
 
 
 def test_all_flat_record_measures_nothing_and_says_why() -> None:

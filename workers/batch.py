@@ -2,7 +2,8 @@
 
 Files: each DICOM file or WFDB record under the given paths is analysed; the results go to
 ``OUT/results.jsonl`` (the ``analyze --json`` contract, one line per input, errors as
-``{"source", "error"}``) and a PDF per ECG under ``OUT/reports``.
+``{"source", "error"}``) and a PDF per ECG under ``OUT/reports``. The delineation
+network runs once per chunk of :data:`BATCH_ECGS` ECGs (batched inference).
 Stored: every stored ECG received in the date range is read again through the read job
 (trigger "batch"), so the new read, its report and deliveries are in the audit trail.
 """
@@ -13,9 +14,15 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
+
+import numpy as np
 
 from config.settings import Settings
 from ecgread.errors import EcgreadError
+
+#: ECGs per delineation-network batch in the batch path (one ONNX run per chunk of leads).
+BATCH_ECGS = 32
 
 
 def run_batch(settings: Settings, paths: list[Path], *, stored: bool = False,
@@ -29,30 +36,58 @@ def run_batch(settings: Settings, paths: list[Path], *, stored: bool = False,
     return _read_files(settings, paths, out or settings.home / "batch")
 
 
-def _read_files(settings: Settings, paths: list[Path], out: Path) -> int:
-    from integration.ecg_files import find_ecg_files, read_ecg_file
+def _read_files(settings: Settings, paths: list[Path], out: Path,
+                chunk: int = BATCH_ECGS) -> int:
+    from integration.ecg_files import find_ecg_files
+
+    (out / "reports").mkdir(parents=True, exist_ok=True)
+    files = [path for root in paths for path in find_ecg_files(root)]
+    n_ok = n_err = 0
+    with open(out / "results.jsonl", "a") as results:
+        for i in range(0, len(files), chunk):
+            ok, err = _read_chunk(settings, files[i:i + chunk], out, results)
+            n_ok, n_err = n_ok + ok, n_err + err
+    print(f"batch: {n_ok} read, {n_err} failed; results in {out / 'results.jsonl'}")
+    return 1 if n_err and not n_ok else 0
+
+
+def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextIO
+                ) -> tuple[int, int]:
+    """Decode a chunk, run the delineation network once over all of it, then read each."""
+    from integration.ecg_files import read_ecg_file
     from integration.object_store import write_durably
     from models.analysis import AnalysisConfig, analyze
+    from models.ecg import Ecg
+    from models.neural.runtime import process_models
     from reporting.context import report_context
     from reporting.pdf import render_pdf
 
     config = AnalysisConfig(delineator=settings.delineator)
-    (out / "reports").mkdir(parents=True, exist_ok=True)
-    n_ok = n_err = 0
-    with open(out / "results.jsonl", "a") as results:
-        for root in paths:
-            for path in find_ecg_files(root):
-                try:
-                    analysis = analyze(read_ecg_file(path), config)
-                    pdf = render_pdf(analysis, report_context(analysis.ecg, None), settings)
-                    write_durably(out / "reports" / f"{path.stem}.pdf", pdf)
-                    results.write(json.dumps(analysis.to_json_dict()) + "\n")
-                    n_ok += 1
-                except EcgreadError as exc:
-                    results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
-                    n_err += 1
-    print(f"batch: {n_ok} read, {n_err} failed; results in {out / 'results.jsonl'}")
-    return 1 if n_err and not n_ok else 0
+    models = process_models(settings.model_registry)
+    ecgs: list[tuple[Path, Ecg]] = []
+    n_err = 0
+    for path in files:
+        try:
+            ecgs.append((path, read_ecg_file(path)))
+        except EcgreadError as exc:
+            results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
+            n_err += 1
+    masks: list[np.ndarray | None] = [None] * len(ecgs)
+    if config.delineator != "dsp" and models.delineator is not None and ecgs:
+        masks = list(models.delineator.predict_masks_many(
+            [(e.signal_uv, e.sampling_rate_hz) for _, e in ecgs]))
+    n_ok = 0
+    for (path, ecg), mask in zip(ecgs, masks):
+        try:
+            analysis = analyze(ecg, config, models=models, masks=mask)
+            pdf = render_pdf(analysis, report_context(analysis.ecg, None), settings)
+            write_durably(out / "reports" / f"{path.stem}.pdf", pdf)
+            results.write(json.dumps(analysis.to_json_dict()) + "\n")
+            n_ok += 1
+        except EcgreadError as exc:
+            results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
+            n_err += 1
+    return n_ok, n_err
 
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:

@@ -28,7 +28,6 @@ from models.ecg import Ecg
 log = logging.getLogger("ecgread.read")
 
 
-
 @dataclass(frozen=True)
 class ReadOutcome:
     sop_instance_uid: str
@@ -77,6 +76,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     from integration.dicom_decode import decode_file
     from integration.matching import match_order_for_ecg
     from models.analysis import AnalysisConfig, analyze
+    from models.neural.runtime import process_models
 
     url = settings.audit_url
     with session_scope(url) as session:
@@ -103,7 +103,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     started = time.perf_counter()
     try:
         ecg = _with_order_demographics(decode_file(path), order)
-        analysis = analyze(ecg, AnalysisConfig(delineator=settings.delineator))
+        analysis = analyze(ecg, AnalysisConfig(delineator=settings.delineator),
+                           models=process_models(settings.model_registry))
     except DecodeError as exc:
         with session_scope(url) as session:
             record = session.get(EcgRecord, ecg_id)

@@ -1,0 +1,189 @@
+"""Fusion of the DSP delineator with the neural one, per lead and wave. Pure.
+
+Each DSP wave is paired one-to-one with the network wave of the same type in the same
+lead whose peak is nearest, within ``pair_ms`` (greedy, nearest first, as the LUDB
+benchmark matches). Then, per wave type, a :class:`WaveRule` says
+
+``presence``
+    which waves are kept: "dsp" (DSP waves, paired or not), "network", "union" (both,
+    unpaired network waves added) or "both" (only pairs);
+``onset_weight`` / ``offset_weight``
+    the boundary of a pair is ``w * network + (1 - w) * dsp`` (0 = DSP, 1 = network);
+    an unpaired wave keeps its own boundaries;
+``onset_shift_ms`` / ``offset_shift_ms``
+    a constant correction added to fused boundaries of pairs;
+``peak``
+    whose peak a pair keeps ("dsp" or "network"); fused boundaries never cross it.
+
+In a record with paced beats, ``FusionRule.paced = "dsp"`` returns the DSP waves unchanged
+(the DSP engine detects pacing spikes and cuts them out; the network saw only two paced
+LUDB records in training); ``"dsp-presence"`` keeps the DSP's waves and peaks (presence
+"dsp", peak "dsp" for every type) with the fused boundaries; ``"fused"`` treats it like
+any other record.
+
+The default :data:`DEFAULT_RULE` was chosen by measurement on the 10 LUDB validation
+records of the network (never its test records): ``python -m bench.fusion_select`` scores
+every combination (presence x peak source x weights 0, 0.25, 0.5, 0.75, 1) with the LUDB
+protocol and keeps, per wave type, the best Se + PPV, then the smallest SDs, then the
+shifts that zero the mean error, then the paced-record handling. Its output is in
+``models/weights/MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ecgread.errors import ConfigError
+from models.results import Wave
+
+Presence = Literal["dsp", "network", "union", "both"]
+PeakSource = Literal["dsp", "network"]
+
+
+@dataclass(frozen=True)
+class WaveRule:
+    presence: Presence = "dsp"
+    onset_weight: float = 0.5
+    offset_weight: float = 0.5
+    onset_shift_ms: float = 0.0
+    offset_shift_ms: float = 0.0
+    peak: PeakSource = "dsp"
+
+    def __post_init__(self) -> None:
+        if self.peak not in ("dsp", "network"):
+            raise ConfigError(f"peak must be dsp or network: {self.peak!r}")
+        if self.presence not in ("dsp", "network", "union", "both"):
+            raise ConfigError(f"presence must be dsp, network, union or both: {self.presence!r}")
+        for name in ("onset_weight", "offset_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be within 0..1")
+        for name in ("onset_shift_ms", "offset_shift_ms"):
+            if not -30.0 <= getattr(self, name) <= 30.0:
+                raise ConfigError(f"{name} must be within -30..30 ms")
+
+
+@dataclass(frozen=True)
+class FusionRule:
+    p: WaveRule = field(default_factory=WaveRule)
+    qrs: WaveRule = field(default_factory=WaveRule)
+    t: WaveRule = field(default_factory=WaveRule)
+    pair_ms: float = 100.0
+    paced: Literal["dsp", "dsp-presence", "fused"] = "dsp"
+
+    def __post_init__(self) -> None:
+        if self.paced not in ("dsp", "dsp-presence", "fused"):
+            raise ConfigError(f"paced must be dsp, dsp-presence or fused: {self.paced!r}")
+        if not 10.0 <= self.pair_ms <= 150.0:
+            raise ConfigError("pair_ms must be within 10..150 ms")
+
+    def for_wave(self, wave: str) -> WaveRule:
+        return {"P": self.p, "QRS": self.qrs, "T": self.t}[wave]
+
+
+#: Chosen on the 10 validation records for ludb-unet1d 1.0.0 by ``bench.fusion_select``
+#: (see the module docstring); choose again after each retraining of the network.
+DEFAULT_RULE = FusionRule(
+    p=WaveRule(presence="union", onset_weight=0.75, offset_weight=1.0, onset_shift_ms=0.0,
+               offset_shift_ms=1.0, peak="network"),
+    qrs=WaveRule(presence="dsp", onset_weight=0.75, offset_weight=1.0, onset_shift_ms=-1.0,
+                 offset_shift_ms=0.0, peak="network"),
+    t=WaveRule(presence="union", onset_weight=0.5, offset_weight=0.75, onset_shift_ms=-9.0,
+               offset_shift_ms=-7.0, peak="network"),
+    pair_ms=100.0, paced="dsp-presence")
+
+
+def pair_waves(a: tuple[Wave, ...], b: tuple[Wave, ...], pair_s: float
+               ) -> list[tuple[int, int]]:
+    """One-to-one pairs (i, j) of same-type waves with |peak_a - peak_b| <= pair_s."""
+    cand = sorted((abs(x.peak_s - y.peak_s), i, j) for i, x in enumerate(a)
+                  for j, y in enumerate(b) if x.type == y.type
+                  and abs(x.peak_s - y.peak_s) <= pair_s)
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    pairs = []
+    for _, i, j in cand:
+        if i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
+def fuse_lead(dsp: tuple[Wave, ...], net: tuple[Wave, ...], rule: FusionRule = DEFAULT_RULE
+              ) -> tuple[Wave, ...]:
+    """Fused waves of one lead, sorted by onset (see the module docstring)."""
+    pairs = pair_waves(dsp, net, rule.pair_ms / 1000.0)
+    paired_dsp = {i for i, _ in pairs}
+    paired_net = {j for _, j in pairs}
+    out: list[Wave] = []
+    for i, j in pairs:
+        d, m = dsp[i], net[j]
+        r = rule.for_wave(d.type)
+        on = r.onset_weight * m.onset_s + (1 - r.onset_weight) * d.onset_s
+        off = r.offset_weight * m.offset_s + (1 - r.offset_weight) * d.offset_s
+        on += r.onset_shift_ms / 1000.0
+        off += r.offset_shift_ms / 1000.0
+        pk = m.peak_s if r.peak == "network" else d.peak_s
+        out.append(dataclasses.replace(d, onset_s=min(on, pk), peak_s=pk,
+                                       offset_s=max(off, pk)))
+    for i, d in enumerate(dsp):
+        if i not in paired_dsp and rule.for_wave(d.type).presence in ("dsp", "union"):
+            out.append(d)
+    for j, m in enumerate(net):
+        if j not in paired_net and rule.for_wave(m.type).presence in ("network", "union"):
+            out.append(m)
+    return tuple(sorted(out, key=lambda w: w.onset_s))
+
+
+def fuse(dsp: dict[str, tuple[Wave, ...]], net: dict[str, tuple[Wave, ...]],
+         rule: FusionRule = DEFAULT_RULE, *, paced: bool = False
+         ) -> dict[str, tuple[Wave, ...]]:
+    """Fused waves per lead. Leads only one side has keep that side's waves; in a record
+    with paced beats (``paced``) the DSP waves are returned unchanged when
+    ``rule.paced`` is "dsp".
+
+    Example
+    -------
+    >>> d = {"II": (Wave("QRS", 1.00, 1.04, 1.10),)}
+    >>> n = {"II": (Wave("QRS", 0.98, 1.03, 1.08),)}
+    >>> round(fuse(d, n, FusionRule(qrs=WaveRule(onset_weight=0.5)))["II"][0].onset_s, 3)
+    0.99
+    """
+    if paced and rule.paced == "dsp":
+        return dict(dsp)
+    if paced and rule.paced == "dsp-presence":
+        keep = {f: dataclasses.replace(getattr(rule, f), presence="dsp", peak="dsp")
+                for f in ("p", "qrs", "t")}
+        rule = dataclasses.replace(rule, **keep)  # type: ignore[arg-type]
+    out: dict[str, tuple[Wave, ...]] = {}
+    for lead in dsp.keys() | net.keys():
+        out[lead] = fuse_lead(dsp.get(lead, ()), net.get(lead, ()), rule)
+    return {lead: out[lead] for lead in list(dsp) + [x for x in net if x not in dsp]}
+
+
+def gate_p_waves(waves: dict[str, tuple[Wave, ...]], p_beats_r_s: tuple[float, ...],
+                 max_lead_s: float = 0.45) -> dict[str, tuple[Wave, ...]]:
+    """Keep a P wave only where the DSP engine's multi-lead decision saw atrial activity.
+
+    A P wave survives when a QRS whose beat the DSP engine judged to have a P wave
+    (``p_beats_r_s``, fiducial times in s) follows its peak within ``max_lead_s``. So the
+    network can refine P boundaries and find a P in a lead where DSP missed it, but it
+    never adds P waves to a record or beat without them (atrial fibrillation, junctional
+    rhythm): the DSP's P presence is the arbiter (chosen for robustness, MODEL_CARD.md).
+
+    Example
+    -------
+    >>> w = {"II": (Wave("P", 0.50, 0.55, 0.60), Wave("QRS", 0.70, 0.74, 0.80),
+    ...             Wave("P", 1.50, 1.55, 1.60))}
+    >>> [x.type for x in gate_p_waves(w, (0.74,))["II"]]
+    ['P', 'QRS']
+    """
+    r = sorted(p_beats_r_s)
+
+    def atrial(p: Wave) -> bool:
+        return any(0.0 < t - p.peak_s <= max_lead_s for t in r)
+
+    return {lead: tuple(w for w in ws if w.type != "P" or atrial(w))
+            for lead, ws in waves.items()}

@@ -1,0 +1,67 @@
+"""``analyze`` with the neural stage: fused by default, either engine alone on request,
+no invented P waves, model provenance, and a site classifier's AI findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.analysis import analyze
+from models.dsp_config import AnalysisConfig
+from models.neural.classifier import CATEGORY
+from models.neural.runtime import NeuralModels, process_models
+from models.registry import DEFAULT_REGISTRY, load_registry
+from tests.neural_helpers import classifier_table, export_bump_classifier
+from tests.synthetic import synthetic_ecg
+
+
+def test_fused_is_the_default_and_records_the_model() -> None:
+    assert AnalysisConfig().delineator == "fused"
+    a = analyze(synthetic_ecg(seed=2).ecg)
+    model = process_models().delineator
+    assert model is not None
+    assert a.versions["delineator_model"] == model.entry.provenance
+    assert a.versions["delineator"].startswith("fused") and "fusion" in a.versions
+    assert a.to_json_dict()["versions"]["delineator_model"].startswith("ludb-unet1d@")
+
+
+@pytest.mark.parametrize("mode", ["dsp", "network", "fused"])
+def test_each_engine_finds_every_qrs_of_a_clean_record(mode: str) -> None:
+    s = synthetic_ecg(rate_bpm=75, seed=4)
+    a = analyze(s.ecg, AnalysisConfig(delineator=mode))  # type: ignore[arg-type]
+    truth = [b.r_s for b in s.beats]
+    qrs = [w for w in a.waves["II"] if w.type == "QRS"]
+    assert len(qrs) == len(truth)
+    for w, r in zip(qrs, truth):
+        assert w.onset_s < r < w.offset_s
+    assert ("delineator_model" in a.versions) == (mode != "dsp")
+
+
+@pytest.mark.parametrize("mode", ["network", "fused"])
+def test_no_p_wave_is_invented_in_atrial_fibrillation(mode: str) -> None:
+    a = analyze(synthetic_ecg(seed=3, af=True).ecg, AnalysisConfig(delineator=mode))  # type: ignore[arg-type]
+    assert a.measurements.pr_ms is None
+    assert not [w for ws in a.waves.values() for w in ws if w.type == "P"]
+
+
+def test_same_input_gives_the_same_read() -> None:
+    ecg = synthetic_ecg(seed=5).ecg
+    assert analyze(ecg).to_json_dict() == analyze(ecg).to_json_dict()
+
+
+def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path) -> None:
+    onnx = export_bump_classifier(tmp_path / "bump.onnx")
+    registry = tmp_path / "config" / "models.toml"
+    registry.parent.mkdir()
+    shipped = DEFAULT_REGISTRY.read_text().replace(
+        'file = "models/weights/', f'file = "{DEFAULT_REGISTRY.parents[1]}/models/weights/')
+    registry.write_text(shipped + classifier_table(onnx))
+    models = NeuralModels(load_registry(registry))
+    s = synthetic_ecg(seed=6)
+    a = analyze(s.ecg, models=models)
+    ai = [st for st in a.statements if st.category == CATEGORY]
+    assert ai, [st.code for st in a.statements]
+    assert all(st.probability is not None and st.evidence for st in ai)
+    assert a.versions["classifier:site-bump"].startswith("site-bump@0.1.0")
+    assert "probability" in a.to_json_dict()["statements"][-1]

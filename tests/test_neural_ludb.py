@@ -1,0 +1,38 @@
+"""The shipped delineation network on held-out LUDB records (LUDB 'test' split)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ludb
+
+
+def test_network_detects_waves_on_held_out_records(ludb_dir: Path) -> None:
+    from bench import ludb
+    from bench.delineation_ludb import Score, score_record
+    from models.neural.masks_to_waves import masks_to_waves
+    from models.neural.runtime import process_models
+    from workers.training.train_delineator import split_records
+
+    d = process_models().delineator
+    assert d is not None
+    train, val = split_records()
+    test_ids = [r for r in ludb.record_ids() if ludb.split(r) == "test"][:4]
+    assert not set(test_ids) & set(train + val)
+    ecgs = [ludb.read_record(r) for r in test_ids]
+    masks = d.predict_masks_many([(e.signal_uv, e.sampling_rate_hz) for e in ecgs])
+    total = Score()
+    for rid, e, m in zip(test_ids, ecgs, masks):
+        waves = masks_to_waves(m, e.sampling_rate_hz, e.lead_names, e.signal_uv)
+        det = {k: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in ws]
+               for k, ws in waves.items()}
+        total.add(score_record(ludb.expert_waves(rid, e.sampling_rate_hz), det))
+    for wave, floor in (("QRS", 98.0), ("P", 85.0), ("T", 90.0)):
+        se = total.tp[wave] / max(total.tp[wave] + total.fn[wave], 1) * 100
+        ppv = total.tp[wave] / max(total.tp[wave] + total.fp[wave], 1) * 100
+        assert se >= floor and ppv >= floor, (wave, se, ppv)
+    assert np.std(total.err_ms["QRS onset"]) < 15.0
+    assert abs(np.mean(total.err_ms["QRS offset"])) < 10.0
