@@ -121,7 +121,7 @@ def test_heavy_noise_lead_flagged() -> None:
 def test_json_contract_and_versions() -> None:
     a = analyze(synthetic_ecg(rate_bpm=60, seed=7).ecg)
     j = a.to_json_dict()
-    assert j["versions"]["delineator"] == "dsp-1.1" and j["versions"]["ecgread"]
+    assert "dsp-1.1" in j["versions"]["delineator"] and j["versions"]["ecgread"]
     assert set(j["measurements"]) >= {"pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms"}
     rep = a.representative_beat
     assert rep["leads"]["II"].ndim == 1 and rep["fiducials_s"]["qrs_onset"] < 0
