@@ -35,6 +35,7 @@ class RecordWaves:
     dsp: dict[str, tuple[Wave, ...]]
     network: dict[str, tuple[Wave, ...]]
     paced: bool
+    p_beats_s: tuple[float, ...]  # QRS times of the beats the DSP engine found a P wave for
     dsp_s: float
     network_s: float
 
@@ -60,7 +61,8 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
                              usable=usable)
         t2 = time.perf_counter()
         out.append(RecordWaves(rid, ludb.expert_waves(rid, ecg.sampling_rate_hz), a.waves,
-                               net, any(b.paced for b in a.beats), t1 - t0, t2 - t1))
+                               net, any(b.paced for b in a.beats),
+                               tuple(b.r_s for b in a.beats if b.p_wave), t1 - t0, t2 - t1))
     return out
 
 
@@ -71,7 +73,7 @@ def as_detected(waves: dict[str, tuple[Wave, ...]]) -> Detected:
 
 def score(records: list[RecordWaves], method: str, rule: object = None) -> Score:
     """Pooled score of "dsp", "network" or "fused" (with ``rule``, default DEFAULT_RULE)."""
-    from models.fusion import DEFAULT_RULE, fuse
+    from models.fusion import DEFAULT_RULE, fuse, gate_p_waves
 
     total = Score()
     for r in records:
@@ -81,7 +83,10 @@ def score(records: list[RecordWaves], method: str, rule: object = None) -> Score
             waves = r.network
         else:
             chosen = rule or DEFAULT_RULE
-            waves = fuse(r.dsp, r.network, chosen, paced=r.paced)  # type: ignore[arg-type]
+            # as analyze(delineator="fused") does: fuse, then keep P waves only where
+            # the DSP engine saw atrial activity (models.fusion.gate_p_waves)
+            waves = gate_p_waves(fuse(r.dsp, r.network, chosen, paced=r.paced),  # type: ignore[arg-type]
+                                 r.p_beats_s)
         total.add(score_record(r.expert, as_detected(waves)))
     return total
 

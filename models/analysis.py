@@ -164,8 +164,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
             found.extend(Wave(wtype, float(a) / fs, float(b) / fs, float(c) / fs)  # type: ignore[arg-type]
                          for a, b, c in zip(on[ok], pk[ok], off[ok]))
         waves[name] = tuple(sorted(found, key=lambda w: w.onset_s))
-    beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p))  # type: ignore[arg-type]
-                  for s, k, p in zip(r, typing.kinds, typing.paced))
+    beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p), p_wave=bool(hp))  # type: ignore[arg-type]
+                  for s, k, p, hp in zip(r, typing.kinds, typing.paced, dl.p_present))
     rep_beat: dict[str, Any] = {}
     measurements = GlobalMeasurements(unmeasured={n: "no QRS complexes detected"
                                                   for n in MEASUREMENT_NAMES})
@@ -192,8 +192,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))
     versions = {"ecgread": _package_version(), "delineator": DELINEATOR_VERSION}
     if cfg.delineator != "dsp":
-        waves, neural_versions = _neural_waves(ecg, waves, usable, beats, dl.p_present,
-                                               cfg.delineator, models, masks)
+        waves, neural_versions = _neural_waves(ecg, waves, usable, beats, cfg.delineator,
+                                               models, masks)
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
@@ -207,7 +207,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
 
 
 def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.ndarray,
-                  beats: tuple[Beat, ...], p_present: np.ndarray, mode: str,
+                  beats: tuple[Beat, ...], mode: str,
                   models: NeuralModels | None, masks: np.ndarray | None
                   ) -> tuple[dict[str, tuple[Wave, ...]], dict[str, str]]:
     """The neural delineation stage; P waves stay where the DSP engine saw atrial activity."""
@@ -217,8 +217,7 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
     paced = any(b.paced for b in beats)
     waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, paced=paced, masks=masks,
                                        models=models)
-    p_beats = tuple(b.r_s for b, has_p in zip(beats, p_present) if bool(has_p))
-    return gate_p_waves(waves, p_beats), versions
+    return gate_p_waves(waves, tuple(b.r_s for b in beats if b.p_wave)), versions
 
 
 def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:

@@ -43,6 +43,7 @@ class Beat:
     r_s: float  # fiducial time of the QRS
     kind: Literal["dominant", "ventricular", "supraventricular", "paced", "unknown"]
     paced: bool = False
+    p_wave: bool = False  # the multi-lead DSP decision: a P wave precedes this QRS
 
 
 @dataclass(frozen=True)
