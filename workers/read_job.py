@@ -168,10 +168,22 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
                    trace_id=sop_instance_uid, read_id=read_id, report_id=report.id)
         enqueue_delivery(session, read_id=read_id, destination="ehr", payload_path=str(oru_path),
                          message_id=control_id, patient_id=patient_id, priority=priority)
-        if settings.pacs_host:
+        if settings.pacs_host and context.study_instance_uid and context.sop_instance_uid:
+            # the report as DICOM Encapsulated PDF in the ECG's study, written before the
+            # commit that queues it (the outbox reads it with pydicom.dcmread)
+            from reporting.encapsulated_pdf import encapsulated_pdf, to_part10
+
+            dicom = encapsulated_pdf(pdf, context, read_id,
+                                     source_sop_class_uid=analysis.ecg.acquisition.sop_class_uid,
+                                     software_version=analysis.versions.get("ecgread", ""))
+            dicom_path = settings.reports_dir / f"{stem}.pdf.dcm"
+            write_durably(dicom_path, to_part10(dicom))
             enqueue_delivery(session, read_id=read_id, destination="pacs",
-                             payload_path=str(pdf_path), message_id=f"pacs:{stem}",
+                             payload_path=str(dicom_path), message_id=f"pacs:{stem}",
                              patient_id=patient_id, priority=priority)
+        elif settings.pacs_host:
+            log.warning("no PACS delivery for sop=%s: no Study/SOP Instance UID",
+                        sop_instance_uid)
         record = session.get(EcgRecord, ecg_id)
         assert record is not None
         _set_state(session, record, "reported")
