@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for chatty in ("fontTools", "weasyprint", "alembic"):  # per-glyph and per-step INFO lines
+        logging.getLogger(chatty).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         return int(_COMMANDS[args.command](args) or 0)
     except EcgreadError as exc:
@@ -163,8 +166,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     app = make_celery(settings)
     import workers.tasks  # noqa: F401  (registers the tasks)
 
+    # A node name of its own per worker process: several workers on one host would
+    # otherwise fight over the same exclusive control queue (celery@HOST.celery.pidbox).
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}",
-                     "-Q", args.queues, "--without-gossip", "--without-mingle"])
+                     "-Q", args.queues, "--without-gossip", "--without-mingle",
+                     "-n", f"ecgread-{os.getpid()}@%h"])
     return 0
 
 
