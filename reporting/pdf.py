@@ -1,0 +1,349 @@
+"""The one-page PDF report: header, measurements, statements with evidence, tracing.
+
+``render_pdf`` fills ``templates/report.html.j2`` (Jinja2, autoescaped) with a view of
+the :class:`models.analysis.Analysis` and its :class:`reporting.context.ReportContext`,
+inlines the tracing of :mod:`reporting.tracing` as vector SVG at true paper scale
+(25 mm/s, 10 mm/mV) and lays it out with WeasyPrint on one landscape A4 or Letter page.
+Every number printed comes from a stored measurement (STYLE 8); a measurement that is
+None prints "unable to measure" with the reason from ``measurements.unmeasured``.
+
+Example
+-------
+>>> from config.settings import Settings
+>>> from reporting.context import report_context
+>>> pdf = render_pdf(analysis, report_context(analysis.ecg, None), Settings())  # doctest: +SKIP
+>>> pdf[:5]  # doctest: +SKIP
+b'%PDF-'
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from reporting.tracing import PANEL_LEADS, TracingLayout, slot_leads, tracing_svg
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from config.settings import Settings
+    from models.analysis import Analysis
+    from models.results import Evidence, Statement
+    from reporting.context import ReportContext
+
+__all__ = ["MeasurementRow", "format_value", "measurement_rows", "render_html", "render_pdf"]
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+#: CSS ``@page`` size of each ``Settings.page_size``, landscape.
+PAGE_SIZES = {"A4": "A4 landscape", "Letter": "letter landscape"}
+#: Layouts tried in turn until the report fits on one page: "regular" keeps the tracing
+#: low on the page, "natural" does not, "compact" and "tight" use smaller type ("tight"
+#: leaves the evidence spans to the tracing's marks).
+DENSITIES = ("regular", "natural", "compact", "tight")
+
+#: The measurement table: JSON name, label, unit as printed.
+MEASUREMENTS: tuple[tuple[str, str, str], ...] = (
+    ("heart_rate_bpm", "Heart rate", "bpm"), ("rr_ms", "RR interval", "ms"),
+    ("p_ms", "P duration", "ms"), ("pr_ms", "PR interval", "ms"),
+    ("qrs_ms", "QRS duration", "ms"), ("qt_ms", "QT interval", "ms"),
+    ("qtc_bazett_ms", "QTc Bazett", "ms"), ("qtc_fridericia_ms", "QTc Fridericia", "ms"),
+    ("qtc_framingham_ms", "QTc Framingham", "ms"), ("qtc_hodges_ms", "QTc Hodges", "ms"),
+    ("p_axis_deg", "P axis", "°"), ("qrs_axis_deg", "QRS axis", "°"),
+    ("t_axis_deg", "T axis", "°"),
+)
+_LABELS = {name: label for name, label, _ in MEASUREMENTS}
+_LEAD_FIELDS = {
+    "p_uv": "P amplitude", "q_uv": "Q amplitude", "r_uv": "R amplitude", "s_uv": "S amplitude",
+    "r_prime_uv": "R′ amplitude", "s_prime_uv": "S′ amplitude", "j_uv": "J point",
+    "st_j60_uv": "ST (J+60 ms)", "t_uv": "T amplitude", "p_prime_uv": "P′ (negative P)",
+    "q_ms": "Q duration", "r_peak_time_ms": "R-peak time", "qrs_area_uv_ms": "QRS area",
+}
+_UNITS = (("_uv_ms", "µV·ms"), ("_bpm", "bpm"), ("_deg", "°"), ("_ms", "ms"), ("_uv", "µV"),
+          ("_s", "s"))
+_RHYTHM_FIELDS = {
+    "p_wave_ratio": "P-wave ratio", "rr_irregularity": "RR irregularity",
+    "atrial_rate_bpm": "atrial rate", "flutter_wave_rate_bpm": "flutter-wave rate",
+}
+_WORDS = {"rr": "RR", "pr": "PR", "qrs": "QRS", "qt": "QT", "qtc": "QTc", "st": "ST",
+          "av": "AV", "lv": "LV", "rv": "RV"}
+_SYMBOLS = ((">=", "≥"), ("<=", "≤"), ("!=", "≠"))
+UNABLE = "unable to measure"
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    """One line of the measurement table as printed (``value`` is text, ``unit`` too)."""
+
+    name: str
+    label: str
+    value: str
+    unit: str
+    reason: str | None = None  # why it is unable to measure
+    note: str = ""  # footnote letter of the reason
+
+
+def format_value(value: float | str | None, unit: str) -> str:
+    """A measured value as printed: whole numbers for ms, bpm, °, µV; 2 decimals otherwise."""
+    if value is None:
+        return "not measured"
+    if isinstance(value, str):
+        return value
+    if unit in ("ms", "bpm", "°", "µV", "µV·ms"):
+        return f"{value:.0f}"
+    return f"{value:.2f}"
+
+
+def measurement_rows(analysis: Analysis) -> list[MeasurementRow]:
+    """The measurement table; reasons for missing values get footnote letters a, b, ..."""
+    m = analysis.measurements
+    letters: dict[str, str] = {}
+    rows = []
+    for name, label, unit in MEASUREMENTS:
+        value = getattr(m, name)
+        if value is None:
+            reason = m.unmeasured.get(name, "no reason recorded")
+            note = letters.setdefault(reason, "abcdefghijklm"[len(letters)])
+            rows.append(MeasurementRow(name, label, UNABLE, "", reason, note))
+        else:
+            rows.append(MeasurementRow(name, label, format_value(float(value), unit), unit))
+    return rows
+
+
+def _symbols(text: str) -> str:
+    """``>=`` as ``≥`` and the like, for print."""
+    for ascii_op, symbol in _SYMBOLS:
+        text = text.replace(ascii_op, symbol)
+    return text
+
+
+def _unit_of(name: str) -> tuple[str, str]:
+    """(suffix, unit) of a measurement name, e.g. ("_ms", "ms"); ("", "") for none."""
+    return next(((sfx, u) for sfx, u in _UNITS if name.endswith(sfx)), ("", ""))
+
+
+def _evidence_view(e: Evidence) -> dict[str, str]:
+    """An evidence item as printed: what was measured, its value, the rule, where."""
+    suffix, unit = _unit_of(e.measurement)
+    lead, _, field = e.measurement.partition(".")
+    if e.measurement.startswith("ai."):
+        label, unit = "probability", ""
+    elif e.measurement in _LABELS:
+        label = _LABELS[e.measurement]
+    elif lead == "rhythm":
+        label = _RHYTHM_FIELDS.get(field, field.removesuffix(suffix).replace("_", " "))
+    elif field in _LEAD_FIELDS:
+        label = f"{lead} {_LEAD_FIELDS[field]}"
+    else:
+        label = e.measurement.removesuffix(suffix).replace("_", " ").replace(".", " ")
+    label = " ".join(_WORDS.get(w, w) for w in label.split(" "))
+    label = label[:1].upper() + label[1:]
+    value = format_value(e.value, unit)
+    sep = "" if unit == "°" else " "
+    criterion = _symbols(e.criterion)
+    if unit and any(c.isdigit() for c in criterion):
+        criterion += sep + unit
+    spans = [f"{a:.2f}–{b:.2f}" for a, b in e.spans_s]
+    if len(spans) > 2:
+        span_text = f"{len(spans)} spans ({spans[0]} s, …)"
+    else:
+        span_text = ", ".join(spans) + (" s" if spans else "")
+    if e.value is not None and unit and not isinstance(e.value, str):
+        value += sep + unit
+    return {"label": label, "value": value, "criterion": criterion,
+            "leads": ", ".join(e.leads), "spans": span_text}
+
+
+def _evidence_views(evidence: tuple[Evidence, ...]) -> list[dict[str, str]]:
+    """Evidence items as printed; a run of items at one place names the place once, last."""
+    views = [_evidence_view(e) for e in evidence]
+    for this, after in itertools.pairwise(views):
+        if (this["leads"], this["spans"]) == (after["leads"], after["spans"]):
+            this["leads"] = this["spans"] = ""
+    return views
+
+
+def _statement_view(number: int, s: Statement, versions: dict[str, str]) -> dict[str, Any]:
+    ai = None
+    if s.probability is not None:
+        ai = {"probability": f"{s.probability:.2f}", "model": s.source or "unnamed model",
+              "version": versions.get(s.source, "")}
+    return {"number": number, "text": s.text, "certainty": s.certainty, "critical": s.critical,
+            "ai": ai, "evidence": _evidence_views(s.evidence)}
+
+
+def _age_text(ctx: ReportContext) -> str | None:
+    age = ctx.patient_age_years
+    if age is None and ctx.patient_birth_date and ctx.acquisition_time:
+        try:
+            born = datetime.strptime(ctx.patient_birth_date, "%Y%m%d").date()
+        except ValueError:
+            born = None
+        if born is not None:
+            at = ctx.acquisition_time.date()
+            age = at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+    if age is None:
+        return None
+    return f"{age * 12:.0f} months" if age < 2 else f"{age:.0f} y"
+
+
+def _date_text(yyyymmdd: str | None) -> str | None:
+    if not yyyymmdd:
+        return None
+    v = yyyymmdd.strip()
+    return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
+
+
+def _time_text(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    zone = t.tzname() or t.strftime("%z") if t.tzinfo else ""
+    return t.strftime("%Y-%m-%d %H:%M:%S") + (f" {zone}" if zone else "")
+
+
+def _person(xcn: str | None) -> str | None:
+    """An HL7 XCN/PN value (``ID^FAMILY^GIVEN`` or ``FAMILY^GIVEN``) as plain words."""
+    if not xcn:
+        return None
+    parts = [p.strip() for p in xcn.split("^")]
+    if len(parts) >= 3 and parts[1]:
+        name = f"{parts[1]}, {parts[2]}" if parts[2] else parts[1]
+        return f"{name} ({parts[0]})" if parts[0] else name
+    return " ".join(p for p in parts if p) or None
+
+
+def _header(ctx: ReportContext) -> dict[str, Any]:
+    sex = {"M": "male", "F": "female"}.get(ctx.patient_sex or "", "sex not recorded")
+    order: list[str] = []
+    if ctx.placer_order_number:
+        ns = f" ({ctx.placer_namespace})" if ctx.placer_namespace else ""
+        order.append(f"Placer order {ctx.placer_order_number}{ns}")
+    if ctx.filler_order_number:
+        order.append(f"Filler order {ctx.filler_order_number}")
+    procedure = ctx.procedure_code.split("^")[1] if ctx.procedure_code and "^" in \
+        ctx.procedure_code else ctx.procedure_code
+    return {"name": ctx.patient_display_name, "id": ctx.patient_id, "sex": sex,
+            "age": _age_text(ctx), "birth_date": _date_text(ctx.patient_birth_date),
+            "accession": ctx.accession_number, "orders": order, "ordered": ctx.ordered,
+            "procedure": procedure, "provider": _person(ctx.ordering_provider),
+            "acquired": _time_text(ctx.acquisition_time), "device": ctx.device,
+            "institution": ctx.institution}
+
+
+def _status(ctx: ReportContext) -> dict[str, str]:
+    who = ctx.confirmed_by or "physician (name not recorded)"
+    if ctx.result_status == "F":
+        return {"kind": "final", "text": f"Confirmed by {who}"}
+    if ctx.result_status == "C":
+        return {"kind": "final", "text": f"Corrected report, confirmed by {who}"}
+    return {"kind": "preliminary", "text": "Unconfirmed computer interpretation"}
+
+
+def _quality(analysis: Analysis) -> list[str]:
+    q = analysis.quality
+    lines = [] if q.usable else ["Recording not usable for interpretation"]
+    lines += list(q.problems)
+    lines += [f"{lq.lead}: {', '.join(lq.problems)}" + ("" if lq.usable else " (excluded)")
+              for lq in q.leads if lq.problems]
+    return [_symbols(line) for line in lines]
+
+
+def _notes(analysis: Analysis) -> list[str]:
+    ecg = analysis.ecg
+    notes = list(analysis.notes)
+    shown = {n for row in slot_leads(ecg.lead_names) for n in row if n is not None}
+    missing = [n for row in PANEL_LEADS for n in row if n not in ecg.lead_names]
+    if missing:
+        notes.append("leads not recorded: " + ", ".join(missing))
+    hidden = [n for n in ecg.lead_names if n not in shown]
+    if hidden:
+        notes.append("leads not shown in the tracing: " + ", ".join(hidden))
+    if ecg.duration_s > 10.0 + 1e-6:
+        notes.append(f"tracing shows the first 10 s of {ecg.duration_s:.1f} s")
+    return [_symbols(n) for n in notes]
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+@functools.lru_cache(maxsize=1)
+def _css() -> str:
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+def render_html(analysis: Analysis, context: ReportContext, page_size: str = "A4",
+                density: str = "regular") -> str:
+    """The report as one HTML document (what :func:`render_pdf` lays out).
+
+    Parameters
+    ----------
+    page_size:
+        "A4" or "Letter" (landscape).
+    density:
+        One of :data:`DENSITIES`; denser layouts use smaller type.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``page_size`` or ``density``.
+    """
+    if page_size not in PAGE_SIZES or density not in DENSITIES:
+        raise ValueError(f"page_size {page_size!r} / density {density!r} not supported")
+    layout = TracingLayout()
+    versions = dict(analysis.versions)
+    view = {
+        "page_size": PAGE_SIZES[page_size], "page_class": page_size.lower(),
+        "density": density, "css": Markup(_css()),
+        "header": _header(context), "status": _status(context),
+        "critical": analysis.critical,
+        "measurements": measurement_rows(analysis),
+        "reasons": sorted({(r.note, r.reason) for r in measurement_rows(analysis) if r.reason}),
+        "statements": [_statement_view(i, s, versions)
+                       for i, s in enumerate(analysis.statements, start=1)],
+        "quality": _quality(analysis), "notes": _notes(analysis),
+        "tracing": Markup(tracing_svg(analysis, layout)), "layout": layout,
+        "tracing_width_mm": layout.width_mm, "versions": versions,
+        "rate_hz": f"{analysis.ecg.sampling_rate_hz:g}",
+        "source": context.sop_instance_uid or context.source or analysis.ecg.source,
+    }
+    return _environment().get_template("report.html.j2").render(**view)
+
+
+def render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -> bytes:
+    """The report of ``analysis`` as a one-page landscape PDF (``settings.page_size``).
+
+    The layout gets denser (smaller type) until it fits one page; the tracing always
+    keeps its paper scale of 25 mm/s and 10 mm/mV.
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+    """
+    import weasyprint
+
+    doc = None
+    for density in DENSITIES:
+        html = render_html(analysis, context, settings.page_size, density)
+        doc = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render()
+        if len(doc.pages) == 1:
+            break
+    assert doc is not None
+    if len(doc.pages) > 1:  # never drop a statement to force one page
+        log.warning("report of %s needs %d pages even at the tightest layout (%d statements)",
+                    analysis.ecg.source, len(doc.pages), len(analysis.statements))
+    return bytes(doc.write_pdf())
