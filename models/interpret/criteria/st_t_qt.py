@@ -12,7 +12,10 @@ Sources
   et al. AHA/ACCF/HRS Part IV, Circulation 2009;119:e241).
 - QT: QTc by the linear Framingham formula (Sagie A et al. Am J Cardiol 1992;70:797), as
   Part IV recommends a linear correction over Bazett's; prolonged >= 450 ms in men, >= 460 ms
-  in women (unknown sex: 460 ms); short <= 390 ms (Part IV); QTc >= 500 ms is critical.
+  in women (unknown sex: 460 ms); QTc >= 500 ms is critical. Short: <= 360 ms, the level at
+  which the 2015 ESC guidelines (Priori SG et al. Eur Heart J 2015;36:2793) consider a short
+  QT syndrome, instead of Part IV's <= 390 ms, which fires on many normal ECGs (QTc 370-390
+  ms is common in healthy adults; Gollob MH et al. J Am Coll Cardiol 2011;57:802).
   Not interpreted with QRS >= 120 ms (the QT then includes the conduction delay). The
   global QTc (earliest QRS onset to latest T offset) and the QTc of the median per-lead QT
   must both meet the criterion, so that one lead's late T offset cannot make a statement.
@@ -90,6 +93,6 @@ def _qt(c: Ctx) -> list[Finding]:
         c.note_sex_unknown("prolonged QTc", "female threshold >= 460 ms")
     if (e := c.ev(QTC, f">= {limit}", leads, spans)) and (m := c.ev(QTC_MEDIAN, f">= {limit}")):
         return [Finding("LONG_QT", "definite", (e, m, narrow))]
-    if (e := c.ev(QTC, "<= 390", leads, spans)) and (m := c.ev(QTC_MEDIAN, "<= 390")):
+    if (e := c.ev(QTC, "<= 360", leads, spans)) and (m := c.ev(QTC_MEDIAN, "<= 360")):
         return [Finding("SHORT_QT", "probable", (e, m, narrow))]
     return []
