@@ -82,6 +82,9 @@ def test_aa_is_delivered_once_and_audited(settings, receiver):
     assert {k: (d.state, d.attempts, d.last_ack_code) for k, d in rows.items()} == {
         "M1": ("delivered", 1, "AA"), "M2": ("delivered", 1, "AA")}
     assert receiver.acked == ["M1", "M2"]
+    # sent byte for byte as stored: segments end in CR, never a translated LF
+    stored = [(s.reports_dir / f"{m}.hl7").read_bytes().decode() for m in ("M1", "M2")]
+    assert receiver.received == stored and all("\n" not in m for m in receiver.received)
     assert deliver_due(s) == 0  # nothing sent twice
     with session_scope(s.audit_url) as db:
         assert len(list(db.exec(select(DeliveryAttempt)))) == 2

@@ -120,7 +120,8 @@ def _send_ehr(settings: Settings, payload: Path) -> tuple[AttemptResult, str]:
     assert isinstance(client, MllpClient)
     with lock:  # one message in flight per connection
         try:
-            ack = client.send(payload.read_text(encoding="utf-8"))
+            # bytes as stored: read_text() would turn the CR segment ends into LF
+            ack = client.send(payload.read_bytes().decode("utf-8"))
         except DeliveryError as exc:
             text = str(exc)
             outcome = ("timeout" if "no ACK" in text else
