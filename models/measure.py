@@ -154,6 +154,19 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
                           r_peak_time_ms=rpt, qrs_area_uv_ms=area)
 
 
+def qtc_all(qt_ms: float, rr_ms: float) -> dict[str, float]:
+    """QTc by Bazett, Fridericia, Framingham (Sagie 1992) and Hodges, ms.
+
+    >>> {k: round(v) for k, v in qtc_all(400.0, 1000.0).items()}
+    {'qtc_bazett_ms': 400, 'qtc_fridericia_ms': 400, 'qtc_framingham_ms': 400, 'qtc_hodges_ms': 400}
+    """
+    rr = rr_ms / 1000.0
+    hr = 60000.0 / rr_ms
+    return {"qtc_bazett_ms": qt_ms / rr ** 0.5, "qtc_fridericia_ms": qt_ms / rr ** (1 / 3),
+            "qtc_framingham_ms": qt_ms + 154.0 * (1 - rr),
+            "qtc_hodges_ms": qt_ms + 1.75 * (hr - 60.0)}
+
+
 def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pre_samples: int,
             lead_names: tuple[str, ...], usable: np.ndarray, rr_s: np.ndarray,
             p_beat_ratio: float | None) -> Measurement:
@@ -214,10 +227,7 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
     qtc: dict[str, float | None] = dict.fromkeys(
         ("qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms"))
     if qt_ms is not None and rr_ms is not None and hr is not None:
-        rr = rr_ms / 1000.0
-        qtc = {"qtc_bazett_ms": qt_ms / rr ** 0.5, "qtc_fridericia_ms": qt_ms / rr ** (1 / 3),
-               "qtc_framingham_ms": qt_ms + 154.0 * (1 - rr),
-               "qtc_hodges_ms": qt_ms + 1.75 * (hr - 60.0)}
+        qtc = dict(qtc_all(qt_ms, rr_ms))
     else:
         for k in qtc:
             un[k] = un.get("qt_ms", un.get("rr_ms", "QT or RR unavailable"))

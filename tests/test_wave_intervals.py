@@ -1,0 +1,53 @@
+"""Global PR and QT from the per-lead waves (models.wave_intervals), as analyze uses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.analysis import WAVE_INTERVALS, analyze
+from models.dsp_config import AnalysisConfig
+from models.results import Beat, Wave
+from models.wave_intervals import intervals_from_waves
+from tests.synthetic import synthetic_ecg
+
+
+def _lead(shift_s: float) -> tuple[Wave, ...]:
+    return (Wave("P", 0.40 + shift_s, 0.45, 0.50), Wave("QRS", 0.60 + shift_s, 0.64, 0.70 + shift_s),
+            Wave("T", 0.90, 1.00, 1.10 + shift_s))
+
+
+def test_earliest_onset_latest_offset_second_earliest_p() -> None:
+    waves = {"I": _lead(0.0), "II": _lead(0.01), "V1": _lead(0.02)}
+    beats = (Beat(0.64, "dominant", p_wave=True),)
+    got = intervals_from_waves(waves, beats, min_beats=1)
+    assert got["qrs_ms"] == pytest.approx(120)  # 0.60 .. 0.72
+    assert got["pr_ms"] == pytest.approx(190)  # second earliest P onset 0.41
+    assert got["qt_ms"] == pytest.approx(520)  # 0.60 .. 1.12
+
+
+def test_no_p_decision_no_pr_and_too_few_leads_nothing() -> None:
+    waves = {"I": _lead(0.0), "II": _lead(0.01), "V1": _lead(0.02)}
+    assert intervals_from_waves(waves, (Beat(0.64, "dominant"),), min_beats=1)["pr_ms"] is None
+    two = {"I": _lead(0.0), "II": _lead(0.01)}
+    assert intervals_from_waves(two, (Beat(0.64, "dominant", p_wave=True),), min_beats=1) == {
+        "pr_ms": None, "qrs_ms": None, "qt_ms": None}
+    ectopic = (Beat(0.64, "ventricular", p_wave=True),)
+    assert intervals_from_waves(waves, ectopic, min_beats=1)["qrs_ms"] is None
+
+
+@pytest.mark.parametrize("rate_bpm", [60, 90, 140])
+def test_fused_pr_and_qt_match_the_synthetic_truth(rate_bpm: float) -> None:
+    s = synthetic_ecg(rate_bpm=rate_bpm, seed=11)
+    fused = analyze(s.ecg).measurements
+    dsp = analyze(s.ecg, AnalysisConfig(delineator="dsp")).measurements
+    b = s.beats[2]
+    assert fused.pr_ms == pytest.approx(1000 * (b.qrs_onset_s - b.p_onset_s), abs=12)
+    assert fused.qt_ms == pytest.approx(1000 * (b.t_offset_s - b.qrs_onset_s), abs=20)
+    assert fused.qrs_ms == dsp.qrs_ms  # QRS duration stays the DSP engine's
+    assert "qrs_ms" not in WAVE_INTERVALS
+    assert fused.qtc_bazett_ms == pytest.approx(fused.qt_ms / (fused.rr_ms / 1000) ** 0.5)
+
+
+def test_no_pr_in_atrial_fibrillation_with_the_neural_waves() -> None:
+    m = analyze(synthetic_ecg(rate_bpm=100, af=True, seed=11).ecg).measurements
+    assert m.pr_ms is None and "pr_ms" in m.unmeasured
