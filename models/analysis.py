@@ -69,6 +69,8 @@ class Analysis:
 
 
 DELINEATOR_VERSION = "dsp-1.1"
+#: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
+ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).
 WAVE_INTERVALS = ("pr_ms", "qt_ms")
 
@@ -203,7 +205,10 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),
                         representative_beat=rep_beat)
-    analysis = _interpret(analysis)
+    read = _interpret(analysis)
+    if ATRIAL_ARRHYTHMIAS & {st.code for st in read.statements}:
+        read = _interpret(_without_p_waves(analysis))
+    analysis = read
     if cfg.delineator != "dsp" or models is not None:
         analysis = _ai_findings(analysis, models)
     return analysis
@@ -244,6 +249,30 @@ def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ..
     if "qt_ms" in new and m.rr_ms is not None:
         new.update(qtc_all(new["qt_ms"], m.rr_ms))
     return dataclasses.replace(m, **new) if new else m
+
+
+def _without_p_waves(analysis: Analysis) -> Analysis:
+    """The analysis with no P wave, P measurement or P amplitude, for a second reading.
+
+    When the statements say atrial fibrillation or flutter, what the delineators took for
+    P waves are fibrillatory or flutter waves: P waves, PR, P duration and P axis are
+    removed (null, with the reason) and the ECG is interpreted again, so that no statement
+    rests on a P wave that is not there (e.g. no first-degree AV block in AF) and every
+    evidence value is the one reported.
+    """
+    import dataclasses
+
+    reason = "atrial fibrillation or flutter: the atrial waves are not P waves"
+    m = analysis.measurements
+    measurements = dataclasses.replace(
+        m, p_ms=None, pr_ms=None, p_axis_deg=None,
+        unmeasured={**m.unmeasured, "p_ms": reason, "pr_ms": reason, "p_axis_deg": reason})
+    amplitudes = {lead: dataclasses.replace(a, p_uv=None, p_prime_uv=None)
+                  for lead, a in analysis.amplitudes.items()}
+    waves = {lead: tuple(w for w in ws if w.type != "P") for lead, ws in analysis.waves.items()}
+    beats = tuple(dataclasses.replace(b, p_wave=False) for b in analysis.beats)
+    return dataclasses.replace(analysis, measurements=measurements, amplitudes=amplitudes,
+                               waves=waves, beats=beats)
 
 
 def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:

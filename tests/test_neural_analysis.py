@@ -65,3 +65,22 @@ def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path)
     assert all(st.probability is not None and st.evidence for st in ai)
     assert a.versions["classifier:site-bump"].startswith("site-bump@0.1.0")
     assert "probability" in a.to_json_dict()["statements"][-1]
+
+
+@pytest.mark.ludb
+@pytest.mark.parametrize("record_id", [38, 52, 101])  # AF with "P waves" found (101), flutter
+def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: Path,
+                                                                       record_id: int) -> None:
+    from bench import ludb
+    from models.interpret.evidence import check_evidence
+
+    a = analyze(ludb.read_record(record_id))
+    codes = {s.code for s in a.statements}
+    assert codes & {"AF", "AFL"}
+    assert not [w for ws in a.waves.values() for w in ws if w.type == "P"]
+    m = a.measurements
+    assert m.pr_ms is None and m.p_ms is None and m.p_axis_deg is None
+    assert "not P waves" in m.unmeasured["pr_ms"]
+    assert not codes & {"1AVB", "SHORT_PR", "LAE", "RAE", "SR"}
+    assert all(not check_evidence(s, a) for s in a.statements)
+    assert len(a.notes) == len(set(a.notes))
