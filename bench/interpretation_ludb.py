@@ -22,6 +22,7 @@ Mapping of ludb.csv diagnoses (column: a line of the cell) to statement codes
 - LAFB: Conduction abnormalities "Left anterior hemiblock" -> LAFB
 - left / right axis deviation: Electric axis "...: left / right axis deviation" -> LAD / RAD
 - LVH: Hypertrophies "Left ventricular hypertrophy" -> LVH (any certainty)
+- left atrial enlargement: Hypertrophies "Left atrial hypertrophy" or "...overload" -> LAE
 - paced rhythm: Cardiac pacing, any entry -> APACED, VPACED, AVPACED
 - ventricular extrasystoles: Extrasystolies "Ventricular extrasystole..." -> PVC, VBIGEMINY,
   PVC_COUPLET, NSVT, VT
@@ -77,6 +78,8 @@ ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
     ("right axis deviation", "Electric axis of the heart",
      ("electric axis of the heart: right axis deviation",), {"RAD"}),
     ("LVH", "Hypertrophies", ("left ventricular hypertrophy",), {"LVH"}),
+    ("left atrial enlargement", "Hypertrophies",
+     ("left atrial hypertrophy", "left atrial overload"), {"LAE"}),
     ("paced rhythm", "Cardiac pacing", ("",), {"APACED", "VPACED", "AVPACED"}),
     ("ventricular extrasystoles", "Extrasystolies", ("ventricular extrasystole",),
      {"PVC", "VBIGEMINY", "PVC_COUPLET", "NSVT", "VT"}),

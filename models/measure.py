@@ -30,6 +30,8 @@ Definitions (all on the representative (median) beat of the dominant beats)
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -251,10 +253,13 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
             un[k] = "fewer than two usable limb leads or wave not delineated"
     amps: dict[str, LeadAmplitudes] = {}
     t_pk = rep.get("T", "peak")[:, 0]
+    p_on, p_off = rep.get("P", "onset")[:, 0], rep.get("P", "offset")[:, 0]
     for i, n in enumerate(lead_names):
         if use[i]:
             tp = int(t_pk[i]) if np.isfinite(t_pk[i]) else None
             amps[n] = _amplitudes(median_uv[i], fs, gi, tp)
+            if g["p_onset"] is not None and np.isfinite(p_on[i]) and np.isfinite(p_off[i]):
+                amps[n] = dataclasses.replace(amps[n], p_ms=float(p_off[i] - p_on[i]) / ms)
     problems = _limb_checks(median_uv, lead_names, use, amps, gi)
     gm = GlobalMeasurements(heart_rate_bpm=hr, rr_ms=rr_ms, p_ms=p_ms, pr_ms=pr_ms,
                             qrs_ms=qrs_ms, qt_ms=qt_ms, **qtc, **axes, unmeasured=un)

@@ -61,6 +61,7 @@ class LeadAmplitudes:
     t_uv: float | None = None
     p_prime_uv: float | None = None  # negative part of a biphasic P (e.g. V1 in LAE)
     q_ms: float | None = None  # Q wave duration
+    p_ms: float | None = None  # P wave duration in this lead (onset to offset)
     r_peak_time_ms: float | None = None  # QRS onset to R peak (intrinsicoid deflection)
     qrs_area_uv_ms: float | None = None  # signed QRS area, for axis computation
 

@@ -234,3 +234,12 @@ def test_paced_rhythms() -> None:
     assert "AVPACED" in av and "VPACED" not in av
     a = run(spikes_s=tuple(t - 0.2 for t in r_s))
     assert "APACED" in a and "SR" not in a
+
+
+def test_left_atrial_enlargement_uses_the_p_duration_in_lead_ii() -> None:
+    long_ii = run(meas={"p_ms": 130}, amps={"II": {"p_ms": 125}})
+    assert long_ii["LAE"].certainty == "probable"
+    (e,) = long_ii["LAE"].evidence
+    assert (e.measurement, e.value, e.leads) == ("II.p_ms", 125, ("II",))
+    # a long P only from the earliest onset to the latest offset over leads: not LAE
+    assert "LAE" not in run(meas={"p_ms": 135}, amps={"II": {"p_ms": 105}})

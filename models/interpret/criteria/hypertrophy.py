@@ -29,7 +29,7 @@ def hypertrophy(c: Ctx) -> list[Finding]:
         out += _lvh(c, narrow)
         out += _rvh(c, narrow)
     lead = c.first_lead(("II", "V1"))
-    if e := c.ev("p_ms", "> 120", (lead,) if lead else (), c.p(lead) if lead else []):
+    if lead and (e := c.lead_ev(lead, "p_ms", "> 120", c.p(lead))):
         out.append(Finding("LAE", "probable", (e,)))
     elif (t := c.lead_ev("V1", "p_prime_uv", "<= -100", c.p("V1"))) and (
             up := c.lead_ev("V1", "p_uv", "> 0", c.p("V1"))):
