@@ -34,7 +34,8 @@ def describe(analysis: Analysis) -> str:
         lines.append(f"    {flag}{certainty}{s.text} [{s.code}]")
         for e in s.evidence:
             where = f" in {', '.join(e.leads)}" if e.leads else ""
-            lines.append(f"      - {e.measurement} = {e.value} ({e.criterion}){where}")
+            value = f"{e.value:.4g}" if isinstance(e.value, float) else e.value
+            lines.append(f"      - {e.measurement} = {value} ({e.criterion}){where}")
     for note in analysis.notes:
         lines.append(f"  note: {note}")
     lines.append("  versions: " + ", ".join(f"{k} {v}" for k, v in analysis.versions.items()))
