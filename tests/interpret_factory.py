@@ -63,7 +63,7 @@ def make_analysis(meas: dict[str, Any] | None = None,
     r_s = [t for t in r_s if t < duration_s - 0.45]
     kinds = kinds or ["dominant"] * len(r_s)
     paced = paced or [False] * len(r_s)
-    beats = tuple(Beat(r_s=float(t), kind=k, paced=p)  # type: ignore[arg-type]
+    beats = tuple(Beat(r_s=float(t), kind=k, paced=p, p_wave=p_waves)  # type: ignore[arg-type]
                   for t, k, p in zip(r_s, kinds, paced))
     waves: dict[str, tuple[Wave, ...]] = {}
     for lead in STANDARD_LEADS:

@@ -234,6 +234,14 @@ def test_paced_rhythms() -> None:
     assert "AVPACED" in av and "VPACED" not in av
     a = run(spikes_s=tuple(t - 0.2 for t in r_s))
     assert "APACED" in a and "SR" not in a
+    # a spike at the QRS onset of beats typed unpaced (a wide paced QRS peaking > 80 ms
+    # after its spike): ventricular pacing
+    onset = run(spikes_s=tuple(t - 0.06 for t in r_s), p_waves=False, meas={"qrs_ms": 160},
+                rhythm={"p_wave_ratio": 0.0})
+    assert "VPACED" in onset and "APACED" not in onset
+    # a spike 200 ms before the QRS with no P wave after it is no atrial capture
+    assert "APACED" not in run(spikes_s=tuple(t - 0.2 for t in r_s), p_waves=False,
+                               rhythm={"p_wave_ratio": 0.0})
 
 
 def test_left_atrial_enlargement_uses_the_p_duration_in_lead_ii() -> None:

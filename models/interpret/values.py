@@ -265,17 +265,37 @@ def _pr_sd(a: Analysis) -> float | None:
     return float(np.std(pr)) if len(pr) >= 3 else None
 
 
+def ventricular_paced_beats(a: Analysis) -> list[int]:
+    """Beats the DSP engine typed as paced (a spike within 80 ms before the QRS fiducial),
+    and beats with a pacing spike within 50 ms of their QRS onset (the earliest onset over
+    the leads): a wide paced QRS can peak more than 80 ms after its spike (LUDB 8, 34)."""
+    spikes = np.array(a.rhythm.pacing_spikes_s)
+    qrs = [w for ws in a.waves.values() for w in ws if w.type == "QRS"]
+    out = []
+    for i, b in enumerate(a.beats):
+        if b.paced:
+            out.append(i)
+            continue
+        onsets = [w.onset_s for w in qrs if abs(w.peak_s - b.r_s) <= 0.1]
+        if spikes.size and onsets and np.any(np.abs(spikes - min(onsets)) <= 0.05):
+            out.append(i)
+    return out
+
+
 def _paced_fraction(a: Analysis) -> float | None:
-    return float(np.mean([b.paced for b in a.beats])) if a.beats else None
+    return float(len(ventricular_paced_beats(a)) / len(a.beats)) if a.beats else None
 
 
 def atrial_paced_beats(a: Analysis) -> list[int]:
-    """Beats with a pacing spike 90-350 ms before the QRS fiducial (atrial stimulus)."""
+    """Beats with a pacing spike 90-350 ms before the QRS fiducial (atrial stimulus) and a
+    P wave (atrial capture). Without the P wave the spike is no evidence of atrial pacing:
+    in LUDB 8 (atrial fibrillation) and 34, ventricular spikes before wide paced QRS
+    complexes fell in that window."""
     spikes = np.array(a.rhythm.pacing_spikes_s)
     if spikes.size == 0:
         return []
     return [i for i, b in enumerate(a.beats)
-            if np.any((spikes >= b.r_s - 0.35) & (spikes <= b.r_s - 0.09))]
+            if b.p_wave and np.any((spikes >= b.r_s - 0.35) & (spikes <= b.r_s - 0.09))]
 
 
 def _atrial_paced_fraction(a: Analysis) -> float | None:
