@@ -31,7 +31,7 @@ def _inputs(n_ludb: int) -> list[tuple[str, object]]:
     from integration.dicom_decode import decode_file
 
     out: list[tuple[str, object]] = [("waveform_ecg.dcm", decode_file(
-        get_testdata_file("waveform_ecg.dcm")))]
+        str(get_testdata_file("waveform_ecg.dcm"))))]
     if (ludb.LUDB_DIR / "RECORDS").is_file():
         out += [(f"LUDB {rid}", ludb.read_record(rid)) for rid in ludb.record_ids()[:n_ludb]]
     return out

@@ -133,8 +133,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     from models.conditioning import condition
     from models.delineate import delineate
     from models.measure import measure
-    from models.quality import assess_quality
     from models.qrs_detect import detect_qrs
+    from models.quality import assess_quality
     from models.rhythm import rhythm_features
 
     cfg = config or AnalysisConfig()
@@ -248,7 +248,7 @@ def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ..
            if k in WAVE_INTERVALS and v is not None and getattr(m, k) is not None}
     if "qt_ms" in new and m.rr_ms is not None:
         new.update(qtc_all(new["qt_ms"], m.rr_ms))
-    return dataclasses.replace(m, **new) if new else m
+    return dataclasses.replace(m, **new) if new else m  # type: ignore[arg-type]
 
 
 def _without_p_waves(analysis: Analysis) -> Analysis:

@@ -31,7 +31,6 @@ Definitions (all on the representative (median) beat of the dominant beats)
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -62,7 +62,7 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
     from reporting.context import report_context
     from reporting.pdf import render_pdf
 
-    config = AnalysisConfig(delineator=settings.delineator)
+    config = AnalysisConfig(delineator=settings.delineator)  # type: ignore[arg-type]
     models = process_models(settings.model_registry)
     ecgs: list[tuple[Path, Ecg]] = []
     n_err = 0
