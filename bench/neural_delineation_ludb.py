@@ -36,13 +36,14 @@ class RecordWaves:
     network: dict[str, tuple[Wave, ...]]
     paced: bool
     p_beats_s: tuple[float, ...]  # QRS times of the beats the DSP engine found a P wave for
+    atrial_arrhythmia: bool  # the default analyze reads AF or flutter: it reports no P wave
     dsp_s: float
     network_s: float
 
 
 def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWaves]:
     """DSP waves (``analyze``, delineator "dsp") and network waves for each record."""
-    from models.analysis import analyze
+    from models.analysis import ATRIAL_ARRHYTHMIAS, analyze
     from models.dsp_config import AnalysisConfig
     from models.neural.masks_to_waves import masks_to_waves
     from models.neural.runtime import process_models
@@ -62,7 +63,10 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
         t2 = time.perf_counter()
         out.append(RecordWaves(rid, ludb.expert_waves(rid, ecg.sampling_rate_hz), a.waves,
                                net, any(b.paced for b in a.beats),
-                               tuple(b.r_s for b in a.beats if b.p_wave), t1 - t0, t2 - t1))
+                               tuple(b.r_s for b in a.beats if b.p_wave),
+                               bool(ATRIAL_ARRHYTHMIAS & {st.code for st in analyze(
+                                   ecg, masks=probs).statements}),
+                               t1 - t0, t2 - t1))
     return out
 
 
@@ -84,9 +88,10 @@ def score(records: list[RecordWaves], method: str, rule: object = None) -> Score
         else:
             chosen = rule or DEFAULT_RULE
             # as analyze(delineator="fused") does: fuse, then keep P waves only where
-            # the DSP engine saw atrial activity (models.fusion.gate_p_waves)
+            # the DSP engine saw atrial activity (models.fusion.gate_p_waves), and none in
+            # a record read as atrial fibrillation or flutter
             waves = gate_p_waves(fuse(r.dsp, r.network, chosen, paced=r.paced),  # type: ignore[arg-type]
-                                 r.p_beats_s)
+                                 () if r.atrial_arrhythmia else r.p_beats_s)
         total.add(score_record(r.expert, as_detected(waves)))
     return total
 
