@@ -235,9 +235,10 @@ def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ..
     Only intervals the DSP engine measured are replaced: a PR it could not measure (no P
     waves) stays None; where the waves give no value, the DSP value stays. The QRS
     duration stays the DSP engine's: from the waves it was better on LUDB (tune SD 11.7
-    against 15.2 ms) but ran 10-20 ms long outside LUDB (seeded synthetic ECGs of known
-    QRS 96 ms: 103-112 against DSP 92-94; the Mortara sample: 99 against the device's 75,
-    DSP 85), and QRS duration drives the bundle-branch and IVCD statements.
+    against 15.2 ms, network 1.0.0) but ran 5-15 ms long outside LUDB (network 1.1.0:
+    seeded synthetic ECGs of known QRS 96 ms gave 101-110 against DSP 92-94; the Mortara
+    sample 100 against the device's 75, DSP 85), and QRS duration drives the bundle-branch
+    and IVCD statements.
     """
     import dataclasses
 

@@ -82,16 +82,16 @@ class FusionRule:
         return {"P": self.p, "QRS": self.qrs, "T": self.t}[wave]
 
 
-#: Chosen on the 10 validation records for ludb-unet1d 1.0.0 by ``bench.fusion_select``
+#: Chosen on the 10 validation records for ludb-unet1d 1.1.0 by ``bench.fusion_select``
 #: (see the module docstring); choose again after each retraining of the network.
 DEFAULT_RULE = FusionRule(
-    p=WaveRule(presence="union", onset_weight=0.75, offset_weight=1.0, onset_shift_ms=0.0,
-               offset_shift_ms=1.0, peak="network"),
-    qrs=WaveRule(presence="dsp", onset_weight=0.75, offset_weight=1.0, onset_shift_ms=-1.0,
-                 offset_shift_ms=0.0, peak="network"),
-    t=WaveRule(presence="union", onset_weight=0.5, offset_weight=0.75, onset_shift_ms=-9.0,
-               offset_shift_ms=-7.0, peak="network"),
-    pair_ms=100.0, paced="dsp-presence")
+    p=WaveRule(presence="dsp", onset_weight=0.75, offset_weight=1.0, onset_shift_ms=-1.0,
+               offset_shift_ms=2.0, peak="network"),
+    qrs=WaveRule(presence="dsp", onset_weight=0.75, offset_weight=1.0, onset_shift_ms=0.0,
+                 offset_shift_ms=1.0, peak="network"),
+    t=WaveRule(presence="network", onset_weight=0.5, offset_weight=0.75, onset_shift_ms=-10.0,
+               offset_shift_ms=-6.0, peak="network"),
+    pair_ms=100.0, paced="fused")
 
 
 def pair_waves(a: tuple[Wave, ...], b: tuple[Wave, ...], pair_s: float
