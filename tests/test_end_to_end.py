@@ -101,3 +101,45 @@ def test_broker_worker_reads_and_delivers_once(tmp_path, broker_url):
         if worker is not None:
             stop(worker)
         stop(server)
+
+
+def test_the_ehr_receives_a_well_formed_oru_with_the_read_and_its_pdf(settings):
+    """C-STORE in, ORU^R01 out to a real MLLP receiver: what arrives is what was stored and
+    read, parsed by python-hl7 (an independent parser), byte for byte."""
+    import base64
+    import dataclasses
+    import json
+
+    import hl7
+
+    from ecgread.service import start
+    from tests.mllp_receiver import MllpReceiver
+
+    ehr = MllpReceiver("AA")
+    s = dataclasses.replace(settings, ehr_host="127.0.0.1", ehr_port=ehr.port)
+    service = start(s, outbox_poll_s=0.2)
+    try:
+        sent = storescu(service.dicom_port, SAMPLE)
+        assert sent.returncode == 0, sent.stderr
+        wait_until(lambda: ehr.acked, timeout_s=120)
+    finally:
+        service.stop()
+        ehr.stop()
+    (message,) = ehr.received
+    assert "\n" not in message and message.count("\r") > 10
+    m = hl7.parse(message)
+    assert str(m.segment("MSH")[9]) == "ORU^R01^ORU_R01" and str(m.segment("MSH")[12]) == "2.5.1"
+    assert str(m.segment("PID")[3]).split("^")[0] == "642341"  # the sample's Patient ID
+    with session_scope(s.audit_url) as db:
+        (read,) = db.exec(select(EcgRead)).all()
+        (report,) = db.exec(select(Report)).all()
+        (delivery,) = db.exec(select(Delivery)).all()
+    assert delivery.state == "delivered" and delivery.last_ack_code == "AA"
+    assert str(m.segment("MSH")[10]) == delivery.message_id == ehr.acked[0]
+    stored = json.loads(read.result_json or "{}")["measurements"]
+    obx = [seg for seg in m if str(seg[0]) == "OBX"]
+    nm = {str(o[3]).split("^")[0]: o for o in obx if str(o[2]) == "NM"}
+    assert float(str(nm["8867-4"][5])) == round(stored["heart_rate_bpm"])
+    assert float(str(nm["8633-0"][5])) == round(stored["qrs_ms"])
+    (ed,) = [o for o in obx if str(o[2]) == "ED"]
+    assert base64.b64decode(str(ed[5]).split("^")[4]) == Path(report.pdf_path).read_bytes()
