@@ -49,6 +49,16 @@ class WaveIntervalConfig:
     min_beats: int = 2
     p_onset_rank: int = 2  # 1 = earliest lead, 2 = second earliest
 
+    def __post_init__(self) -> None:
+        from ecgread.errors import ConfigError
+
+        if not 0.0 < self.same_beat_s <= 0.2 or not 0.1 <= self.max_pr_s <= 0.6:
+            raise ConfigError("need 0 < same_beat_s <= 0.2 s and 0.1 <= max_pr_s <= 0.6 s")
+        if min(self.min_leads, self.min_beats, self.p_onset_rank) < 1:
+            raise ConfigError("min_leads, min_beats and p_onset_rank must be at least 1")
+        if self.p_onset_rank > self.min_leads:
+            raise ConfigError("p_onset_rank cannot exceed min_leads")
+
 
 def _kth(values: list[float], k: int, earliest: bool) -> float:
     v = sorted(values, reverse=not earliest)

@@ -7,7 +7,7 @@ import pytest
 from models.analysis import WAVE_INTERVALS, analyze
 from models.dsp_config import AnalysisConfig
 from models.results import Beat, Wave
-from models.wave_intervals import intervals_from_waves
+from models.wave_intervals import WaveIntervalConfig, intervals_from_waves
 from tests.synthetic import synthetic_ecg
 
 
@@ -51,3 +51,12 @@ def test_fused_pr_and_qt_match_the_synthetic_truth(rate_bpm: float) -> None:
 def test_no_pr_in_atrial_fibrillation_with_the_neural_waves() -> None:
     m = analyze(synthetic_ecg(rate_bpm=100, af=True, seed=11).ecg).measurements
     assert m.pr_ms is None and "pr_ms" in m.unmeasured
+
+
+def test_config_is_validated() -> None:
+    from ecgread.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        WaveIntervalConfig(p_onset_rank=4, min_leads=3)
+    with pytest.raises(ConfigError):
+        WaveIntervalConfig(max_pr_s=1.0)
