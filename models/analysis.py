@@ -259,7 +259,8 @@ def _without_p_waves(analysis: Analysis) -> Analysis:
     P waves are fibrillatory or flutter waves: P waves, PR, P duration and P axis are
     removed (null, with the reason) and the ECG is interpreted again, so that no statement
     rests on a P wave that is not there (e.g. no first-degree AV block in AF) and every
-    evidence value is the one reported.
+    evidence value is the one reported. The axis those waves had is kept as
+    ``rhythm.atrial_wave_axis_deg``, so the AF statement can still cite it.
     """
     import dataclasses
 
@@ -272,8 +273,9 @@ def _without_p_waves(analysis: Analysis) -> Analysis:
                   for lead, a in analysis.amplitudes.items()}
     waves = {lead: tuple(w for w in ws if w.type != "P") for lead, ws in analysis.waves.items()}
     beats = tuple(dataclasses.replace(b, p_wave=False) for b in analysis.beats)
+    rhythm = dataclasses.replace(analysis.rhythm, atrial_wave_axis_deg=m.p_axis_deg)
     return dataclasses.replace(analysis, measurements=measurements, amplitudes=amplitudes,
-                               waves=waves, beats=beats)
+                               waves=waves, beats=beats, rhythm=rhythm)
 
 
 def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:

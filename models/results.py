@@ -104,6 +104,9 @@ class RhythmFeatures:
     atrial_rate_bpm: float | None = None
     flutter_wave_rate_bpm: float | None = None
     pacing_spikes_s: tuple[float, ...] = ()
+    #: The frontal axis of the atrial waves once they are known not to be P waves (atrial
+    #: fibrillation or flutter: ``models.analysis`` moves the P axis here, degrees).
+    atrial_wave_axis_deg: float | None = None
 
 
 @dataclass(frozen=True)

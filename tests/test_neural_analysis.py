@@ -84,3 +84,6 @@ def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: 
     assert not codes & {"1AVB", "SHORT_PR", "LAE", "RAE", "SR"}
     assert all(not check_evidence(s, a) for s in a.statements)
     assert len(a.notes) == len(set(a.notes))
+    # the AF statement does not cite the P axis it removed itself ("is null")
+    assert not [e for st in a.statements for e in st.evidence
+                if e.measurement == "p_axis_deg" and e.criterion == "is null"]

@@ -106,8 +106,9 @@ def _af_despite_p(c: Ctx) -> Finding | None:
         return None
     lead = c.first_lead(("II", "I"))
     leads, spans = ((lead,), c.p(lead)) if lead else ((), [])
-    no_fixed_p = (c.ev("p_axis_deg", "is null", leads, spans)
+    no_fixed_p = (c.ev("rhythm.atrial_wave_axis_deg", f"not {SINUS_P_AXIS}", leads, spans)
                   or c.ev("p_axis_deg", f"not {SINUS_P_AXIS}", leads, spans)
+                  or c.ev("p_axis_deg", "is null", leads, spans)
                   or c.ev("pr_sd_ms", "> 30", leads, c.pr(lead) if lead else []))
     return Finding("AF", "probable", (irregular, persists, no_fixed_p)) if no_fixed_p else None
 
