@@ -60,6 +60,11 @@ class WaveIntervalConfig:
             raise ConfigError("p_onset_rank cannot exceed min_leads")
 
 
+def beat_waves(waves: list[Wave], r_s: float, same_beat_s: float = 0.10) -> list[Wave]:
+    """The waves (of all leads) whose peak is within ``same_beat_s`` of a beat's fiducial."""
+    return [w for w in waves if abs(w.peak_s - r_s) <= same_beat_s]
+
+
 def _kth(values: list[float], k: int, earliest: bool) -> float:
     v = sorted(values, reverse=not earliest)
     return v[min(k, len(v)) - 1]
@@ -88,7 +93,7 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
     for b in beats:
         if b.kind != "dominant":
             continue
-        qrs = [w for w in by_type["QRS"] if abs(w.peak_s - b.r_s) <= cfg.same_beat_s]
+        qrs = beat_waves(by_type["QRS"], b.r_s, cfg.same_beat_s)
         if len(qrs) < cfg.min_leads:
             continue
         q_on = min(w.onset_s for w in qrs)

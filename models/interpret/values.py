@@ -269,6 +269,8 @@ def ventricular_paced_beats(a: Analysis) -> list[int]:
     """Beats the DSP engine typed as paced (a spike within 80 ms before the QRS fiducial),
     and beats with a pacing spike within 50 ms of their QRS onset (the earliest onset over
     the leads): a wide paced QRS can peak more than 80 ms after its spike (LUDB 8, 34)."""
+    from models.wave_intervals import beat_waves
+
     spikes = np.array(a.rhythm.pacing_spikes_s)
     qrs = [w for ws in a.waves.values() for w in ws if w.type == "QRS"]
     out = []
@@ -276,7 +278,7 @@ def ventricular_paced_beats(a: Analysis) -> list[int]:
         if b.paced:
             out.append(i)
             continue
-        onsets = [w.onset_s for w in qrs if abs(w.peak_s - b.r_s) <= 0.1]
+        onsets = [w.onset_s for w in beat_waves(qrs, b.r_s)]
         if spikes.size and onsets and np.any(np.abs(spikes - min(onsets)) <= 0.05):
             out.append(i)
     return out
