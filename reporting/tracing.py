@@ -176,7 +176,8 @@ def evidence_marks(statements: tuple[Statement, ...], lead_names: tuple[str, ...
     """The highlight boxes for ``statements`` (numbered 1..n in order), merged by place.
 
     Evidence citing leads marks those leads' panels (and the rhythm strip when it cites
-    the strip's lead); evidence citing no lead marks the rhythm strip. Spans are split
+    the strip's lead, or when none of its spans falls in a panel of its leads); evidence
+    citing no lead marks the rhythm strip. Spans are split
     at panel boundaries. Identical boxes of several statements become one box whose
     ``numbers`` lists them all. Rhythm-scale evidence (spans of at least
     :data:`LONG_SPAN_S`, or spans tiling the record, such as RR intervals) is a band.
@@ -199,6 +200,12 @@ def evidence_marks(statements: tuple[Statement, ...], lead_names: tuple[str, ...
             leads = [n for n in ev.leads if n in lead_names]
             on_strip = strip_lead is not None and (not ev.leads or strip_lead in ev.leads)
             band = _is_band(ev.spans_s)
+            # evidence none of whose spans falls in a panel of its leads (e.g. V5 at 1-4 s:
+            # V5 is shown from 7.5 s) goes on the rhythm strip, the record's time axis
+            shown = any(max(a, layout.window_start_s(where[ld][1]))
+                        < min(b, layout.window_start_s(where[ld][1]) + layout.column_s)
+                        for a, b in ev.spans_s for ld in leads if ld in where)
+            on_strip = on_strip or (not shown and strip_lead is not None)
             for a, b in ev.spans_s:
                 if not b > a:
                     continue

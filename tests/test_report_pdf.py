@@ -339,6 +339,25 @@ def test_evidence_span_is_marked_at_its_time_in_its_lead(sample: Analysis) -> No
     assert "1" in tags and "2" in tags
 
 
+def test_evidence_outside_its_leads_panels_is_marked_on_the_rhythm_strip(
+        sample: Analysis) -> None:
+    lay = TracingLayout()
+    # V5 is shown from 7.5 to 10 s; evidence at 1.0-1.2 s has no V5 panel to go on
+    st = Statement("X", "Test finding", "rhythm", "possible",
+                   (Evidence("qrs_ms", 130.0, ">= 120", ("V5",), ((1.0, 1.2),)),))
+    root = _svg(_with(sample, st))
+    marks = [r for r in root.iter(f"{SVG}rect") if (r.get("class") or "").startswith("ev")]
+    assert len(marks) == 1
+    assert float(marks[0].get("y", 0)) == pytest.approx(3 * lay.row_mm, abs=0.5)  # strip
+    assert float(marks[0].get("x", 0)) == pytest.approx(lay.cal_mm + 1.0 * 25)
+    # evidence shown in its lead's panel is not repeated on the strip
+    shown = Statement("Y", "Other", "rhythm", "possible",
+                      (Evidence("qrs_ms", 130.0, ">= 120", ("V5",), ((8.0, 8.2),)),))
+    rows = {round(float(r.get("y", 0)) / lay.row_mm) for r in _svg(_with(sample, shown)).iter(
+        f"{SVG}rect") if (r.get("class") or "").startswith("ev")}
+    assert rows == {1}
+
+
 def test_identical_spans_of_several_statements_share_one_numbered_mark(
         sample: Analysis) -> None:
     ev = Evidence("p_ms", 135.0, "> 120", ("II",), ((0.3, 0.4),))
