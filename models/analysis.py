@@ -102,8 +102,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     config:
         Parameters. ``config.delineator``: "fused" (default: DSP and network waves fused
         by :mod:`models.fusion`), "network" (the network's waves) or "dsp" (the
-        signal-processing engine alone). Global measurements always come from the DSP
-        engine's representative beat.
+        signal-processing engine alone). Global measurements come from the DSP engine's
+        representative beat, except PR and QT (and so QTc), which the neural delineators
+        measure from their per-lead waves (:func:`_intervals_from_waves`).
     models:
         The verified neural models (:func:`models.neural.runtime.process_models`); when
         None and the delineator is not "dsp", the process's models from the default

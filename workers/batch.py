@@ -70,7 +70,7 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
         try:
             ecgs.append((path, read_ecg_file(path)))
         except EcgreadError as exc:
-            results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
+            _write_error(results, path, exc)
             n_err += 1
     masks: list[np.ndarray | None] = [None] * len(ecgs)
     if config.delineator != "dsp" and models.delineator is not None and ecgs:
@@ -85,9 +85,13 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
             results.write(json.dumps(analysis.to_json_dict()) + "\n")
             n_ok += 1
         except EcgreadError as exc:
-            results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
+            _write_error(results, path, exc)
             n_err += 1
     return n_ok, n_err
+
+
+def _write_error(results: TextIO, path: Path, exc: EcgreadError) -> None:
+    results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
 
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:
