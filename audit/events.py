@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from audit.tables import Event, utcnow
+from ecgread.audit.tables import Event, utcnow
 
 #: A constant key for PostgreSQL's transaction-level advisory lock on the chain head.
 _CHAIN_LOCK_KEY = 0x45434752  # "ECGR"

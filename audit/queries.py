@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from audit.tables import (
+from ecgread.audit.tables import (
     Delivery,
     EcgRead,
     EcgRecord,

@@ -83,7 +83,7 @@ def score_record(expert: dict[str, list[ludb.ExpertWave]], detected: Detected) -
 
 
 def detect_ours(record_id: int) -> Detected:
-    from models.analysis import analyze
+    from ecgread.models.analysis import analyze
 
     a = analyze(ludb.read_record(record_id))
     return {lead: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in ws]

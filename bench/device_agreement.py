@@ -45,8 +45,8 @@ def device_values(ds: object) -> dict[str, float]:
 def _decode_with_pydicom(path: str):  # noqa: ANN202 - bench-only fallback decoder
     import pydicom
 
-    from integration.wfdb_read import standard_lead_name
-    from models.ecg import Ecg
+    from ecgread.integration.wfdb_read import standard_lead_name
+    from ecgread.models.ecg import Ecg
 
     ds = pydicom.dcmread(path)
     group = ds.WaveformSequence[0]
@@ -64,10 +64,10 @@ def _decode_with_pydicom(path: str):  # noqa: ANN202 - bench-only fallback decod
 def load(path: str):  # noqa: ANN201
     import pydicom
 
-    if importlib.util.find_spec("integration.dicom_decode") is not None:
-        from integration.dicom_decode import decode_file
+    if importlib.util.find_spec("ecgread.integration.dicom_decode") is not None:
+        from ecgread.integration.dicom_decode import decode_file
 
-        return decode_file(Path(path)), pydicom.dcmread(path), "integration.dicom_decode"
+        return decode_file(Path(path)), pydicom.dcmread(path), "ecgread.integration.dicom_decode"
     ecg, ds = _decode_with_pydicom(path)
     return ecg, ds, "pydicom waveform_array (bench fallback)"
 
@@ -75,7 +75,7 @@ def load(path: str):  # noqa: ANN201
 def main(argv: list[str] | None = None) -> int:
     from pydicom.data import get_testdata_file
 
-    from models.analysis import analyze
+    from ecgread.models.analysis import analyze
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("path", nargs="?", default=None, help="DICOM ECG (default: pydicom's)")

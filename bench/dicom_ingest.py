@@ -1,6 +1,6 @@
 """DICOM ingest benchmark: C-STORE response time and accepted ECGs per second.
 
-The listener runs as its own process (``python -m integration.dicom_scp``, embedded
+The listener runs as its own process (``python -m ecgread.integration.dicom_scp``, embedded
 defaults: SQLite in WAL mode with synchronous=FULL, fsync of every object), with no reads
 behind it, so what is measured is ingest: receive, validate and decode, durable write,
 commit, respond. The objects are copies of pydicom's ``waveform_ecg.dcm`` (a real 12-lead
@@ -70,7 +70,7 @@ class Listener:
         env["ECGREAD_STORE_MIN_FREE_BYTES"] = "0"
         self._log = open(home.parent / f"{home.name}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "integration.dicom_scp", "--home", str(home), "--host",
+            [sys.executable, "-m", "ecgread.integration.dicom_scp", "--home", str(home), "--host",
              "127.0.0.1", "--port", str(self.port)], cwd=REPO, env=env,
             stdout=subprocess.PIPE, stderr=self._log, text=True)
         assert self.proc.stdout is not None

@@ -30,7 +30,7 @@ class Ehr:
     """An MLLP receiver that acknowledges every ORU with AA and notes when, by PID-3."""
 
     def __init__(self) -> None:
-        from integration.mllp import MllpReader, frame
+        from ecgread.integration.mllp import MllpReader, frame
 
         self._reader_cls, self._frame = MllpReader, frame
         self.sock = socket.socket()
@@ -95,8 +95,8 @@ def run(n: int, rate: float, broker: str, workers: int) -> dict[str, float]:
     procs = [subprocess.Popen([sys.executable, "-m", "ecgread", "serve"], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=open(home / "serve.log", "w"))]
     if broker:
-        from config.settings import load_settings
-        from workers.celery_app import make_celery
+        from ecgread.config.settings import load_settings
+        from ecgread.workers.celery_app import make_celery
 
         make_celery(load_settings({"broker_url": broker}, environ={})).control.purge()
         for i in range(workers):

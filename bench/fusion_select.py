@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.delineation_ludb import Score
 from bench.neural_delineation_ludb import RecordWaves, collect, score, select_records
-from models.fusion import FusionRule, WaveRule
+from ecgread.models.fusion import FusionRule, WaveRule
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 FIELD = {"P": "p", "QRS": "qrs", "T": "t"}

@@ -57,7 +57,7 @@ def reference(expert: dict[str, list[ludb.ExpertWave]]) -> dict[str, float | Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    from models.analysis import analyze
+    from ecgread.models.analysis import analyze
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", choices=("tune", "test", "all"), default="test")

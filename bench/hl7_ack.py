@@ -1,6 +1,6 @@
 """HL7 ACK time and throughput of the order listener, measured over real MLLP.
 
-The listener runs as its own process (``python -m integration.hl7_listener``) on a fresh
+The listener runs as its own process (``python -m ecgread.integration.hl7_listener``) on a fresh
 home (SQLite in WAL mode with synchronous=FULL, the embedded default; or
 ``--database-url`` for PostgreSQL). A client holds one persistent connection and sends
 orders one at a time, timing each from the first byte sent to the last ACK byte received.
@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from integration.hl7_ack import build_ack
-from integration.hl7_orders import parse_order_message
-from integration.mllp import MllpReader, frame
+from ecgread.integration.hl7_ack import build_ack
+from ecgread.integration.hl7_orders import parse_order_message
+from ecgread.integration.mllp import MllpReader, frame
 from tests.hl7_samples import adt_a01, omg_o19, orm_o01
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     n, side = args.n, max(args.n // 5, 20)
 
     home = Path(tempfile.mkdtemp(prefix="ecgread-bench-hl7-"))
-    cmd = [sys.executable, "-m", "integration.hl7_listener", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "ecgread.integration.hl7_listener", "--host", "127.0.0.1",
            "--port", "0", "--home", str(home)]
     if args.database_url:
         cmd += ["--database-url", args.database_url]

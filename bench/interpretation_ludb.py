@@ -107,8 +107,8 @@ def truth(row: dict[str, str], prefixes: tuple[str, ...], column: str) -> bool:
 
 def run_record(rid: int, header_gains: bool = False) -> tuple[int, list[str], int, str, bool]:
     """(record, statement codes, statements failing check_evidence, rhythm class, rescaled)."""
-    from models.analysis import analyze
-    from models.interpret import check_evidence
+    from ecgread.models.analysis import analyze
+    from ecgread.models.interpret import check_evidence
 
     row = ludb.diagnoses()[rid]
     ecg = ludb.read_record(rid, header_gains=header_gains)

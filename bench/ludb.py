@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from integration.wfdb_read import read_wfdb, standard_lead_name
-from models.ecg import Ecg
+from ecgread.integration.wfdb_read import read_wfdb, standard_lead_name
+from ecgread.models.ecg import Ecg
 
 #: Where CI and developers find the data: ../shared/data/ludb beside the checkout.
 LUDB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ludb"

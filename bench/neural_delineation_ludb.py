@@ -23,7 +23,7 @@ import numpy as np
 
 from bench import ludb
 from bench.delineation_ludb import Detected, Score, format_rows, score_record, targets_report
-from models.results import Wave
+from ecgread.models.results import Wave
 
 
 @dataclass
@@ -43,10 +43,10 @@ class RecordWaves:
 
 def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWaves]:
     """DSP waves (``analyze``, delineator "dsp") and network waves for each record."""
-    from models.analysis import ATRIAL_ARRHYTHMIAS, analyze
-    from models.dsp_config import AnalysisConfig
-    from models.neural.masks_to_waves import masks_to_waves
-    from models.neural.runtime import process_models
+    from ecgread.models.analysis import ATRIAL_ARRHYTHMIAS, analyze
+    from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.models.neural.masks_to_waves import masks_to_waves
+    from ecgread.models.neural.runtime import process_models
 
     delineator = process_models(registry).delineator
     assert delineator is not None, "the registry has no delineator"
@@ -77,7 +77,7 @@ def as_detected(waves: dict[str, tuple[Wave, ...]]) -> Detected:
 
 def score(records: list[RecordWaves], method: str, rule: object = None) -> Score:
     """Pooled score of "dsp", "network" or "fused" (with ``rule``, default DEFAULT_RULE)."""
-    from models.fusion import DEFAULT_RULE, fuse, gate_p_waves
+    from ecgread.models.fusion import DEFAULT_RULE, fuse, gate_p_waves
 
     total = Score()
     for r in records:
@@ -97,7 +97,7 @@ def score(records: list[RecordWaves], method: str, rule: object = None) -> Score
 
 
 def select_records(which: str) -> list[int]:
-    from workers.training.train_delineator import split_records
+    from ecgread.workers.training.train_delineator import split_records
 
     if which == "validation":
         return split_records()[1]
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     recs = select_records(args.records)
     if args.limit:
         recs = recs[:args.limit]
-    from models.neural.runtime import process_models
+    from ecgread.models.neural.runtime import process_models
 
     models = process_models(args.registry)
     assert models.delineator is not None

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-analyze", action="store_true")
     args = ap.parse_args(argv)
     from bench import ludb
-    from models.neural.runtime import process_models
+    from ecgread.models.neural.runtime import process_models
 
     if not ludb.available():
         raise SystemExit(f"LUDB not found at {ludb.LUDB_DIR}")
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"network {d.entry.provenance} on {d.provider}, 1 thread, 12-lead 10 s ECG at "
           f"{fs:g} Hz (resampling and normalisation included)")
     print(f"{'what (median over 8 ECGs)':<34} {'ms/ECG':>8} {'ECGs/s':>8}")
-    from models.neural.preprocess import prepare
+    from ecgread.models.neural.preprocess import prepare
 
     t_prep = _best_of(lambda: prepare(one, fs, d.entry.input.fs_hz), args.repeats * 3)
     rows = prepare(one, fs, d.entry.input.fs_hz)
@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'network, batch 1':<34} {1000 * t1:8.1f} {1 / t1:8.1f}")
     print(f"{'network, batch 64':<34} {1000 * t64:8.1f} {1 / t64:8.1f}")
     if not args.no_analyze:
-        from models.analysis import analyze
-        from models.dsp_config import AnalysisConfig
+        from ecgread.models.analysis import analyze
+        from ecgread.models.dsp_config import AnalysisConfig
 
         from ecgread.errors import ConfigError
-        from models.neural.delineation import delineate_neural
+        from ecgread.models.neural.delineation import delineate_neural
 
         def composed(e, mode):  # type: ignore[no-untyped-def]
             """What analyze(delineator=mode) does: the DSP pipeline, then the neural stage."""

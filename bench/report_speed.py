@@ -28,7 +28,7 @@ def _inputs(n_ludb: int) -> list[tuple[str, object]]:
     from pydicom.data import get_testdata_file
 
     from bench import ludb
-    from integration.dicom_decode import decode_file
+    from ecgread.integration.dicom_decode import decode_file
 
     out: list[tuple[str, object]] = [("waveform_ecg.dcm", decode_file(
         str(get_testdata_file("waveform_ecg.dcm"))))]
@@ -38,11 +38,11 @@ def _inputs(n_ludb: int) -> list[tuple[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from config.settings import Settings
-    from models.analysis import analyze
-    from reporting.context import report_context
-    from reporting.oru import build_oru
-    from reporting.pdf import render_pdf
+    from ecgread.config.settings import Settings
+    from ecgread.models.analysis import analyze
+    from ecgread.reporting.context import report_context
+    from ecgread.reporting.oru import build_oru
+    from ecgread.reporting.pdf import render_pdf
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)

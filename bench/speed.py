@@ -44,7 +44,7 @@ def _time(fn, repeat: int) -> np.ndarray:  # noqa: ANN001
 
 
 def main(argv: list[str] | None = None) -> None:
-    from models.analysis import analyze
+    from ecgread.models.analysis import analyze
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=50)
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     ecg, what = _ecg()
-    from models.dsp_config import AnalysisConfig
+    from ecgread.models.dsp_config import AnalysisConfig
 
     dsp = AnalysisConfig(delineator="dsp")
     analyze(ecg)  # load the network's session once, outside the timing

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from ecgread.errors import DecodeError, NoWaveformError, SopClassMismatchError
-from integration.dicom_leads import channel_lead_name
-from integration.dicom_meta import acquisition_from
-from models.ecg import Ecg
+from ecgread.integration.dicom_leads import channel_lead_name
+from ecgread.integration.dicom_meta import acquisition_from
+from ecgread.models.ecg import Ecg
 
 __all__ = ["SUPPORTED_ECG_SOP_CLASSES", "TWELVE_LEAD_ECG", "GENERAL_ECG", "AMBULATORY_ECG",
            "MIN_SAMPLING_RATE_HZ", "MAX_SAMPLING_RATE_HZ", "decode_dataset", "decode_file"]

@@ -36,14 +36,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from audit.db import session_scope
-from audit.events import log_action
-from audit.tables import EcgRecord, Received
-from config.settings import Settings
+from ecgread.audit.events import log_action
+from ecgread.audit.tables import EcgRecord, Received
+from ecgread.config.settings import Settings
 from ecgread.errors import DecodeError, EcgreadError, SopClassMismatchError
-from integration.dicom_decode import decode_dataset
-from integration.object_store import store_object
-from integration.status_map import DicomStatus, outcome_for
-from models.ecg import Ecg
+from ecgread.integration.dicom_decode import decode_dataset
+from ecgread.integration.object_store import store_object
+from ecgread.integration.status_map import DicomStatus, outcome_for
+from ecgread.models.ecg import Ecg
 
 __all__ = ["Peer", "IngestResult", "Ingestor", "status_text"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from integration.wfdb_read import standard_lead_name
+from ecgread.integration.wfdb_read import standard_lead_name
 
 __all__ = ["channel_lead_name", "SCPECG_LEAD_NUMBERS"]
 

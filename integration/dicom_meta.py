@@ -14,7 +14,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from models.ecg import Acquisition
+from ecgread.models.ecg import Acquisition
 
 __all__ = ["acquisition_from", "age_years", "dicom_datetime"]
 

@@ -15,7 +15,7 @@ no-reason-given. Each refusal is recorded as ``ecgread.dicom.association.rejecte
 C-STORE: :class:`integration.dicom_ingest.Ingestor` (validate, write durably, commit,
 then Success, then ``on_stored``). Failures carry an Error Comment (0000,0902).
 
-Run alone: ``python -m integration.dicom_scp --home var --port 11112`` (prints
+Run alone: ``python -m ecgread.integration.dicom_scp --home var --port 11112`` (prints
 ``listening HOST PORT`` once bound; no reads are started, ``ecgread serve`` does that).
 """
 
@@ -42,11 +42,11 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from audit.db import migrate, session_scope
-from audit.events import log_action
-from config.settings import Settings, load_settings
-from integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES
-from integration.dicom_ingest import Ingestor, IngestResult, Peer
-from integration.status_map import DicomStatus
+from ecgread.audit.events import log_action
+from ecgread.config.settings import Settings, load_settings
+from ecgread.integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES
+from ecgread.integration.dicom_ingest import Ingestor, IngestResult, Peer
+from ecgread.integration.status_map import DicomStatus
 
 __all__ = ["TRANSFER_SYNTAXES", "RejectResult", "RejectSource", "RejectDiagnostic",
            "build_ae", "serve", "main"]

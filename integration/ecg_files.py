@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ecgread.errors import DecodeError
-from models.ecg import Ecg
+from ecgread.models.ecg import Ecg
 
 
 def is_dicom(path: Path) -> bool:
@@ -31,13 +31,13 @@ def read_ecg_file(path: str | Path) -> Ecg:
     """
     p = Path(path)
     if is_wfdb(p):
-        from integration.wfdb_read import read_wfdb
+        from ecgread.integration.wfdb_read import read_wfdb
 
         return read_wfdb(p)
     if not p.is_file():
         raise DecodeError(f"no such file: {p}")
     if is_dicom(p):
-        from integration.dicom_decode import decode_file
+        from ecgread.integration.dicom_decode import decode_file
 
         return decode_file(p)
     raise DecodeError(f"{p.name}: neither a DICOM file nor a WFDB record")

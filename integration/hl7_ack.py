@@ -33,7 +33,7 @@ from datetime import datetime
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message, Segment
 
-from integration.hl7_header import MessageHeader, escape
+from ecgread.integration.hl7_header import MessageHeader, escape
 
 __all__ = ["ERROR_TEXT", "build_ack", "new_control_id"]
 

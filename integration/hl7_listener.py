@@ -16,7 +16,7 @@ For each message (see :func:`process_message`):
    database failure while accepting gives AE 207, so the sender retries.
 
 Logs name message control IDs, types and ACK codes only, never patient data or field
-values. Run alone with ``python -m integration.hl7_listener --port 2575``; it prints
+values. Run alone with ``python -m ecgread.integration.hl7_listener --port 2575``; it prints
 ``listening HOST PORT`` on stdout once the socket is bound.
 """
 
@@ -41,16 +41,16 @@ from typing import Any
 from sqlmodel import Session, select
 
 from audit.db import migrate, session_scope
-from audit.events import log_action
-from audit.tables import Hl7Order, Received, utcnow
-from config.settings import Settings, load_settings
+from ecgread.audit.events import log_action
+from ecgread.audit.tables import Hl7Order, Received, utcnow
+from ecgread.config.settings import Settings, load_settings
 from ecgread.errors import MessageError
-from integration.hl7_ack import build_ack
-from integration.hl7_header import MessageHeader, decode_message, salvage_header
-from integration.hl7_orders import Order, OrderMessage, parse_order_message
-from integration.matching import match_ecgs_for_order
-from integration.mllp import MllpReader, frame
-from integration.status_map import AckCode, outcome_for
+from ecgread.integration.hl7_ack import build_ack
+from ecgread.integration.hl7_header import MessageHeader, decode_message, salvage_header
+from ecgread.integration.hl7_orders import Order, OrderMessage, parse_order_message
+from ecgread.integration.matching import match_ecgs_for_order
+from ecgread.integration.mllp import MllpReader, frame
+from ecgread.integration.status_map import AckCode, outcome_for
 
 __all__ = ["Hl7Server", "Processed", "make_server", "process_message", "serve"]
 

@@ -53,7 +53,7 @@ from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
 from ecgread.errors import MessageError, UnsupportedMessageError
-from integration.hl7_header import (
+from ecgread.integration.hl7_header import (
     MessageHeader,
     decode_message,
     normalise,

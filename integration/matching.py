@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
-from audit.events import log_action
-from audit.tables import EcgRecord, Hl7Order, utcnow
+from ecgread.audit.events import log_action
+from ecgread.audit.tables import EcgRecord, Hl7Order, utcnow
 
 __all__ = [
     "RULE_ACCESSION",

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ecgread.errors import DeliveryError
-from integration.mllp import MllpReader, frame
+from ecgread.integration.mllp import MllpReader, frame
 
 
 @dataclass(frozen=True)

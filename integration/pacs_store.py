@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 
-from config.settings import Settings
+from ecgread.config.settings import Settings
 from ecgread.errors import DeliveryError
 
 __all__ = ["send_to_pacs"]

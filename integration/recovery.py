@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from audit.db import session_scope
-from audit.tables import EcgRecord
-from config.settings import Settings
+from ecgread.audit.tables import EcgRecord
+from ecgread.config.settings import Settings
 
 __all__ = ["UNFINISHED_STATES", "unfinished_ecgs"]
 

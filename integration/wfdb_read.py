@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgread.errors import DecodeError
-from models.ecg import STANDARD_LEADS, Acquisition, Ecg
+from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
 
 _UNIT_TO_UV = {"uv": 1.0, "µv": 1.0, "mv": 1000.0, "v": 1e6, "nv": 1e-3}
 _STANDARD_BY_LOWER = {name.lower(): name for name in STANDARD_LEADS}

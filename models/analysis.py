@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.dsp_config import AnalysisConfig
-from models.ecg import Ecg
-from models.results import (
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.ecg import Ecg
+from ecgread.models.results import (
     MEASUREMENT_NAMES,
     Beat,
     GlobalMeasurements,
@@ -29,7 +29,7 @@ from models.results import (
 )
 
 if TYPE_CHECKING:
-    from models.neural.runtime import NeuralModels
+    from ecgread.models.neural.runtime import NeuralModels
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,13 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     """
     import dataclasses
 
-    from models.beats import type_beats
-    from models.conditioning import condition
-    from models.delineate import delineate
-    from models.measure import measure
-    from models.qrs_detect import detect_qrs
-    from models.quality import assess_quality
-    from models.rhythm import rhythm_features
+    from ecgread.models.beats import type_beats
+    from ecgread.models.conditioning import condition
+    from ecgread.models.delineate import delineate
+    from ecgread.models.measure import measure
+    from ecgread.models.qrs_detect import detect_qrs
+    from ecgread.models.quality import assess_quality
+    from ecgread.models.rhythm import rhythm_features
 
     cfg = config or AnalysisConfig()
     fs = ecg.sampling_rate_hz
@@ -220,8 +220,8 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
                   models: NeuralModels | None, masks: np.ndarray | None
                   ) -> tuple[dict[str, tuple[Wave, ...]], dict[str, str]]:
     """The neural delineation stage; P waves stay where the DSP engine saw atrial activity."""
-    from models.fusion import gate_p_waves
-    from models.neural.delineation import delineate_neural
+    from ecgread.models.fusion import gate_p_waves
+    from ecgread.models.neural.delineation import delineate_neural
 
     paced = any(b.paced for b in beats)
     waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, paced=paced, masks=masks,
@@ -243,8 +243,8 @@ def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ..
     """
     import dataclasses
 
-    from models.measure import qtc_all
-    from models.wave_intervals import intervals_from_waves
+    from ecgread.models.measure import qtc_all
+    from ecgread.models.wave_intervals import intervals_from_waves
 
     new = {k: v for k, v in intervals_from_waves(waves, beats).items()
            if k in WAVE_INTERVALS and v is not None and getattr(m, k) is not None}
@@ -283,7 +283,7 @@ def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:
     """Append the findings of every registered classifier (none are shipped by default)."""
     import dataclasses
 
-    from models.neural.delineation import ai_findings
+    from ecgread.models.neural.delineation import ai_findings
 
     statements, versions = ai_findings(analysis.ecg, models)
     if not statements and not versions:
@@ -299,8 +299,8 @@ def _interpret(analysis: Analysis) -> Analysis:
     import importlib.util
 
     interp = None
-    if importlib.util.find_spec("models.interpret") is not None:
-        interp = importlib.import_module("models.interpret")
+    if importlib.util.find_spec("ecgread.models.interpret") is not None:
+        interp = importlib.import_module("ecgread.models.interpret")
     if interp is None or not callable(getattr(interp, "interpret", None)):
         # the interpretation stage is not in this checkout (yet): say so, emit nothing
         return dataclasses.replace(analysis, notes=analysis.notes + (

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.dsp_config import BeatConfig
+from ecgread.models.dsp_config import BeatConfig
 
 
 @dataclass(frozen=True, eq=False)

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import signal as sps
 from scipy.fft import next_fast_len
 
-from models.dsp_config import ConditioningConfig
+from ecgread.models.dsp_config import ConditioningConfig
 
 
 @dataclass(frozen=True, eq=False)

@@ -51,9 +51,9 @@ from typing import Literal
 
 import numpy as np
 
-from models.delineate_core import delineate_beats
-from models.delineate_template import delineate_record, delineate_template_beat
-from models.dsp_config import DelineationConfig
+from ecgread.models.delineate_core import delineate_beats
+from ecgread.models.delineate_template import delineate_record, delineate_template_beat
+from ecgread.models.dsp_config import DelineationConfig
 
 WAVES = ("P", "QRS", "T")
 POINTS = ("onset", "peak", "offset")

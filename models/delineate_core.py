@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from models.dsp_config import DelineationConfig
+from ecgread.models.dsp_config import DelineationConfig
 
 
 def nanmedian(a: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.beats import median_windows
-from models.delineate_core import delineate_beats, nanmedian, p_presence, p_window
-from models.dsp_config import DelineationConfig
+from ecgread.models.beats import median_windows
+from ecgread.models.delineate_core import delineate_beats, nanmedian, p_presence, p_window
+from ecgread.models.dsp_config import DelineationConfig
 
 MIN_TEMPLATE_BEATS = 3
 

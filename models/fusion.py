@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ecgread.errors import ConfigError
-from models.results import Wave
+from ecgread.models.results import Wave
 
 Presence = Literal["dsp", "network", "union", "both"]
 PeakSource = Literal["dsp", "network"]

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.delineate import Delineation
-from models.results import GlobalMeasurements, LeadAmplitudes
+from ecgread.models.delineate import Delineation
+from ecgread.models.results import GlobalMeasurements, LeadAmplitudes
 
 LIMB_ANGLES_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.0,
                    "aVF": 90.0}

@@ -20,9 +20,9 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
-from models.conditioning import (Conditioned, _power_response, odd_extend_spectrum,
+from ecgread.models.conditioning import (Conditioned, _power_response, odd_extend_spectrum,
                                  zero_phase_filter)
-from models.dsp_config import QrsDetectConfig
+from ecgread.models.dsp_config import QrsDetectConfig
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.conditioning import Conditioned
-from models.dsp_config import QualityConfig
-from models.results import LeadQuality, Quality
+from ecgread.models.conditioning import Conditioned
+from ecgread.models.dsp_config import QualityConfig
+from ecgread.models.results import LeadQuality, Quality
 
 
 @dataclass(frozen=True, eq=False)

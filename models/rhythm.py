@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.delineate import Delineation
-from models.delineate_core import nanmedian
-from models.results import RhythmFeatures
+from ecgread.models.delineate import Delineation
+from ecgread.models.delineate_core import nanmedian
+from ecgread.models.results import RhythmFeatures
 
 
 def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation,

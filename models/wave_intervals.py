@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.results import Beat, Wave
+from ecgread.models.results import Beat, Wave
 
 METHOD = "per-lead waves, earliest onset / latest offset over leads, median over dominant beats"
 

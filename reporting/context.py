@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from audit.tables import Hl7Order
-    from models.ecg import Ecg
+    from ecgread.audit.tables import Hl7Order
+    from ecgread.models.ecg import Ecg
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 if TYPE_CHECKING:
-    from reporting.context import ReportContext
+    from ecgread.reporting.context import ReportContext
 
 __all__ = ["CONCEPT_NAME", "ENCAPSULATED_PDF_STORAGE", "REPORT_SERIES_NUMBER",
            "encapsulated_pdf", "report_uids", "to_part10"]

@@ -1,4 +1,4 @@
-"""Write the example report of pydicom's sample ECG: ``python -m reporting.example docs/``.
+"""Write the example report of pydicom's sample ECG: ``python -m ecgread.reporting.example docs/``.
 
 Writes ``example-report.pdf`` (what :func:`reporting.pdf.render_pdf` makes) and
 ``example-report.png`` (its page at 110 dpi, by poppler's ``pdftoppm``) into the folder.
@@ -23,13 +23,13 @@ def write_example(folder: Path, page_size: str = "A4") -> tuple[Path, Path, floa
     """
     import pydicom.data
 
-    from config.settings import Settings
+    from ecgread.config.settings import Settings
     from ecgread.errors import ConfigError
-    from integration.dicom_decode import decode_file
-    from models.analysis import analyze
-    from models.dsp_config import AnalysisConfig
-    from reporting.context import report_context
-    from reporting.pdf import render_pdf
+    from ecgread.integration.dicom_decode import decode_file
+    from ecgread.models.analysis import analyze
+    from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.reporting.context import report_context
+    from ecgread.reporting.pdf import render_pdf
 
     ecg = decode_file(str(pydicom.data.get_testdata_file("waveform_ecg.dcm")))
     try:
@@ -55,7 +55,7 @@ def write_example(folder: Path, page_size: str = "A4") -> tuple[Path, Path, floa
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2):
-        print("usage: python -m reporting.example FOLDER [A4|Letter]", file=sys.stderr)
+        print("usage: python -m ecgread.reporting.example FOLDER [A4|Letter]", file=sys.stderr)
         return 2
     pdf, png, elapsed = write_example(Path(args[0]), *(args[1:] or ["A4"]))
     print(f"wrote {pdf} and {png} (first render {elapsed * 1000:.0f} ms)")

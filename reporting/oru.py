@@ -68,13 +68,13 @@ from typing import TYPE_CHECKING
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
-from integration.hl7_header import escape
+from ecgread.integration.hl7_header import escape
 
 if TYPE_CHECKING:
-    from config.settings import Settings
-    from models.analysis import Analysis
-    from models.results import Evidence, Statement
-    from reporting.context import ReportContext
+    from ecgread.config.settings import Settings
+    from ecgread.models.analysis import Analysis
+    from ecgread.models.results import Evidence, Statement
+    from ecgread.reporting.context import ReportContext
 
 __all__ = ["IMPRESSION", "LOCAL_SYSTEM", "MEASUREMENTS", "REPORT_CODE", "VERSIONS_CODE",
            "MeasurementCode", "build_oru", "statement_text"]
@@ -226,7 +226,7 @@ def _range(m: MeasurementCode, sex: str | None) -> str:
 
 def _statement_flag(st: Statement) -> str:
     """OBX-8 of a statement: AA critical, A abnormal/borderline, N normal, else empty."""
-    from models.interpret.library import LIBRARY
+    from ecgread.models.interpret.library import LIBRARY
 
     entry = LIBRARY.get(st.code)
     if st.critical or (entry is not None and entry.critical):

@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from reporting.tracing import PANEL_LEADS, TracingLayout, slot_leads, tracing_svg
+from ecgread.reporting.tracing import PANEL_LEADS, TracingLayout, slot_leads, tracing_svg
 
 if TYPE_CHECKING:
     import jinja2
 
-    from config.settings import Settings
-    from models.analysis import Analysis
-    from models.results import Evidence, Statement
-    from reporting.context import ReportContext
+    from ecgread.config.settings import Settings
+    from ecgread.models.analysis import Analysis
+    from ecgread.models.results import Evidence, Statement
+    from ecgread.reporting.context import ReportContext
 
 __all__ = ["MeasurementRow", "format_value", "measurement_rows", "render_html", "render_pdf"]
 

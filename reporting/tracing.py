@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.ecg import STANDARD_LEADS
+from ecgread.models.ecg import STANDARD_LEADS
 
 if TYPE_CHECKING:
-    from models.analysis import Analysis
-    from models.results import Statement
+    from ecgread.models.analysis import Analysis
+    from ecgread.models.results import Statement
 
 __all__ = ["PANEL_LEADS", "EvidenceMark", "TracingLayout", "evidence_marks", "rhythm_lead",
            "slot_leads", "tracing_svg"]

@@ -4,6 +4,6 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh cpu,test,bench,train
 eval "$(bash scripts/services.sh)"
 exec .venv/bin/python -m pytest -q "$@"

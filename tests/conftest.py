@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings, load_settings
+from ecgread.config.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 LUDB_DIR = REPO.parent / "shared" / "data" / "ludb"

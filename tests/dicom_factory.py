@@ -23,9 +23,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, generate_uid
 
-from integration.dicom_decode import GENERAL_ECG, TWELVE_LEAD_ECG
-from integration.dicom_leads import SCPECG_LEAD_NUMBERS
-from models.ecg import STANDARD_LEADS
+from ecgread.integration.dicom_decode import GENERAL_ECG, TWELVE_LEAD_ECG
+from ecgread.integration.dicom_leads import SCPECG_LEAD_NUMBERS
+from ecgread.models.ecg import STANDARD_LEADS
 from tests.synthetic import synthetic_ecg
 
 __all__ = ["GroupSpec", "Built", "ecg_object", "twelve_lead", "general_ecg_multigroup",

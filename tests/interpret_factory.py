@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from models.analysis import Analysis
-from models.ecg import STANDARD_LEADS, Acquisition, Ecg
-from models.results import (Beat, GlobalMeasurements, LeadAmplitudes, LeadQuality, Quality,
+from ecgread.models.analysis import Analysis
+from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
+from ecgread.models.results import (Beat, GlobalMeasurements, LeadAmplitudes, LeadQuality, Quality,
                             RhythmFeatures, Wave)
 
 NORMAL_AMPS: dict[str, dict[str, float | None]] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from integration.mllp import MllpReader, frame
+from ecgread.integration.mllp import MllpReader, frame
 
 
 class MllpReceiver:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.registry import sha256_of
+from ecgread.models.registry import sha256_of
 
 
 def export_bump_classifier(path: Path, n_leads: int = 12, samples: int = 1000) -> Path:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.ecg import STANDARD_LEADS, Ecg
+from ecgread.models.ecg import STANDARD_LEADS, Ecg
 
 # per-lead gains (P, QRS, T), QRS R/S balance; limb leads follow a frontal axis ~ 60 deg
 _GAINS = {

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from audit import queries
+from ecgread.audit import queries
 from audit.db import engine_for, migrate, session_scope
-from audit.events import log_action, verify_chain
-from audit.tables import Delivery, EcgRead, EcgRecord, Event, Hl7Order, Received
+from ecgread.audit.events import log_action, verify_chain
+from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Event, Hl7Order, Received
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,9 +14,9 @@ from pydicom.data import get_testdata_file
 from sqlmodel import select
 
 from audit.db import session_scope
-from audit.tables import EcgRead
-from integration.ecg_files import read_ecg_file
-from models.analysis import analyze
+from ecgread.audit.tables import EcgRead
+from ecgread.integration.ecg_files import read_ecg_file
+from ecgread.models.analysis import analyze
 from tests.conftest import REPO
 from tests.dicom_factory import general_ecg_multigroup, twelve_lead, write
 from tests.e2e_helpers import storescu, wait_until
@@ -53,8 +53,8 @@ def test_archive_folder_is_read_with_one_line_and_one_pdf_per_ecg(tmp_path: Path
 
 
 def test_stored_ecgs_are_read_again_through_the_read_job(settings) -> None:
-    from ecgread.service import start
-    from workers.batch import run_batch
+    from ecgread.cli.service import start
+    from ecgread.workers.batch import run_batch
 
     service = start(settings, outbox_poll_s=0.2)
     try:

@@ -11,12 +11,12 @@ import pytest
 from sqlmodel import select
 
 from audit.db import migrate, session_scope
-from audit.events import verify_chain
-from audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
-from integration.mllp_client import MllpClient, control_id_of
+from ecgread.audit.events import verify_chain
+from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
+from ecgread.integration.mllp_client import MllpClient, control_id_of
 from ecgread.errors import DeliveryError
 from tests.mllp_receiver import MllpReceiver
-from workers.outbox import backoff_s, close_connections, dead_letters, deliver_due, enqueue_delivery, requeue
+from ecgread.workers.outbox import backoff_s, close_connections, dead_letters, deliver_due, enqueue_delivery, requeue
 
 
 def _oru(control_id: str, patient_id: str) -> str:

@@ -16,15 +16,15 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from ecgread.errors import DecodeError, NoWaveformError, SopClassMismatchError
-from integration.dicom_decode import (
+from ecgread.integration.dicom_decode import (
     AMBULATORY_ECG,
     SUPPORTED_ECG_SOP_CLASSES,
     decode_dataset,
     decode_file,
 )
-from integration.dicom_leads import channel_lead_name
-from integration.dicom_meta import age_years
-from models.ecg import STANDARD_LEADS
+from ecgread.integration.dicom_leads import channel_lead_name
+from ecgread.integration.dicom_meta import age_years
+from ecgread.models.ecg import STANDARD_LEADS
 from tests.dicom_factory import (
     GroupSpec,
     ct_as_ecg,

@@ -31,14 +31,14 @@ from pydicom.uid import (
 from sqlmodel import select
 
 from audit.db import session_scope
-from audit.events import verify_chain
-from audit.tables import EcgRecord, Event, Received
-from config.settings import Settings, load_settings
-from integration.dicom_decode import GENERAL_ECG, TWELVE_LEAD_ECG, decode_file
-from integration.dicom_ingest import Ingestor, Peer
-from integration.dicom_scp import serve
-from integration.recovery import unfinished_ecgs
-from integration.status_map import DicomStatus
+from ecgread.audit.events import verify_chain
+from ecgread.audit.tables import EcgRecord, Event, Received
+from ecgread.config.settings import Settings, load_settings
+from ecgread.integration.dicom_decode import GENERAL_ECG, TWELVE_LEAD_ECG, decode_file
+from ecgread.integration.dicom_ingest import Ingestor, Peer
+from ecgread.integration.dicom_scp import serve
+from ecgread.integration.recovery import unfinished_ecgs
+from ecgread.integration.status_map import DicomStatus
 from tests.conftest import REPO
 from tests.dicom_factory import (
     ct_as_ecg,
@@ -363,7 +363,7 @@ def test_killed_right_after_success_loses_nothing(tmp_path: Path) -> None:
     env.update(ECGREAD_STORE_MIN_FREE_BYTES="0", PYTHONUNBUFFERED="1")
 
     def start() -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-m", "integration.dicom_scp", "--home",
+        proc = subprocess.Popen([sys.executable, "-m", "ecgread.integration.dicom_scp", "--home",
                                  str(home), "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=REPO, env=env, stdout=subprocess.PIPE,
                                 stderr=log, text=True)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from ecgread.errors import ConfigError, ModelError
-from models.analysis import analyze
-from models.dsp_config import AnalysisConfig, ConditioningConfig, QrsDetectConfig
-from models.ecg import Ecg
+from ecgread.models.analysis import analyze
+from ecgread.models.dsp_config import AnalysisConfig, ConditioningConfig, QrsDetectConfig
+from ecgread.models.ecg import Ecg
 
 
 def test_cross_field_checks() -> None:
@@ -22,8 +22,8 @@ def test_cross_field_checks() -> None:
 
 
 def test_a_neural_delineator_without_a_registered_model_is_refused(tmp_path) -> None:
-    from models.neural.runtime import NeuralModels
-    from models.registry import load_registry
+    from ecgread.models.neural.runtime import NeuralModels
+    from ecgread.models.registry import load_registry
 
     empty = tmp_path / "config" / "models.toml"
     empty.parent.mkdir()

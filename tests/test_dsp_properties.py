@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.analysis import analyze
+from ecgread.models.analysis import analyze
 from tests.synthetic import synthetic_ecg
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.analysis import analyze
+from ecgread.models.analysis import analyze
 from tests.synthetic import Synthetic, synthetic_ecg
 
 

@@ -14,7 +14,7 @@ from pydicom.data import get_testdata_file
 from sqlmodel import select
 
 from audit.db import session_scope
-from audit.tables import Delivery, EcgRead, EcgRecord, Report
+from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
 from tests.conftest import REPO
 from tests.e2e_helpers import (
     ecgread_env,
@@ -75,8 +75,8 @@ def test_broker_worker_reads_and_delivers_once(tmp_path, broker_url):
     env = ecgread_env(home, broker_url=broker_url, dicom_port=dicom_port, hl7_port=hl7_port,
                       dicom_host="127.0.0.1", hl7_host="127.0.0.1")
     url = f"sqlite:///{(home / 'audit.db').resolve()}"
-    from config.settings import load_settings
-    from workers.celery_app import make_celery
+    from ecgread.config.settings import load_settings
+    from ecgread.workers.celery_app import make_celery
 
     make_celery(load_settings({"broker_url": broker_url}, environ={})).control.purge()
     server = start_ecgread(["serve"], env, tmp_path / "serve.log")
@@ -112,7 +112,7 @@ def test_the_ehr_receives_a_well_formed_oru_with_the_read_and_its_pdf(settings):
 
     import hl7
 
-    from ecgread.service import start
+    from ecgread.cli.service import start
     from tests.mllp_receiver import MllpReceiver
 
     ehr = MllpReceiver("AA")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hl7
 import pytest
 
-from integration.hl7_ack import build_ack, new_control_id
-from integration.hl7_header import salvage_header
+from ecgread.integration.hl7_ack import build_ack, new_control_id
+from ecgread.integration.hl7_header import salvage_header
 
 NAMES = {"sending_application": "ECGREAD", "sending_facility": "CARDIOLOGY"}
 

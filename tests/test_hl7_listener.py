@@ -20,11 +20,11 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from audit.db import engine_for, session_scope
-from audit.events import verify_chain
-from audit.tables import EcgRecord, Event, Hl7Order, Received
-from integration.hl7_header import parse_ts
-from integration.hl7_listener import serve
-from integration.mllp import MllpReader, frame
+from ecgread.audit.events import verify_chain
+from ecgread.audit.tables import EcgRecord, Event, Hl7Order, Received
+from ecgread.integration.hl7_header import parse_ts
+from ecgread.integration.hl7_listener import serve
+from ecgread.integration.mllp import MllpReader, frame
 from tests.hl7_samples import PID_EPIC, adt_a01, message, msh, omg_o19, orm_o01, segment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -252,7 +252,7 @@ def test_no_patient_data_in_logs(settings, listener, caplog):
 @pytest.fixture
 def listener_process(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "integration.hl7_listener", "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "-m", "ecgread.integration.hl7_listener", "--host", "127.0.0.1", "--port", "0",
          "--home", str(tmp_path / "home")], cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})

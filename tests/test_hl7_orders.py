@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ecgread.errors import MessageError, UnsupportedMessageError
-from integration.hl7_header import escape, parse_ts, salvage_header, unescape
-from integration.hl7_orders import parse_order_message
-from integration.status_map import outcome_for
+from ecgread.integration.hl7_header import escape, parse_ts, salvage_header, unescape
+from ecgread.integration.hl7_orders import parse_order_message
+from ecgread.integration.status_map import outcome_for
 from tests.hl7_samples import PID_EPIC, adt_a01, message, msh, omg_o19, orm_o01, segment
 
 

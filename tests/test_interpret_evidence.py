@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from models.interpret import INTERPRET_VERSION, check_evidence, interpret
-from models.interpret.evidence import CriterionError, holds, parse
-from models.interpret.library import CRITICAL_CODES, LIBRARY
-from models.interpret.resolve import EXCLUDES
-from models.results import Evidence, Statement
+from ecgread.models.interpret import INTERPRET_VERSION, check_evidence, interpret
+from ecgread.models.interpret.evidence import CriterionError, holds, parse
+from ecgread.models.interpret.library import CRITICAL_CODES, LIBRARY
+from ecgread.models.interpret.resolve import EXCLUDES
+from ecgread.models.results import Evidence, Statement
 from tests.interpret_factory import make_analysis
 
 

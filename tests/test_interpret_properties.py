@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.analysis import Analysis, analyze
-from models.interpret import check_evidence, interpret
-from models.interpret.resolve import EXCLUDES
-from models.ecg import STANDARD_LEADS
+from ecgread.models.analysis import Analysis, analyze
+from ecgread.models.interpret import check_evidence, interpret
+from ecgread.models.interpret.resolve import EXCLUDES
+from ecgread.models.ecg import STANDARD_LEADS
 from tests.interpret_factory import NORMAL_MEAS, make_analysis
 from tests.synthetic import synthetic_ecg
 

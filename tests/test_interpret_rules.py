@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.interpret import check_evidence, interpret
-from models.results import Statement
+from ecgread.models.interpret import check_evidence, interpret
+from ecgread.models.results import Statement
 from tests.interpret_factory import make_analysis
 
 

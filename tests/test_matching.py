@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import select
 
 from audit.db import migrate, session_scope
-from audit.events import verify_chain
-from audit.tables import EcgRecord, Event, Hl7Order
-from integration.matching import (
+from ecgread.audit.events import verify_chain
+from ecgread.audit.tables import EcgRecord, Event, Hl7Order
+from ecgread.integration.matching import (
     find_order_for_ecg,
     match_ecgs_for_order,
     match_order_for_ecg,

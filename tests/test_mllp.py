@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecgread.errors import MessageError
-from integration.mllp import MllpReader, frame
+from ecgread.integration.mllp import MllpReader, frame
 
 MSG_A = b"MSH|^~\\&|EHR|H|ECGREAD|C|20240105||ORM^O01|A|P|2.3.1\rPID|1||P1"
 MSG_B = b"MSH|^~\\&|EHR|H|ECGREAD|C|20240105||ORM^O01|B|P|2.3.1\rPID|1||P2"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from models.analysis import analyze
-from models.dsp_config import AnalysisConfig
-from models.neural.classifier import CATEGORY
-from models.neural.runtime import NeuralModels, process_models
-from models.registry import DEFAULT_REGISTRY, load_registry
+from ecgread.models.analysis import analyze
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.neural.classifier import CATEGORY
+from ecgread.models.neural.runtime import NeuralModels, process_models
+from ecgread.models.registry import DEFAULT_REGISTRY, load_registry
 from tests.neural_helpers import classifier_table, export_bump_classifier
 from tests.synthetic import synthetic_ecg
 
@@ -72,7 +72,7 @@ def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path)
 def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: Path,
                                                                        record_id: int) -> None:
     from bench import ludb
-    from models.interpret.evidence import check_evidence
+    from ecgread.models.interpret.evidence import check_evidence
 
     a = analyze(ludb.read_record(record_id))
     codes = {s.code for s in a.statements}

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.registry import load_registry
-from models.neural.classifier import CATEGORY, classify
-from models.neural.runtime import NeuralModels
-from models.ecg import STANDARD_LEADS
+from ecgread.models.registry import load_registry
+from ecgread.models.neural.classifier import CATEGORY, classify
+from ecgread.models.neural.runtime import NeuralModels
+from ecgread.models.ecg import STANDARD_LEADS
 from tests.neural_helpers import classifier_table, export_bump_classifier
 
 FS = 500.0
@@ -69,7 +69,7 @@ def test_training_script_on_ptbxl_format_data(tmp_path: Path) -> None:
     the registry accepts as printed."""
     import wfdb
 
-    from workers.training import train_classifier
+    from ecgread.workers.training import train_classifier
 
     rng = np.random.default_rng(0)
     rows = ["ecg_id,filename_hr,scp_codes,strat_fold"]
@@ -89,7 +89,7 @@ def test_training_script_on_ptbxl_format_data(tmp_path: Path) -> None:
                            "--epochs", "2", "--fs", "100", "--seconds", "2",
                            "--widths", "8,8,8,8,8", "--threads", "1"])
     assert out.is_file()
-    from models.registry import sha256_of
+    from ecgread.models.registry import sha256_of
 
     (tmp_path / "cfg").mkdir()
     table = classifier_table(out, name="site-test", samples=224).replace(

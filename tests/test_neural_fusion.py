@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ecgread.errors import ConfigError
-from models.fusion import FusionRule, WaveRule, fuse, fuse_lead, pair_waves
-from models.results import Wave
+from ecgread.models.fusion import FusionRule, WaveRule, fuse, fuse_lead, pair_waves
+from ecgread.models.results import Wave
 
 DSP = (Wave("P", 0.40, 0.45, 0.50), Wave("QRS", 0.60, 0.64, 0.70), Wave("T", 0.90, 1.0, 1.10))
 NET = (Wave("QRS", 0.58, 0.63, 0.72), Wave("T", 0.94, 1.01, 1.14), Wave("P", 1.30, 1.35, 1.40))

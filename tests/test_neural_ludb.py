@@ -13,9 +13,9 @@ pytestmark = pytest.mark.ludb
 def test_network_detects_waves_on_held_out_records(ludb_dir: Path) -> None:
     from bench import ludb
     from bench.delineation_ludb import Score, score_record
-    from models.neural.masks_to_waves import masks_to_waves
-    from models.neural.runtime import process_models
-    from workers.training.train_delineator import split_records
+    from ecgread.models.neural.masks_to_waves import masks_to_waves
+    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.training.train_delineator import split_records
 
     d = process_models().delineator
     assert d is not None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecgread.errors import ConfigError
-from models.neural.masks_to_waves import MaskConfig, lead_waves, masks_to_waves
+from ecgread.models.neural.masks_to_waves import MaskConfig, lead_waves, masks_to_waves
 
 FS = 500.0
 

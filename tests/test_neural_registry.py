@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecgread.errors import ModelError
-from models.registry import DEFAULT_REGISTRY, load_registry, sha256_of
+from ecgread.models.registry import DEFAULT_REGISTRY, load_registry, sha256_of
 from tests.neural_helpers import classifier_table, export_bump_classifier
 
 

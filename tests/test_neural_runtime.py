@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.neural.runtime import Delineator, choose_providers, process_models
-from models.registry import DEFAULT_REGISTRY, load_registry
+from ecgread.models.neural.runtime import Delineator, choose_providers, process_models
+from ecgread.models.registry import DEFAULT_REGISTRY, load_registry
 
 FS = 500.0
 
@@ -37,7 +37,7 @@ def test_cpu_is_chosen_and_logged(caplog: pytest.LogCaptureFixture, tmp_path: Pa
         assert choose_providers() == ["CPUExecutionProvider"]
     reg = load_registry(DEFAULT_REGISTRY)
     assert reg.delineator is not None
-    with caplog.at_level(logging.INFO, logger="models.neural.runtime"):
+    with caplog.at_level(logging.INFO, logger="ecgread.models.neural.runtime"):
         d = Delineator(reg.delineator)
     assert d.provider in ("CPUExecutionProvider", "CUDAExecutionProvider")
     assert any(d.provider in r.getMessage() and "ludb-unet1d" in r.getMessage()
@@ -73,7 +73,7 @@ def test_batch_composition_does_not_change_an_ecg(delineator: Delineator) -> Non
 
 
 def test_qrs_of_synthetic_beats_is_found(delineator: Delineator) -> None:
-    from models.neural.masks_to_waves import masks_to_waves
+    from ecgread.models.neural.masks_to_waves import masks_to_waves
 
     x = synthetic(4, leads=1)
     waves = masks_to_waves(delineator.predict_masks(x, FS), FS, ("II",), x)["II"]
@@ -84,7 +84,7 @@ def test_qrs_of_synthetic_beats_is_found(delineator: Delineator) -> None:
 
 
 def test_back_to_input_rate_is_linear_interpolation() -> None:
-    from models.neural.preprocess import to_input_rate
+    from ecgread.models.neural.preprocess import to_input_rate
 
     rng = np.random.default_rng(5)
     p = rng.random((2, 4, 100)).astype(np.float32)

@@ -16,18 +16,18 @@ import pytest
 from sqlmodel import select
 
 from audit.db import migrate, session_scope
-from audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
+from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
 from ecgread.errors import DeliveryError
-from integration.dicom_decode import decode_file
-from integration.pacs_store import send_to_pacs
-from reporting.context import ReportContext, report_context
-from reporting.encapsulated_pdf import (
+from ecgread.integration.dicom_decode import decode_file
+from ecgread.integration.pacs_store import send_to_pacs
+from ecgread.reporting.context import ReportContext, report_context
+from ecgread.reporting.encapsulated_pdf import (
     ENCAPSULATED_PDF_STORAGE,
     encapsulated_pdf,
     report_uids,
     to_part10,
 )
-from workers.outbox import deliver_due, enqueue_delivery
+from ecgread.workers.outbox import deliver_due, enqueue_delivery
 
 STORESCP = shutil.which("storescp") or "/usr/bin/storescp"
 PDF = b"%PDF-1.4 test report\n%%EOF\n"  # odd length: stored padded to even
@@ -223,8 +223,8 @@ def test_outbox_retries_while_pacs_is_down_then_delivers_once(settings, pacs,
 
 def test_read_job_queues_the_encapsulated_pdf_for_pacs(settings, pacs) -> None:
     """read_ecg end to end: the pacs delivery carries the .pdf.dcm, not the raw PDF."""
-    pytest.importorskip("reporting.pdf")
-    from workers.read_job import read_ecg
+    pytest.importorskip("ecgread.reporting.pdf")
+    from ecgread.workers.read_job import read_ecg
 
     pacs.start()
     s = dataclasses.replace(_pacs_settings(settings, pacs.port), delineator="dsp")

@@ -16,15 +16,15 @@ import hl7
 import pydicom
 import pytest
 
-from audit.tables import Hl7Order
-from integration.dicom_decode import decode_file
-from models.analysis import Analysis, analyze
-from models.dsp_config import AnalysisConfig
-from models.ecg import Acquisition
-from models.interpret.library import LIBRARY
-from models.results import Evidence, Statement
-from reporting.context import ReportContext, report_context
-from reporting.oru import MEASUREMENTS, build_oru
+from ecgread.audit.tables import Hl7Order
+from ecgread.integration.dicom_decode import decode_file
+from ecgread.models.analysis import Analysis, analyze
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.ecg import Acquisition
+from ecgread.models.interpret.library import LIBRARY
+from ecgread.models.results import Evidence, Statement
+from ecgread.reporting.context import ReportContext, report_context
+from ecgread.reporting.oru import MEASUREMENTS, build_oru
 from tests.synthetic import synthetic_ecg
 
 PDF = b"%PDF-1.4 test"

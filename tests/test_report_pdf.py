@@ -19,16 +19,16 @@ import numpy as np
 import pydicom.data
 import pytest
 
-from config.settings import Settings
+from ecgread.config.settings import Settings
 from ecgread.errors import ConfigError
-from integration.dicom_decode import decode_file
-from models.analysis import Analysis, analyze
-from models.dsp_config import AnalysisConfig
-from models.ecg import Ecg
-from models.results import Evidence, Statement
-from reporting.context import ReportContext, report_context
-from reporting.pdf import UNABLE, measurement_rows, render_html, render_pdf
-from reporting.tracing import (
+from ecgread.integration.dicom_decode import decode_file
+from ecgread.models.analysis import Analysis, analyze
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.ecg import Ecg
+from ecgread.models.results import Evidence, Statement
+from ecgread.reporting.context import ReportContext, report_context
+from ecgread.reporting.pdf import UNABLE, measurement_rows, render_html, render_pdf
+from ecgread.reporting.tracing import (
     GRID_MAJOR,
     GRID_MINOR,
     MARK_CRITICAL,
@@ -251,7 +251,7 @@ def test_html_is_autoescaped(sample: Analysis) -> None:
 
 @poppler
 def test_example_script_writes_pdf_and_png(tmp_path: Path) -> None:
-    from reporting.example import write_example
+    from ecgread.reporting.example import write_example
 
     pdf, png, seconds = write_example(tmp_path)
     assert _page(pdf) == (1, (842, 595))

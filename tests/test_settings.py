@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import load_settings
+from ecgread.config.settings import load_settings
 from ecgread.errors import ConfigError
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from models.analysis import WAVE_INTERVALS, analyze
-from models.dsp_config import AnalysisConfig
-from models.results import Beat, Wave
-from models.wave_intervals import WaveIntervalConfig, intervals_from_waves
+from ecgread.models.analysis import WAVE_INTERVALS, analyze
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.results import Beat, Wave
+from ecgread.models.wave_intervals import WaveIntervalConfig, intervals_from_waves
 from tests.synthetic import synthetic_ecg
 
 

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from config.settings import Settings
+from ecgread.config.settings import Settings
 from ecgread.errors import EcgreadError
 
 #: ECGs per delineation-network batch in the batch path (one ONNX run per chunk of leads).
@@ -38,7 +38,7 @@ def run_batch(settings: Settings, paths: list[Path], *, stored: bool = False,
 
 def _read_files(settings: Settings, paths: list[Path], out: Path,
                 chunk: int = BATCH_ECGS) -> int:
-    from integration.ecg_files import find_ecg_files
+    from ecgread.integration.ecg_files import find_ecg_files
 
     (out / "reports").mkdir(parents=True, exist_ok=True)
     files = [path for root in paths for path in find_ecg_files(root)]
@@ -54,13 +54,13 @@ def _read_files(settings: Settings, paths: list[Path], out: Path,
 def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextIO
                 ) -> tuple[int, int]:
     """Decode a chunk, run the delineation network once over all of it, then read each."""
-    from integration.ecg_files import read_ecg_file
-    from integration.object_store import write_durably
-    from models.analysis import AnalysisConfig, analyze
-    from models.ecg import Ecg
-    from models.neural.runtime import process_models
-    from reporting.context import report_context
-    from reporting.pdf import render_pdf
+    from ecgread.integration.ecg_files import read_ecg_file
+    from ecgread.integration.object_store import write_durably
+    from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.models.ecg import Ecg
+    from ecgread.models.neural.runtime import process_models
+    from ecgread.reporting.context import report_context
+    from ecgread.reporting.pdf import render_pdf
 
     config = AnalysisConfig(delineator=settings.delineator)  # type: ignore[arg-type]
     models = process_models(settings.model_registry)
@@ -95,9 +95,9 @@ def _write_error(results: TextIO, path: Path, exc: EcgreadError) -> None:
 
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:
-    from audit import queries
+    from ecgread.audit import queries
     from audit.db import migrate, session_scope
-    from workers.read_job import read_ecg
+    from ecgread.workers.read_job import read_ecg
 
     migrate(settings.audit_url)
     with session_scope(settings.audit_url) as s:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-from config.settings import Settings, load_settings
+from ecgread.config.settings import Settings, load_settings
 
 READS_QUEUE = "reads"
 CRITICAL_DELIVERIES_QUEUE = "deliveries.critical"
@@ -24,7 +24,7 @@ DELIVERIES_QUEUE = "deliveries"
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("ecgread", include=["workers.tasks"])
+    app = Celery("ecgread", include=["ecgread.workers.tasks"])
     exchange = Exchange("ecgread", type="direct", durable=True)
     eager = not settings.broker_url
     app.conf.update(

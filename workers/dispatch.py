@@ -12,7 +12,7 @@ import queue
 import threading
 from typing import Protocol
 
-from config.settings import Settings
+from ecgread.config.settings import Settings
 
 log = logging.getLogger("ecgread.dispatch")
 
@@ -27,7 +27,7 @@ class CeleryDispatcher:
     """Publishes one persistent ``ecgread.read_ecg`` message per ECG to the ``reads`` queue."""
 
     def __init__(self, settings: Settings) -> None:
-        from workers.celery_app import make_celery
+        from ecgread.workers.celery_app import make_celery
 
         self._app = make_celery(settings)
 
@@ -65,8 +65,8 @@ class LocalWorker:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        from workers.outbox import deliver_due
-        from workers.read_job import read_ecg
+        from ecgread.workers.outbox import deliver_due
+        from ecgread.workers.read_job import read_ecg
 
         while True:
             uid = self._queue.get()

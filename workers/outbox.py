@@ -32,9 +32,9 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from audit.db import session_scope
-from audit.events import log_action
-from audit.tables import Delivery, DeliveryAttempt
-from config.settings import Settings
+from ecgread.audit.events import log_action
+from ecgread.audit.tables import Delivery, DeliveryAttempt
+from ecgread.config.settings import Settings
 from ecgread.errors import DeliveryError
 
 log = logging.getLogger("ecgread.outbox")
@@ -108,7 +108,7 @@ def _claim(settings: Settings, delivery_id: int, now: datetime) -> bool:
 
 
 def _send_ehr(settings: Settings, payload: Path) -> tuple[AttemptResult, str]:
-    from integration.mllp_client import MllpClient
+    from ecgread.integration.mllp_client import MllpClient
 
     key = (settings.ehr_host, settings.ehr_port)
     with _clients_lock:
@@ -133,7 +133,7 @@ def _send_ehr(settings: Settings, payload: Path) -> tuple[AttemptResult, str]:
 def _send_pacs(settings: Settings, payload: Path) -> tuple[AttemptResult, str]:
     import pydicom
 
-    from integration.pacs_store import send_to_pacs
+    from ecgread.integration.pacs_store import send_to_pacs
 
     target = f"{settings.pacs_ae_title}@{settings.pacs_host}:{settings.pacs_port}"
     try:
@@ -145,7 +145,7 @@ def _send_pacs(settings: Settings, payload: Path) -> tuple[AttemptResult, str]:
 
 
 def _write_file(settings: Settings, payload: Path, message_id: str) -> tuple[AttemptResult, str]:
-    from integration.object_store import write_durably
+    from ecgread.integration.object_store import write_durably
 
     target = settings.outbox_dir / f"{message_id}{payload.suffix or '.hl7'}"
     write_durably(target, payload.read_bytes())

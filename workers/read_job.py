@@ -18,12 +18,12 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from audit.db import session_scope
-from audit.events import log_action
-from audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
-from config.settings import Settings
+from ecgread.audit.events import log_action
+from ecgread.audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
+from ecgread.config.settings import Settings
 from ecgread.errors import DecodeError
-from integration.recovery import UNFINISHED_STATES
-from models.ecg import Ecg
+from ecgread.integration.recovery import UNFINISHED_STATES
+from ecgread.models.ecg import Ecg
 
 log = logging.getLogger("ecgread.read")
 
@@ -73,10 +73,10 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     Raises only for transient faults (database unavailable, disk errors): a domain error
     (the stored object cannot be decoded) marks the ECG failed and is recorded, not raised.
     """
-    from integration.dicom_decode import decode_file
-    from integration.matching import match_order_for_ecg
-    from models.analysis import AnalysisConfig, analyze
-    from models.neural.runtime import process_models
+    from ecgread.integration.dicom_decode import decode_file
+    from ecgread.integration.matching import match_order_for_ecg
+    from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.models.neural.runtime import process_models
 
     url = settings.audit_url
     with session_scope(url) as session:
@@ -141,11 +141,11 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
     """Render the PDF and ORU, store them durably, queue deliveries, mark the ECG reported."""
     import hashlib
 
-    from integration.object_store import write_durably
-    from reporting.context import report_context
-    from reporting.oru import build_oru
-    from reporting.pdf import render_pdf
-    from workers.outbox import enqueue_delivery
+    from ecgread.integration.object_store import write_durably
+    from ecgread.reporting.context import report_context
+    from ecgread.reporting.oru import build_oru
+    from ecgread.reporting.pdf import render_pdf
+    from ecgread.workers.outbox import enqueue_delivery
 
     context = report_context(analysis.ecg, order)
     pdf = render_pdf(analysis, context, settings)
@@ -171,7 +171,7 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
         if settings.pacs_host and context.study_instance_uid and context.sop_instance_uid:
             # the report as DICOM Encapsulated PDF in the ECG's study, written before the
             # commit that queues it (the outbox reads it with pydicom.dcmread)
-            from reporting.encapsulated_pdf import encapsulated_pdf, to_part10
+            from ecgread.reporting.encapsulated_pdf import encapsulated_pdf, to_part10
 
             dicom = encapsulated_pdf(pdf, context, read_id,
                                      source_sop_class_uid=analysis.ecg.acquisition.sop_class_uid,

@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.exc import OperationalError
 
-from workers.celery_app import CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE, app
+from ecgread.workers.celery_app import CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE, app
 
 log = logging.getLogger("ecgread.tasks")
 
@@ -21,7 +21,7 @@ def _settings():  # type: ignore[no-untyped-def]
 @app.task(name="ecgread.read_ecg", bind=True, acks_late=True, max_retries=10,
           autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300)
 def read_ecg_task(self, sop_instance_uid: str, trigger: str = "ingest") -> dict:  # type: ignore[no-untyped-def]
-    from workers.read_job import read_ecg
+    from ecgread.workers.read_job import read_ecg
 
     outcome = read_ecg(_settings(), sop_instance_uid, trigger)
     if outcome.read_id is not None:
@@ -38,6 +38,6 @@ def read_ecg_task(self, sop_instance_uid: str, trigger: str = "ingest") -> dict:
           retry_backoff=True)
 def deliver_task() -> int:
     """Send every delivery that is due (critical first); returns how many were attempted."""
-    from workers.outbox import deliver_due
+    from ecgread.workers.outbox import deliver_due
 
     return deliver_due(_settings())

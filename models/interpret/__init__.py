@@ -18,13 +18,13 @@ True
 
 from __future__ import annotations
 
-from models.analysis import Analysis
-from models.results import Statement
-from models.interpret import criteria
-from models.interpret.context import Ctx, Finding
-from models.interpret.evidence import check_evidence
-from models.interpret.library import LIBRARY
-from models.interpret.resolve import overall, resolve
+from ecgread.models.analysis import Analysis
+from ecgread.models.results import Statement
+from ecgread.models.interpret import criteria
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.evidence import check_evidence
+from ecgread.models.interpret.library import LIBRARY
+from ecgread.models.interpret.resolve import overall, resolve
 
 INTERPRET_VERSION = "criteria-1.0"
 

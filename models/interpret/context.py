@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from models.analysis import Analysis
-from models.results import Certainty, Evidence, Wave
-from models.interpret.evidence import holds
-from models.interpret.values import resolve
+from ecgread.models.analysis import Analysis
+from ecgread.models.results import Certainty, Evidence, Wave
+from ecgread.models.interpret.evidence import holds
+from ecgread.models.interpret.values import resolve
 
 Span = tuple[float, float]
 MAX_SPANS = 12

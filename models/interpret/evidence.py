@@ -26,9 +26,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from models.analysis import Analysis
-from models.results import Statement
-from models.interpret.values import UnknownMeasurement, Value, resolve
+from ecgread.models.analysis import Analysis
+from ecgread.models.results import Statement
+from ecgread.models.interpret.values import UnknownMeasurement, Value, resolve
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _CMP = re.compile(rf"^\s*(>=|<=|==|!=|>|<)\s*({_NUM}|[A-Za-z_][\w\-]*)\s*$")

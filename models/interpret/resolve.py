@@ -16,8 +16,8 @@ overall statement when the rhythm could not be determined and nothing is abnorma
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
-from models.interpret.library import LIBRARY
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.library import LIBRARY
 
 _P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "1AVB", "SHORT_PR", "2AVB_I",
                 "2AVB_II", "3AVB", "LAE", "RAE", "PAC", "WPW", "JUNCT", "ACC_JUNCT", "SVT"}

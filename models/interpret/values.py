@@ -21,8 +21,8 @@ from dataclasses import fields
 
 import numpy as np
 
-from models.analysis import Analysis
-from models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures
+from ecgread.models.analysis import Analysis
+from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures
 
 Value = float | str | None
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
@@ -269,7 +269,7 @@ def ventricular_paced_beats(a: Analysis) -> list[int]:
     """Beats the DSP engine typed as paced (a spike within 80 ms before the QRS fiducial),
     and beats with a pacing spike within 50 ms of their QRS onset (the earliest onset over
     the leads): a wide paced QRS can peak more than 80 ms after its spike (LUDB 8, 34)."""
-    from models.wave_intervals import beat_waves
+    from ecgread.models.wave_intervals import beat_waves
 
     spikes = np.array(a.rhythm.pacing_spikes_s)
     qrs = [w for ws in a.waves.values() for w in ws if w.type == "QRS"]

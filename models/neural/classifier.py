@@ -23,9 +23,9 @@ from typing import Protocol
 
 import numpy as np
 
-from models.neural.preprocess import net_length, padded_length, prepare
-from models.registry import ModelEntry
-from models.results import Evidence, Statement
+from ecgread.models.neural.preprocess import net_length, padded_length, prepare
+from ecgread.models.registry import ModelEntry
+from ecgread.models.results import Evidence, Statement
 
 CATEGORY = "AI findings"
 

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.fusion import DEFAULT_RULE, FusionRule, fuse
-from models.neural.masks_to_waves import MaskConfig, masks_to_waves
-from models.results import Statement, Wave
+from ecgread.models.fusion import DEFAULT_RULE, FusionRule, fuse
+from ecgread.models.neural.masks_to_waves import MaskConfig, masks_to_waves
+from ecgread.models.results import Statement, Wave
 
 if TYPE_CHECKING:
-    from models.ecg import Ecg
-    from models.neural.runtime import NeuralModels
+    from ecgread.models.ecg import Ecg
+    from ecgread.models.neural.runtime import NeuralModels
 
 FUSION_VERSION = "fusion-1.0"
 
@@ -32,7 +32,7 @@ FUSION_VERSION = "fusion-1.0"
 def _models(models: NeuralModels | None) -> NeuralModels:
     if models is not None:
         return models
-    from models.neural.runtime import process_models
+    from ecgread.models.neural.runtime import process_models
 
     return process_models()
 
@@ -79,7 +79,7 @@ def delineate_neural(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: n
 def ai_findings(ecg: Ecg, models: NeuralModels | None = None
                 ) -> tuple[tuple[Statement, ...], dict[str, str]]:
     """Statements of every registered classifier on ``ecg`` and their version entries."""
-    from models.neural.classifier import classify
+    from ecgread.models.neural.classifier import classify
 
     m = _models(models)
     out: list[Statement] = []

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecgread.errors import ConfigError
-from models.results import Wave
+from ecgread.models.results import Wave
 
 WAVE_CLASSES = {1: "P", 2: "QRS", 3: "T"}
 

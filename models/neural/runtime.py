@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgread.errors import ModelError
-from models.neural.preprocess import NET_FS_HZ, net_length, prepare, to_input_rate
-from models.registry import DEFAULT_REGISTRY, ModelEntry, Registry, load_registry
+from ecgread.models.neural.preprocess import NET_FS_HZ, net_length, prepare, to_input_rate
+from ecgread.models.registry import DEFAULT_REGISTRY, ModelEntry, Registry, load_registry
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class OnnxModel:
 
 
 class Delineator(OnnxModel):
-    """The per-lead delineation network (see :mod:`models.neural.delineation_net`)."""
+    """The per-lead delineation network (see :mod:`workers.training.delineation_net`)."""
 
     def predict_masks(self, signals_uv: np.ndarray, sampling_rate_hz: float) -> np.ndarray:
         """Class probabilities per sample.

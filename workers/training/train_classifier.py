@@ -10,7 +10,7 @@ recommends; the test fold is only scored once at the end.
 
 Run::
 
-    .venv/bin/python -m workers.training.train_classifier --csv ptbxl_database.csv \
+    .venv/bin/python -m ecgread.workers.training.train_classifier --csv ptbxl_database.csv \
         --root /data/ptb-xl --labels AFIB,1AVB,CLBBB --texts "Atrial fibrillation,..." \
         --name site-rhythm --version 1.0.0 --out models/weights/site_rhythm.onnx
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.neural.preprocess import prepare
+from ecgread.models.neural.preprocess import prepare
 
 
 def read_table(csv_path: Path, file_column: str, labels: list[str], min_likelihood: float,
@@ -47,7 +47,7 @@ def read_table(csv_path: Path, file_column: str, labels: list[str], min_likeliho
 def load_signals(root: Path, paths: list[str], leads: list[str], fs_hz: float,
                  samples: int) -> np.ndarray:
     """(records, leads, samples) prepared model inputs (missing leads are zeros)."""
-    from integration.wfdb_read import read_wfdb
+    from ecgread.integration.wfdb_read import read_wfdb
 
     out = np.zeros((len(paths), len(leads), samples), np.float32)
     for i, p in enumerate(paths):
@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import torch.nn.functional as F
 
-    from models.neural.classifier_net import EcgClassifier, export_classifier
-    from models.registry import sha256_of
+    from ecgread.workers.training.classifier_net import EcgClassifier, export_classifier
+    from ecgread.models.registry import sha256_of
 
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)

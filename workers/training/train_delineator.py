@@ -15,7 +15,7 @@ last expert offset), since LUDB leaves the record edges unannotated.
 Run (85 s on 2 CPU threads of an idle machine, 2.6 min on a busy one; the output is
 bit-identical from run to run: same seed, deterministic torch algorithms)::
 
-    .venv/bin/python -m workers.training.train_delineator \
+    .venv/bin/python -m ecgread.workers.training.train_delineator \
         --out models/weights/ludb_unet1d.onnx
 
 Writes the ONNX file, ``<out>.json`` (hyper-parameters, split, validation history,
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.neural.preprocess import NET_FS_HZ, prepare
+from ecgread.models.neural.preprocess import NET_FS_HZ, prepare
 
 CLASS_OF = {"P": 1, "QRS": 2, "T": 3}
 
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import torch.nn.functional as F
 
-    from models.neural.delineation_net import DelineationUNet, export_onnx, n_parameters
+    from ecgread.workers.training.delineation_net import DelineationUNet, export_onnx, n_parameters
 
     t_start = time.perf_counter()
     torch.set_num_threads(args.threads)

@@ -11,8 +11,8 @@ Sources
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
-from models.interpret.values import LIMB_LEADS, PRECORDIAL_LEADS
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.values import LIMB_LEADS, PRECORDIAL_LEADS
 
 
 def axis(c: Ctx) -> list[Finding]:

@@ -25,7 +25,7 @@ Sources
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.context import Ctx, Finding
 
 
 def conduction(c: Ctx) -> list[Finding]:

@@ -11,8 +11,8 @@ early beat of dominant morphology (models.beats). Bigeminy: >= 3 normal-PVC pair
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
-from models.interpret.values import premature_ventricular
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.values import premature_ventricular
 
 
 def ectopy(c: Ctx) -> list[Finding]:

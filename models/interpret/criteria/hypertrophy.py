@@ -16,8 +16,8 @@ Sources
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
-from models.interpret.values import patient_sex
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.values import patient_sex
 
 CORNELL_MEN_UV, CORNELL_WOMEN_UV = 2800.0, 2000.0
 

@@ -11,8 +11,8 @@ atrially paced when a spike lies 90-350 ms before the fiducial and a P wave foll
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
-from models.interpret.values import atrial_paced_beats, ventricular_paced_beats
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.values import atrial_paced_beats, ventricular_paced_beats
 
 
 def pacing(c: Ctx) -> list[Finding]:

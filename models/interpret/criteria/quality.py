@@ -10,7 +10,7 @@ given: the program says so instead of guessing.
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.context import Ctx, Finding
 
 
 def quality(c: Ctx) -> list[Finding]:

@@ -22,7 +22,7 @@ Sources
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.context import Ctx, Finding
 
 #: Thresholds tuned on the LUDB 'tune' split only (bench/interpretation_ludb.py).
 P_PRESENT_RATIO = 0.5  # share of dominant beats with a P wave for an atrial rhythm
@@ -141,7 +141,7 @@ def _atrial(c: Ctx, with_p) -> list[Finding]:  # type: ignore[no-untyped-def]
 
 
 def _ventricular_runs(c: Ctx) -> list[Finding]:
-    from models.interpret.values import ventricular_runs
+    from ecgread.models.interpret.values import ventricular_runs
 
     runs = [(i, j) for i, j in ventricular_runs(c.a) if j - i >= 2]
     run = c.ev("ventricular_run_max_beats", ">= 3", spans=c.beats(

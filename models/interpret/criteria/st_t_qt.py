@@ -26,8 +26,8 @@ Sources
 
 from __future__ import annotations
 
-from models.interpret.context import Ctx, Finding
-from models.interpret.values import (ER_LEADS, ST_DEPRESSION_LEADS, TERRITORIES,
+from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.values import (ER_LEADS, ST_DEPRESSION_LEADS, TERRITORIES,
                                      UPRIGHT_T_LEADS, j_elevated, patient_sex, st_depressed,
                                      stemi_leads, stemi_threshold_uv, t_inverted)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from sqlmodel import select
 
 from audit.db import session_scope
-from audit.tables import Delivery, EcgRead, EcgRecord, Report
-from config.settings import Settings
+from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
+from ecgread.config.settings import Settings
 
 
 def _sample_ecg() -> Path:
@@ -52,7 +52,7 @@ def _order_for(path: Path) -> bytes:
 
 
 def _send_order(port: int, message: bytes) -> str:
-    from integration.mllp import frame
+    from ecgread.integration.mllp import frame
 
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(frame(message))
@@ -89,8 +89,8 @@ def _send_dicom(settings: Settings, port: int, path: Path) -> str:
 
 
 def run_demo(settings: Settings, file: Path | None) -> int:
-    from ecgread.service import start
-    from integration.dicom_decode import decode_file
+    from ecgread.cli.service import start
+    from ecgread.integration.dicom_decode import decode_file
 
     settings = dataclasses.replace(settings, dicom_host="127.0.0.1", dicom_port=0,
                                    hl7_host="127.0.0.1", hl7_port=0)

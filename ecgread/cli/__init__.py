@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.settings import Settings, load_settings
+from ecgread.config.settings import Settings, load_settings
 from ecgread.errors import EcgreadError
 
 
@@ -111,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from ecgread.textual import describe
-    from integration.ecg_files import read_ecg_file
-    from models.analysis import AnalysisConfig, analyze
-    from models.neural.runtime import process_models
+    from ecgread.cli.textual import describe
+    from ecgread.integration.ecg_files import read_ecg_file
+    from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.models.neural.runtime import process_models
 
     settings = _settings(args)
     config = AnalysisConfig(delineator=settings.delineator)
@@ -138,7 +138,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from ecgread.service import start
+    from ecgread.cli.service import start
 
     settings = _settings(args, dicom_port=args.dicom_port, hl7_port=args.hl7_port,
                          dicom_ae_title=args.ae_title)
@@ -159,12 +159,12 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print("ecgread worker: needs a broker (--broker-url or ECGREAD_BROKER_URL); "
               "without one, `ecgread serve` reads in process", file=sys.stderr)
         return 2
-    from models.registry import load_registry
-    from workers.celery_app import make_celery
+    from ecgread.models.registry import load_registry
+    from ecgread.workers.celery_app import make_celery
 
     load_registry(settings.model_registry)  # a wrong or missing model file stops us here
     app = make_celery(settings)
-    import workers.tasks  # noqa: F401  (registers the tasks)
+    import ecgread.workers.tasks  # noqa: F401  (registers the tasks)
 
     # A node name of its own per worker process: several workers on one host would
     # otherwise fight over the same exclusive control queue (celery@HOST.celery.pidbox).
@@ -175,22 +175,22 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ecgread.demo import run_demo
+    from ecgread.cli.demo import run_demo
 
     return run_demo(_settings(args), args.file)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from workers.batch import run_batch
+    from ecgread.workers.batch import run_batch
 
     return run_batch(_settings(args), args.paths, stored=args.stored, since=args.since,
                      until=args.until, out=args.out)
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from audit import queries
+    from ecgread.audit import queries
     from audit.db import migrate, session_scope
-    from audit.events import verify_chain
+    from ecgread.audit.events import verify_chain
 
     settings = _settings(args)
     migrate(settings.audit_url)

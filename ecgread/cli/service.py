@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.db import migrate
-from config.settings import Settings
-from workers.dispatch import Dispatcher, make_dispatcher
+from ecgread.config.settings import Settings
+from ecgread.workers.dispatch import Dispatcher, make_dispatcher
 
 log = logging.getLogger("ecgread.service")
 
@@ -51,8 +51,8 @@ def _verify_models(settings: Settings) -> None:
     Reading in process, the sessions are created now; with a broker the workers create
     their own, so only the files and checksums are checked here.
     """
-    from models.neural.runtime import process_models
-    from models.registry import load_registry
+    from ecgread.models.neural.runtime import process_models
+    from ecgread.models.registry import load_registry
 
     if settings.broker_url:
         load_registry(settings.model_registry)
@@ -62,9 +62,9 @@ def _verify_models(settings: Settings) -> None:
 
 def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
     """Start everything in the background and return a handle (ports resolved)."""
-    from integration import dicom_scp, hl7_listener
-    from integration.recovery import unfinished_ecgs
-    from workers.outbox import run_outbox
+    from ecgread.integration import dicom_scp, hl7_listener
+    from ecgread.integration.recovery import unfinished_ecgs
+    from ecgread.workers.outbox import run_outbox
 
     for d in (settings.home, settings.store_dir, settings.reports_dir, settings.outbox_dir):
         d.mkdir(parents=True, exist_ok=True)

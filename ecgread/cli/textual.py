@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.analysis import Analysis
+from ecgread.models.analysis import Analysis
 
 _LABELS = (
     ("heart_rate_bpm", "Heart rate", "bpm"), ("rr_ms", "RR", "ms"), ("p_ms", "P duration", "ms"),
