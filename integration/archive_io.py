@@ -26,7 +26,7 @@ from ecgread.models.ecg import STANDARD_LEADS
 
 __all__ = ["MAX_FILE_BYTES", "MAX_LEADS", "MAX_SAMPLES_PER_LEAD", "read_limited", "parse_xml",
            "local_name", "xml_root_name", "b64decode", "number", "check_rate", "check_samples",
-           "derive_limb_leads", "assemble_leads"]
+           "derive_limb_leads", "assemble_leads", "end_of_ecg"]
 
 #: Largest archive file we open, bytes (a 10-minute 12-lead HL7 aECG at 1 kHz is ~40 MB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -198,3 +198,22 @@ def assemble_leads(leads: Mapping[str, np.ndarray], what: str) -> tuple[np.ndarr
     for row, name in enumerate(names):
         signal[row, : len(leads[name])] = leads[name]
     return signal, tuple(names)
+
+
+def end_of_ecg(signal_uv: np.ndarray, fs: float) -> int:
+    """Where the ECG proper ends in a (leads, samples) µV array, before a calibration trailer.
+
+    Philips carts append to each channel a flat line and a 1 mV calibration pulse; left in,
+    the analysis would read the pulse as a beat. The trailer is recognised by every lead at
+    1 mV (±10 %) together for at least 40 ms within the last 2 s; the ECG ends where the
+    flat line before the pulse begins (all leads within 20 µV of zero). Without such a
+    pulse the whole length is kept.
+    """
+    n = signal_uv.shape[1]
+    tail_start = max(0, n - int(2 * fs))
+    pulse = np.flatnonzero(np.all(np.abs(signal_uv[:, tail_start:] - 1000.0) <= 100.0, axis=0))
+    if pulse.size < max(1, int(0.04 * fs)):
+        return n
+    first = tail_start + int(pulse[0])
+    busy = np.flatnonzero(~np.all(np.abs(signal_uv[:, :first]) <= 20.0, axis=0))
+    return int(busy[-1]) + 1 if busy.size else first

@@ -27,7 +27,7 @@ import numpy as np
 from ecgread.errors import CorruptFileError, NoWaveformError, UnsupportedVariantError
 from ecgread.integration.archive_io import (
     MAX_LEADS, MAX_SAMPLES_PER_LEAD, assemble_leads, b64decode, check_rate, check_samples,
-    local_name, number, parse_xml, read_limited,
+    end_of_ecg, local_name, number, parse_xml, read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
 from ecgread.integration.xli import xli_decode
@@ -133,10 +133,9 @@ def _waveform(root: Any, name: str) -> tuple[dict[str, np.ndarray], float]:
         counts = list(flat.reshape(len(labels), n_samples))
     else:
         raise UnsupportedVariantError(f"{name}: waveform compression {method!r}")
-    stacked = np.vstack(counts)
-    end = _end_of_ecg(stacked)
-    leads = {label: (stacked[row, :end] * resolution_uv).astype(np.float32)
-             for row, label in enumerate(labels)}
+    signal_uv = (np.vstack(counts) * resolution_uv).astype(np.float32)
+    end = end_of_ecg(signal_uv, fs)
+    leads = {label: signal_uv[row, :end] for row, label in enumerate(labels)}
     return leads, fs
 
 
@@ -162,23 +161,6 @@ def _rebuild_limb_leads(counts: list[np.ndarray]) -> None:
     counts[3] = -counts[3] - np.floor_divide(lead_i + lead_ii, 2)
     counts[4] = np.floor_divide(lead_i - lead_iii, 2) - counts[4]
     counts[5] = np.floor_divide(lead_ii + lead_iii, 2) - counts[5]
-
-
-def _end_of_ecg(counts: np.ndarray, window: int = 20) -> int:
-    """Where the ECG proper ends: the last sample of dense change across the leads, when
-    what follows is a near-flat trailer (flat line, calibration pulse: at most a few
-    steps); otherwise the whole length."""
-    changing = np.any(np.diff(counts, axis=1) != 0, axis=0)
-    if changing.size < window:
-        return counts.shape[1]
-    dense = np.convolve(changing.astype(np.int32), np.ones(window, dtype=np.int32),
-                        mode="valid") >= window // 2
-    hits = np.flatnonzero(dense)
-    if hits.size == 0:
-        return counts.shape[1]
-    end = int(hits[-1]) + window
-    trailer_steps = int(np.count_nonzero(changing[end:]))
-    return end if trailer_steps <= 8 else counts.shape[1]
 
 
 def _acquisition(root: Any) -> Acquisition:
