@@ -24,9 +24,22 @@ from ecgread.errors import CorruptFileError, DecodeError, InputTooLargeError, No
 from ecgread.integration.dicom_decode import MAX_SAMPLING_RATE_HZ, MIN_SAMPLING_RATE_HZ
 from ecgread.models.ecg import STANDARD_LEADS
 
-__all__ = ["MAX_FILE_BYTES", "MAX_LEADS", "MAX_SAMPLES_PER_LEAD", "read_limited", "parse_xml",
-           "local_name", "xml_root_name", "b64decode", "number", "check_rate", "check_samples",
-           "derive_limb_leads", "assemble_leads", "end_of_ecg"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_LEADS",
+    "MAX_SAMPLES_PER_LEAD",
+    "assemble_leads",
+    "b64decode",
+    "check_rate",
+    "check_samples",
+    "derive_limb_leads",
+    "end_of_ecg",
+    "local_name",
+    "number",
+    "parse_xml",
+    "read_limited",
+    "xml_root_name",
+]
 
 #: Largest archive file we open, bytes (a 10-minute 12-lead HL7 aECG at 1 kHz is ~40 MB).
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -59,9 +72,10 @@ def parse_xml(data: bytes, what: str) -> Any:
     DecodeError
         The XML declares entities or references external resources (refused).
     """
+    from xml.etree.ElementTree import ParseError
+
     import defusedxml
     from defusedxml import ElementTree as SafeET
-    from xml.etree.ElementTree import ParseError
 
     try:
         return SafeET.fromstring(data)
@@ -175,7 +189,8 @@ def derive_limb_leads(leads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def assemble_leads(leads: Mapping[str, np.ndarray], what: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def assemble_leads(leads: Mapping[str, np.ndarray],
+                   what: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Stack named leads (µV) into a float32 (leads, samples) array.
 
     Standard leads come first in :data:`STANDARD_LEADS` order, others after in file order;

@@ -23,14 +23,20 @@ import numpy as np
 
 from ecgread.errors import CorruptFileError, NoWaveformError, UnsupportedVariantError
 from ecgread.integration.archive_io import (
-    assemble_leads, b64decode, check_rate, check_samples, derive_limb_leads, number,
-    parse_xml, read_limited,
+    assemble_leads,
+    b64decode,
+    check_rate,
+    check_samples,
+    derive_limb_leads,
+    number,
+    parse_xml,
+    read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
 from ecgread.models.ecg import Acquisition, Ecg
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
-__all__ = ["FORMAT", "read_muse", "decode_muse"]
+__all__ = ["FORMAT", "decode_muse", "read_muse"]
 
 FORMAT = "GE MUSE XML"
 _UNIT_TO_UV = {"MICROVOLTS": 1.0, "MILLIVOLTS": 1000.0}

@@ -30,14 +30,22 @@ import numpy as np
 
 from ecgread.errors import CorruptFileError, NoWaveformError, UnsupportedVariantError
 from ecgread.integration.archive_io import (
-    MAX_SAMPLES_PER_LEAD, assemble_leads, check_rate, check_samples, derive_limb_leads,
-    end_of_ecg, local_name, number, parse_xml, read_limited,
+    MAX_SAMPLES_PER_LEAD,
+    assemble_leads,
+    check_rate,
+    check_samples,
+    derive_limb_leads,
+    end_of_ecg,
+    local_name,
+    number,
+    parse_xml,
+    read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
 from ecgread.models.ecg import Acquisition, Ecg
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
-__all__ = ["FORMAT", "read_aecg", "decode_aecg"]
+__all__ = ["FORMAT", "decode_aecg", "read_aecg"]
 
 FORMAT = "HL7 aECG"
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"

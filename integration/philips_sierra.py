@@ -26,15 +26,24 @@ import numpy as np
 
 from ecgread.errors import CorruptFileError, NoWaveformError, UnsupportedVariantError
 from ecgread.integration.archive_io import (
-    MAX_LEADS, MAX_SAMPLES_PER_LEAD, assemble_leads, b64decode, check_rate, check_samples,
-    end_of_ecg, local_name, number, parse_xml, read_limited,
+    MAX_LEADS,
+    MAX_SAMPLES_PER_LEAD,
+    assemble_leads,
+    b64decode,
+    check_rate,
+    check_samples,
+    end_of_ecg,
+    local_name,
+    number,
+    parse_xml,
+    read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
 from ecgread.integration.xli import xli_decode
 from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
-__all__ = ["FORMAT", "read_philips", "decode_philips"]
+__all__ = ["FORMAT", "decode_philips", "read_philips"]
 
 FORMAT = "Philips Sierra XML"
 _DOCUMENT_TYPES = ("SierraECG", "PhilipsECG")
@@ -108,7 +117,7 @@ def _waveform(root: Any, name: str) -> tuple[dict[str, np.ndarray], float]:
     duration_ms = number(pw.get("durationperchannel"))
     if resolution_uv is None or resolution_uv <= 0 or duration_ms is None or duration_ms <= 0:
         raise CorruptFileError(f"{name}: no resolution or durationperchannel")
-    n_samples = int(round(duration_ms * fs / 1000.0))
+    n_samples = round(duration_ms * fs / 1000.0)
     labels = _labels(pw, signal_info)
     check_samples(len(labels), n_samples, name)
     if (pw.get("dataencoding") or "Base64") != "Base64":

@@ -27,13 +27,17 @@ import numpy as np
 
 from ecgread.errors import CorruptFileError, NoWaveformError, UnsupportedVariantError
 from ecgread.integration.archive_io import (
-    assemble_leads, check_rate, check_samples, derive_limb_leads, read_limited,
+    assemble_leads,
+    check_rate,
+    check_samples,
+    derive_limb_leads,
+    read_limited,
 )
 from ecgread.integration.dicom_leads import SCPECG_LEAD_NUMBERS
 from ecgread.models.ecg import Acquisition, Ecg
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
-__all__ = ["FORMAT", "MAGIC", "read_scp", "decode_scp"]
+__all__ = ["FORMAT", "MAGIC", "decode_scp", "read_scp"]
 
 FORMAT = "SCP-ECG"
 #: Bytes 16..21 of every SCP-ECG record: the reserved field of the section 0 header.

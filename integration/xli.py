@@ -27,7 +27,8 @@ _MAX_CODE = (1 << _CODE_BITS) - 2  # 1022: the last code the encoder assigns
 _HEADER_BYTES = 8
 
 
-def xli_decode(data: bytes, max_leads: int, max_samples: int, what: str = "XLI") -> list[np.ndarray]:
+def xli_decode(data: bytes, max_leads: int, max_samples: int,
+               what: str = "XLI") -> list[np.ndarray]:
     """The leads of an XLI stream as int64 arrays of raw sample counts.
 
     Parameters

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["MEASUREMENT_FIELDS", "QTC_FORMULAS", "VendorStatement", "VendorRead"]
+__all__ = ["MEASUREMENT_FIELDS", "QTC_FORMULAS", "VendorRead", "VendorStatement"]
 
 #: QTc formulas a vendor may name (lower case); None in ``VendorRead.qtc_formula`` = unstated.
 QTC_FORMULAS: tuple[str, ...] = ("bazett", "fridericia", "hodges", "framingham")
