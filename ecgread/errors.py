@@ -65,3 +65,17 @@ class DeliveryError(EcgreadError, ConnectionError):
 
 class ModelError(EcgreadError, RuntimeError):
     """A model file is missing, has the wrong checksum, or cannot be loaded."""
+
+
+class CorruptFileError(DecodeError):
+    """An ECG file is truncated or inconsistent: a bad checksum, base64 or compressed
+    stream, a length or offset past the end, a missing required element."""
+
+
+class UnsupportedVariantError(DecodeError):
+    """A file of a format we read uses a variant we do not decode (e.g. SCP-ECG reference
+    beat subtraction or custom Huffman tables, an unknown compression)."""
+
+
+class InputTooLargeError(DecodeError):
+    """An input exceeds a size limit (file bytes, leads, samples); refused before decoding."""

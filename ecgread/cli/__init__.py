@@ -1,6 +1,6 @@
 """The ``ecgread`` command.
 
-    ecgread analyze PATH... [--json]        read ECG files (DICOM or WFDB) and print results
+    ecgread analyze PATH... [--json]        read ECG files (DICOM, WFDB, MUSE, Philips, aECG, SCP)
     ecgread serve                           DICOM + HL7 listeners, reads, deliveries
     ecgread worker                          a Celery worker (scale-out; needs --broker-url)
     ecgread demo                            the whole loop on embedded defaults, once
@@ -122,7 +122,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     failures = 0
     for path in args.paths:
         try:
-            analysis = analyze(read_ecg_file(path), config, models=models)
+            ecg = read_ecg_file(path)
+            analysis = analyze(ecg, config, models=models)
         except EcgreadError as exc:
             failures += 1
             if args.json:
@@ -131,7 +132,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"{path}: error: {exc}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps(analysis.to_json_dict()), flush=True)
+            out = analysis.to_json_dict()
+            if ecg.vendor_read is not None:  # additive: the device's own read, archive files
+                out["vendor"] = ecg.vendor_read.to_json_dict()
+            print(json.dumps(out), flush=True)
         else:
             print(describe(analysis))
     return 1 if failures else 0
