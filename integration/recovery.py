@@ -13,8 +13,8 @@ from ecgread.config.settings import Settings
 
 __all__ = ["UNFINISHED_STATES", "unfinished_ecgs"]
 
-#: ``ecg.state`` values of work that is not done (``read``/``reported``/``failed`` are done).
-UNFINISHED_STATES: tuple[str, ...] = ("received", "queued", "reading")
+#: ``ecg.state`` values of work that is not done (``reported`` and ``failed`` are done).
+UNFINISHED_STATES: tuple[str, ...] = ("received", "reading")
 
 
 def unfinished_ecgs(settings: Settings) -> list[str]:
