@@ -23,6 +23,7 @@ import numpy as np
 
 from ecgread.models.analysis import Analysis
 from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures
+from ecgread.models.rr_irregularity import normalised_rmssd
 
 Value = float | str | None
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
@@ -249,10 +250,7 @@ def _couplets(a: Analysis) -> float | None:
 
 def _rr_irregularity_normal(a: Analysis) -> float | None:
     """Normalised RMSSD of normal-normal RR (ectopic beats left out), dimensionless."""
-    nn = np.array(_normal_rr(a))
-    if nn.size < 3:
-        return None
-    return float(np.sqrt(np.mean(np.diff(nn) ** 2)) / np.mean(nn))
+    return normalised_rmssd(_normal_rr(a))
 
 
 def _rr_range(a: Analysis) -> float | None:
