@@ -76,7 +76,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     sampling_rate_hz:
         Samples per second.
     r_samples:
-        QRS fiducials from :func:`models.qrs_detect.detect_qrs`.
+        QRS fiducials from :func:`ecgread.models.qrs_detect.detect_qrs`.
     usable:
         bool per lead.
     pacing_spikes:
