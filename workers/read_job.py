@@ -13,15 +13,15 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import Session, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
 from ecgread.config.settings import Settings
 from ecgread.errors import DecodeError
+from ecgread.integration.dicom_meta import age_from_birth_date
 from ecgread.integration.recovery import UNFINISHED_STATES
 from ecgread.models.ecg import Ecg
 
@@ -47,12 +47,10 @@ def _with_order_demographics(ecg: Ecg, order: Hl7Order | None) -> Ecg:
         updates["patient_sex"] = order.patient_sex
     if acq.patient_birth_date is None and order.patient_birth_date:
         updates["patient_birth_date"] = order.patient_birth_date
-    if acq.patient_age_years is None and order.patient_birth_date and acq.acquisition_time:
-        try:
-            born = datetime.strptime(order.patient_birth_date[:8], "%Y%m%d")
-            updates["patient_age_years"] = (acq.acquisition_time.replace(tzinfo=None) - born).days / 365.25
-        except ValueError:
-            pass
+    if acq.patient_age_years is None:
+        age = age_from_birth_date(order.patient_birth_date, acq.acquisition_time)
+        if age is not None:
+            updates["patient_age_years"] = age
     if acq.accession_number is None and order.accession_number:
         updates["accession_number"] = order.accession_number
     if not updates:

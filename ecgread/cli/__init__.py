@@ -167,9 +167,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from ecgread.workers.celery_app import make_celery
 
     load_registry(settings.model_registry)  # a wrong or missing model file stops us here
-    app = make_celery(settings)
-    import ecgread.workers.tasks  # noqa: F401  (registers the tasks)
-
+    app = make_celery(settings)  # the tasks run with these settings, not the environment's
     # A node name of its own per worker process: several workers on one host would
     # otherwise fight over the same exclusive control queue (celery@HOST.celery.pidbox).
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}",
@@ -193,7 +191,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ecgread.audit import queries
-    from audit.db import migrate, session_scope
+    from ecgread.audit.db import migrate, session_scope
     from ecgread.audit.events import verify_chain
 
     settings = _settings(args)
@@ -233,7 +231,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from audit.db import migrate
+    from ecgread.audit.db import migrate
 
     settings = _settings(args)
     migrate(settings.audit_url)

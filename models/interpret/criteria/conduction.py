@@ -6,9 +6,9 @@ Sources
   Part II, Circulation 2007;115:1325, statements 80, 82).
 - Ventricular preexcitation: PR < 120 ms with a wide QRS (>= 110 ms here; the delta wave is
   not measured, hence "possible") (statement 108).
-- Second-degree AV block: a pause of about two RR intervals with a constant PR (Mobitz II) or
-  preceded by PR lengthening (Mobitz I); non-conducted P waves are not detected, so both are
-  "possible" (statements 83, 84).
+- Second-degree AV block, Mobitz II: a pause of about two RR intervals with a constant PR;
+  non-conducted P waves are not detected, so it is "possible" (statement 84). Mobitz I
+  (Wenckebach, statement 83) is not detected.
 - Complete AV block: P waves without a fixed relation to a regular, slow ventricular rhythm
   (AV dissociation): PR varying (SD >= 40 ms) with regular RR at < 60 bpm (statement 88).
 - Bundle-branch and fascicular blocks: Surawicz B et al. AHA/ACCF/HRS Part III:
