@@ -16,6 +16,7 @@ overall statement when the rhythm could not be determined and nothing is abnorma
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import normal_range
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.library import LIBRARY
 
@@ -95,8 +96,9 @@ def overall(c: Ctx, findings: list[Finding]) -> Finding | None:
     rhythm = [f for f in normal + minor if LIBRARY[f.code].category == "rhythm"]
     if not rhythm:
         return None
-    extra = tuple(e for e in (c.ev("qrs_ms", "< 110"), c.ev("pr_ms", "in [120, 200]"),
-                              c.ev("qrs_axis_deg", "in [-30, 90]")) if e)
+    extra = tuple(e for e in (c.ev("qrs_ms", "< 110"),
+                              c.ev("pr_ms", normal_range("pr_ms").criterion),
+                              c.ev("qrs_axis_deg", normal_range("qrs_axis_deg").criterion)) if e)
     if any(LIBRARY[f.code].severity == "minor" for f in minor):
         return Finding("OTHERWISE_NORMAL", "definite",
                        tuple(f.evidence[0] for f in minor) + extra)
