@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import EcgRecord
 from ecgread.config.settings import Settings
 

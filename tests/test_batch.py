@@ -13,7 +13,7 @@ from pathlib import Path
 from pydicom.data import get_testdata_file
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import EcgRead
 from ecgread.integration.ecg_files import read_ecg_file
 from ecgread.models.analysis import analyze

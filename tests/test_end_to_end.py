@@ -13,7 +13,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
 from tests.conftest import REPO
 from tests.e2e_helpers import (

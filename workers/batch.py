@@ -98,7 +98,7 @@ def _write_error(results: TextIO, path: Path, exc: EcgreadError) -> None:
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:
     from ecgread.audit import queries
-    from audit.db import migrate, session_scope
+    from ecgread.audit.db import migrate, session_scope
     from ecgread.workers.read_job import read_ecg
 
     migrate(settings.audit_url)

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
 from ecgread.config.settings import Settings

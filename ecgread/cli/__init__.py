@@ -191,7 +191,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ecgread.audit import queries
-    from audit.db import migrate, session_scope
+    from ecgread.audit.db import migrate, session_scope
     from ecgread.audit.events import verify_chain
 
     settings = _settings(args)
@@ -231,7 +231,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from audit.db import migrate
+    from ecgread.audit.db import migrate
 
     settings = _settings(args)
     migrate(settings.audit_url)

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.db import migrate
+from ecgread.audit.db import migrate
 from ecgread.config.settings import Settings
 from ecgread.workers.dispatch import Dispatcher, make_dispatcher
 
