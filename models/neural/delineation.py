@@ -88,10 +88,10 @@ def predict_masks_many(delineator: Network, ecgs: list[tuple[np.ndarray, float]]
             net_out[i] = probs[at:at + k]
             at += k
     result = []
-    for (s, fs), probs in zip(ecgs, net_out):
-        assert probs is not None
+    for (s, fs), raw in zip(ecgs, net_out):
+        assert raw is not None
         n = s.shape[1]
-        probs = probs[:, :, :net_length(n, fs, net_fs)]
+        probs = raw[:, :, :net_length(n, fs, net_fs)]
         result.append(to_input_rate(probs, n, fs, net_fs).astype(np.float32, copy=False))
     return result
 
