@@ -74,7 +74,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     from ecgread.integration.dicom_decode import decode_file
     from ecgread.integration.matching import match_order_for_ecg
     from ecgread.models.analysis import AnalysisConfig, analyze
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
     url = settings.audit_url
     with session_scope(url) as session:
@@ -101,8 +102,9 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     started = time.perf_counter()
     try:
         ecg = _with_order_demographics(decode_file(path), order)
-        analysis = analyze(ecg, AnalysisConfig(delineator=settings.delineator),
-                           models=process_models(settings.model_registry))
+        analysis = with_ecgread_version(analyze(
+            ecg, AnalysisConfig(delineator=settings.delineator),
+            models=process_models(settings.model_registry)))
     except DecodeError as exc:
         with session_scope(url) as session:
             record = session.get(EcgRecord, ecg_id)

@@ -114,7 +114,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ecgread.cli.textual import describe
     from ecgread.integration.ecg_files import read_ecg_file
     from ecgread.models.analysis import AnalysisConfig, analyze
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
     settings = _settings(args)
     config = AnalysisConfig(delineator=settings.delineator)
@@ -123,7 +124,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     for path in args.paths:
         try:
             ecg = read_ecg_file(path)
-            analysis = analyze(ecg, config, models=models)
+            analysis = with_ecgread_version(analyze(ecg, config, models=models))
         except EcgreadError as exc:
             failures += 1
             if args.json:
@@ -163,8 +164,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print("ecgread worker: needs a broker (--broker-url or ECGREAD_BROKER_URL); "
               "without one, `ecgread serve` reads in process", file=sys.stderr)
         return 2
-    from ecgread.models.registry import load_registry
     from ecgread.workers.celery_app import make_celery
+    from ecgread.workers.model_registry import load_registry
 
     load_registry(settings.model_registry)  # a wrong or missing model file stops us here
     app = make_celery(settings)  # the tasks run with these settings, not the environment's

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ecgread.models.analysis import Analysis
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.results import Certainty, Evidence, Wave
 from ecgread.models.interpret.evidence import holds
 from ecgread.models.interpret.values import qrs_t_pairs, resolve

@@ -21,7 +21,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from ecgread.models.analysis import Analysis
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures, Wave
 from ecgread.models.rr_irregularity import normalised_rmssd
 
