@@ -21,21 +21,24 @@ Queues
 
 from __future__ import annotations
 
-from typing import cast
-
 from celery import Celery
 from kombu import Exchange, Queue
 
 from ecgread.config.settings import Settings
+from ecgread.workers.queues import (
+    CRITICAL_DELIVERIES_QUEUE,
+    DELIVER_TASK,
+    DELIVERIES_QUEUE,
+    READ_TASK,
+    READS_QUEUE,
+    settings_of,
+)
+from ecgread.workers.tasks import register_tasks
 
-READS_QUEUE = "reads"
-CRITICAL_DELIVERIES_QUEUE = "deliveries.critical"
-DELIVERIES_QUEUE = "deliveries"
-
-#: Task names (stable: messages already in the durable queues carry them).
-READ_TASK = "ecgread.read_ecg"
-DELIVER_TASK = "ecgread.deliver"
-
+__all__ = [
+    "CRITICAL_DELIVERIES_QUEUE", "DELIVERIES_QUEUE", "DELIVER_TASK", "READS_QUEUE", "READ_TASK",
+    "make_celery", "settings_of",
+]
 
 def make_celery(settings: Settings) -> Celery:
     """A Celery application configured from ``settings``, with the ecgread tasks registered.
@@ -43,8 +46,6 @@ def make_celery(settings: Settings) -> Celery:
     ``settings`` travel with the application (:func:`settings_of`); the tasks read them
     from there. Nothing connects until the application sends or consumes a message.
     """
-    from ecgread.workers.tasks import register_tasks  # tasks.py imports the queue names here
-
     app = Celery("ecgread", set_as_current=False)
     exchange = Exchange("ecgread", type="direct", durable=True)
     eager = not settings.broker_url
@@ -74,8 +75,3 @@ def make_celery(settings: Settings) -> Celery:
     app.conf.ecgread_settings = settings
     register_tasks(app)
     return app
-
-
-def settings_of(app: Celery) -> Settings:
-    """The settings ``app`` was built from by :func:`make_celery`."""
-    return cast(Settings, app.conf.ecgread_settings)

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from ecgread.workers.celery_app import (
+from ecgread.workers.queues import (
     CRITICAL_DELIVERIES_QUEUE,
     DELIVER_TASK,
     DELIVERIES_QUEUE,
