@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-analyze", action="store_true")
     args = ap.parse_args(argv)
-    from bench import ludb
+    from ecgread.integration import ludb
     from ecgread.models.neural.runtime import process_models
 
     if not ludb.available():

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from ecgread.config.settings import Settings, load_settings
+from ecgread.integration.ludb import LUDB_DIR
 
 REPO = Path(__file__).resolve().parents[1]
-LUDB_DIR = REPO.parent / "shared" / "data" / "ludb"
 
 
 def in_ci() -> bool:
