@@ -28,7 +28,7 @@ import argparse
 
 import numpy as np
 
-from bench import ludb
+from ecgread.integration import ludb
 
 GOALS = {"pr_ms": (10.0, 10.0), "qrs_ms": (10.0, 10.0), "qt_ms": (25.0, 30.0), "p_ms": None}
 

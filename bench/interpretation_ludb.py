@@ -6,7 +6,7 @@ For each of the LUDB records in ../shared/data/ludb: read it, put the patient's 
 from ludb.csv into the acquisition (as a DICOM header or order would), run
 ``models.analysis.analyze`` (which calls ``models.interpret.interpret``), and compare the
 statement codes with the diagnoses. Prints, for the 'tune' and 'test' splits of
-``bench.ludb.split`` separately, Se, Sp, TP, FN, FP, TN per diagnosis, the rhythm
+``ecgread.integration.ludb.split`` separately, Se, Sp, TP, FN, FP, TN per diagnosis, the rhythm
 disagreement rate, and the number of statements whose evidence failed ``check_evidence``.
 
 Mapping of ludb.csv diagnoses (column: a line of the cell) to statement codes
@@ -56,7 +56,7 @@ import sys
 from functools import partial
 from multiprocessing import Pool
 
-from bench import ludb
+from ecgread.integration import ludb
 
 ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
     # (row name, ludb.csv column, line prefixes (lower case), our codes)

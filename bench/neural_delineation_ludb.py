@@ -1,7 +1,7 @@
 """LUDB delineation benchmark of the neural side: DSP, network and fused, side by side.
 
-Same protocol and scoring code as :mod:`bench.delineation_ludb` (its ``score_record``,
-``format_rows`` and ``targets_report``): expert waves matched one-to-one with detections of
+Same protocol, scoring (:mod:`ecgread.models.scoring`) and tables (``format_rows`` and
+``targets_report`` of :mod:`bench.delineation_ludb`) as the DSP benchmark: expert waves matched one-to-one with detections of
 the same type and lead whose peak is within 150 ms; Se, PPV and mean +- SD of the
 boundary errors in ms. The network is scored on held-out records only: the default split
 is 'test', which neither training nor the fusion choice ever read.
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench import ludb
-from bench.delineation_ludb import Detected, Score, format_rows, score_record, targets_report
+from ecgread.integration import ludb
+from bench.delineation_ludb import format_rows, targets_report
 from ecgread.models.results import Wave
+from ecgread.models.scoring import DelineationScore, score_delineation
 
 
 @dataclass
@@ -72,16 +73,11 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
     return out
 
 
-def as_detected(waves: dict[str, tuple[Wave, ...]]) -> Detected:
-    return {lead: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in ws]
-            for lead, ws in waves.items()}
-
-
-def score(records: list[RecordWaves], method: str, rule: object = None) -> Score:
+def score(records: list[RecordWaves], method: str, rule: object = None) -> DelineationScore:
     """Pooled score of "dsp", "network" or "fused" (with ``rule``, default DEFAULT_RULE)."""
     from ecgread.models.fusion import DEFAULT_RULE, fuse, gate_p_waves
 
-    total = Score()
+    total = DelineationScore()
     for r in records:
         if method == "dsp":
             waves = r.dsp
@@ -94,7 +90,7 @@ def score(records: list[RecordWaves], method: str, rule: object = None) -> Score
             # a record read as atrial fibrillation or flutter
             waves = gate_p_waves(fuse(r.dsp, r.network, chosen, paced=r.paced),  # type: ignore[arg-type]
                                  () if r.atrial_arrhythmia else r.p_beats_s)
-        total.add(score_record(r.expert, as_detected(waves)))
+        total += score_delineation(r.expert, waves)
     return total
 
 

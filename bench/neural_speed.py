@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-analyze", action="store_true")
     args = ap.parse_args(argv)
-    from bench import ludb
+    from ecgread.integration import ludb
     from ecgread.models.neural.delineation import _run_rows, predict_masks, predict_masks_many
     from ecgread.workers.onnx_models import process_models
 

@@ -27,7 +27,7 @@ TARGET_MS = 300.0
 def _inputs(n_ludb: int) -> list[tuple[str, object]]:
     from pydicom.data import get_testdata_file
 
-    from bench import ludb
+    from ecgread.integration import ludb
     from ecgread.integration.dicom_decode import decode_file
 
     out: list[tuple[str, object]] = [("waveform_ecg.dcm", decode_file(

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 
 def _ecg():  # noqa: ANN202
-    from bench import ludb
+    from ecgread.integration import ludb
 
     if ludb.available():
         return ludb.read_record(ludb.record_ids()[0]), "LUDB record 1"

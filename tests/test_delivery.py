@@ -15,7 +15,7 @@ from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
 from ecgread.integration.mllp_client import MllpClient, control_id_of
 from ecgread.errors import DeliveryError
-from tests.mllp_receiver import MllpReceiver
+from ecgread.testing import MllpReceiver
 from ecgread.workers.outbox import backoff_s, close_connections, dead_letters, deliver_due, enqueue_delivery, requeue
 
 

@@ -39,6 +39,7 @@ from ecgread.integration.dicom_ingest import Ingestor, Peer
 from ecgread.integration.dicom_scp import serve
 from ecgread.integration.recovery import unfinished_ecgs
 from ecgread.integration.status_map import DicomStatus
+from ecgread.testing import free_port
 from tests.conftest import REPO
 from tests.dicom_factory import (
     ct_as_ecg,
@@ -49,7 +50,7 @@ from tests.dicom_factory import (
     without_waveform,
     write,
 )
-from tests.e2e_helpers import free_port, wait_until
+from tests.e2e_helpers import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("storescu") is None or shutil.which("echoscu")
                                 is None, reason="DCMTK (storescu, echoscu) not installed")

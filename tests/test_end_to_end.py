@@ -15,16 +15,9 @@ from sqlmodel import select
 
 from ecgread.audit.db import session_scope
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
+from ecgread.testing import free_port, wait_for_port
 from tests.conftest import REPO
-from tests.e2e_helpers import (
-    ecgread_env,
-    free_port,
-    start_ecgread,
-    stop,
-    storescu,
-    wait_for_port,
-    wait_until,
-)
+from tests.e2e_helpers import ecgread_env, start_ecgread, stop, storescu, wait_until
 
 SAMPLE = Path(get_testdata_file("waveform_ecg.dcm"))
 pytestmark = pytest.mark.skipif(shutil.which("storescu") is None, reason="DCMTK not installed")
@@ -113,7 +106,7 @@ def test_the_ehr_receives_a_well_formed_oru_with_the_read_and_its_pdf(settings):
     import hl7
 
     from ecgread.cli.service import start
-    from tests.mllp_receiver import MllpReceiver
+    from ecgread.testing import MllpReceiver
 
     ehr = MllpReceiver("AA")
     s = dataclasses.replace(settings, ehr_host="127.0.0.1", ehr_port=ehr.port)

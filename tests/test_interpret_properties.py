@@ -106,7 +106,7 @@ def test_synthetic_rhythms_are_read_correctly() -> None:
 
 @pytest.mark.ludb
 def test_every_statement_is_grounded_on_ludb_records(ludb_dir: object) -> None:
-    from bench import ludb
+    from ecgread.integration import ludb
 
     for rid in ludb.record_ids()[:8]:
         a = analyze(ludb.read_record(rid), models=shipped_models())

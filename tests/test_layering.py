@@ -55,11 +55,8 @@ PURE_STDLIB = frozenset({
     "numbers", "operator", "re", "statistics", "string", "textwrap", "types", "typing",
     "warnings",
 })
-#: Known exceptions to (d), each with its reason. The delineator's training script runs
-#: from a source checkout with LUDB beside it and reads it through ``bench.ludb``; that
-#: reader moves into the package with the scorers (issue 9: "tests import scoring code
-#: from bench/"), and this entry goes with it.
-BARE_ALLOWED = frozenset({("ecgread.workers.training.train_delineator", "bench")})
+#: Known exceptions to (d), each with its reason (none today).
+BARE_ALLOWED: frozenset[tuple[str, str]] = frozenset()
 CORE_THIRD_PARTY = frozenset({"numpy", "scipy"})
 CORE_FORBIDDEN = frozenset({"scipy.io"})
 

@@ -74,7 +74,7 @@ def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path)
 @pytest.mark.parametrize("record_id", [38, 52, 101])  # AF with "P waves" found (101), flutter
 def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: Path,
                                                                        record_id: int) -> None:
-    from bench import ludb
+    from ecgread.integration import ludb
     from ecgread.models.interpret.evidence import check_evidence
 
     a = analyze(ludb.read_record(record_id), models=shipped_models())
