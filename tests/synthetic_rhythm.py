@@ -35,7 +35,7 @@ class SyntheticRhythm:
 
 
 def _qrst(t: np.ndarray, r: float, wide: bool, lead: str, rr: float) -> np.ndarray:
-    gp, gq, gt, s_ratio = _GAINS[lead]
+    _, gq, gt, s_ratio = _GAINS[lead]
     sig = 0.030 if wide else 0.012
     q_c, s_c = r - 2.2 * sig, r + 2.2 * sig
     qt = min(0.44, 0.40 * rr ** 0.5) + (0.06 if wide else 0.0)
@@ -66,8 +66,8 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
       (~40 µV RMS in V1, less elsewhere).
     - ``flutter``: a sawtooth at ``atrial_rate_bpm`` (default 300/min), strongest in II,
       III, aVF and V1; every ``conduction``-th flutter wave conducts (PR 260 ms).
-    - ``chb``: P waves at ``atrial_rate_bpm`` (default 80/min) and a narrow escape rhythm at
-      ``rate_bpm`` (default 40 when 72 is left), independent of each other.
+    - ``chb``: P waves at ``atrial_rate_bpm`` (default 83/min) and a narrow escape rhythm at
+      ``rate_bpm`` (default 38 when 72 is left), independent of each other.
     - ``noise``: Gaussian noise of 300 µV RMS (after a 40 Hz low-pass) in every lead, no
       ECG at all.
 
@@ -75,7 +75,7 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
     ``flat_lead`` is replaced by 0.5 µV noise.
     """
     rng = np.random.default_rng(seed)
-    n = int(round(duration_s * fs))
+    n = round(duration_s * fs)
     t = np.arange(n) / fs
     sig = np.zeros((12, n))
     r_times: list[float] = []
@@ -155,17 +155,15 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
         starts = (np.arange(int(duration_s * fr) + 2) - phase0) / fr
         starts = starts[(starts > 0) & (starts < duration_s)]
         p_times = [float(s) for s in starts]
-        k = 0
-        for s in starts:
+        for k, s in enumerate(starts):
             if k % conduction == 0 and 0.5 < s + 0.26 < duration_s - 0.5:
                 rr = conduction / fr
                 for li, lead in enumerate(STANDARD_LEADS):
                     sig[li] += _qrst(t, s + 0.26, False, lead, rr)
                 r_times.append(s + 0.26)
-            k += 1
     elif kind == "chb":
-        v_rate = 40.0 if rate_bpm == 72.0 else rate_bpm
-        a_rr = 60.0 / (atrial_rate_bpm or 80.0)
+        v_rate = 38.0 if rate_bpm == 72.0 else rate_bpm
+        a_rr = 60.0 / (atrial_rate_bpm or 83.0)
         p = rng.uniform(0.1, a_rr)
         while p < duration_s - 0.1:
             for li, lead in enumerate(STANDARD_LEADS):
