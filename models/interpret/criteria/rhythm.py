@@ -87,7 +87,7 @@ def rhythm(c: Ctx, paced: bool) -> list[Finding]:
         out += _regular_without_p(c, decided, regular, no_p)
     else:
         leads = c.a.rhythm.p_wave_leads
-        lead = c.first_lead(leads + ("II", "V1", "I"))
+        lead = c.first_lead(("II", "V1", "I"))
         with_p = c.ev("rhythm.p_wave_ratio", f">= {P_PRESENT_RATIO}", (lead,) if lead else (),
                       c.p(lead) if lead else [])
         conf = c.ev("rhythm.p_wave_confidence", f">= {P_CONFIDENCE}", leads)
