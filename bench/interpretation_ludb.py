@@ -87,7 +87,7 @@ ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
 )
 
 _OUR_RHYTHM = {"SR": "sinus", "SBRAD": "sinus", "STACH": "sinus", "SARRH": "sinus",
-               "AF": "af", "AFL": "flutter", "EAR": "ectopic atrial", "JUNCT": "junctional",
+               "AF": "af", "AFL": "flutter", "EAR": "ectopic atrial", "AT": "ectopic atrial", "JUNCT": "junctional",
                "ACC_JUNCT": "junctional", "SVT": "svt", "VT": "vt", "APACED": "paced",
                "VPACED": "paced", "AVPACED": "paced"}
 _LUDB_RHYTHM = {"sinus rhythm": {"sinus"}, "sinus bradycardia": {"sinus"},

@@ -98,7 +98,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     from ecgread.models.measure import measure
     from ecgread.models.qrs_detect import detect_qrs
     from ecgread.models.quality import assess_quality
-    from ecgread.models.rhythm import rhythm_features
+    from ecgread.models.rhythm import atrial_waves, rhythm_features
 
     cfg = config or AnalysisConfig()
     if cfg.delineator != "dsp":
@@ -121,7 +121,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     r = typing.r_samples
     dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, usable, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
-    rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs)
+    rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs,
+                             pt_smooth_uv=cond.pt_smooth_uv, lead_names=names,
+                             quality=quality, beat_correlation=typing.correlation)
     waves: dict[str, tuple[Wave, ...]] = {}
     for li, name in enumerate(names):
         if not usable[li]:
@@ -166,14 +168,15 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
         measurements = _intervals_from_waves(measurements, waves, beats)
+    rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(rhythm,
+                                                                   measurements.p_axis_deg))
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),
                         representative_beat=rep_beat)
-    read = _interpret(analysis)
-    if ATRIAL_ARRHYTHMIAS & {st.code for st in read.statements}:
-        read = _interpret(_without_p_waves(analysis))
-    analysis = read
+    if rhythm.atrial_waves in ("fibrillation", "flutter"):  # models.rhythm.atrial_waves
+        analysis = _without_p_waves(analysis)
+    analysis = _interpret(analysis)
     if models is not None:
         analysis = _ai_findings(analysis, models)
     return analysis

@@ -22,9 +22,13 @@ P
     Searched in the ``p_window_ms`` before the global QRS onset, not before the
     previous T offset. Presence is decided over all leads together, never per lead
     alone: the record has P waves when the median P segment over beats stands out of
-    the beat-to-beat scatter (coherence >= ``p_presence_snr``; fibrillatory waves do
-    not add up coherently), and a beat has one when its P segment correlates with that
-    median at >= ``p_presence_corr``. So AF and junctional rhythms get no P wave.
+    the beat-to-beat scatter (SNR >= ``p_presence_snr``; fibrillatory waves do
+    not add up coherently), judged in each lead against that lead's own scatter and
+    QRS amplitude, in at least two leads; a beat has one when its P segment correlates
+    with that median at >= ``p_presence_corr`` over the voting leads (each scaled by
+    its own scatter). The median is taken over dominant beats that are not premature
+    (:mod:`models.rr`). So AF and junctional rhythms get no P wave, and one noisy lead
+    cannot take the P waves away.
 
 Template-guided mode (default, ``use_template``)
     For a record (``dominant`` given, ``p_present`` not), the dominant beats are
@@ -72,6 +76,9 @@ class Delineation:
     sampling_rate_hz: float
     method: str = "dsp-slope-threshold"
     config: DelineationConfig = field(default_factory=DelineationConfig)
+    #: bool per lead: the leads whose median P wave stood out of their own noise floor and
+    #: QRS amplitude and so voted for P waves (None when the P decision was imposed)
+    p_leads: np.ndarray | None = None
 
     def get(self, wave: str, point: str) -> np.ndarray:
         return self.points[WAVES.index(wave), POINTS.index(point)]
@@ -122,13 +129,14 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     if nb == 0 or not use.any():
         return Delineation(points, np.full(nb, np.nan), np.full(nb, np.nan),
                            np.zeros(nb, bool), None, fs, config=cfg)
-    found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None] | None = None
+    found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
+                 np.ndarray | None] | None = None
     method = "dsp-template"
     if nb == 1 and p_present is not None and cfg.use_template:
         # a lone beat with its P decision given is a representative (median) beat
         pp1 = np.asarray(p_present, bool)
         found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s),
-                 pp1, None)
+                 pp1, None, None)
     elif p_present is None and dominant is not None and cfg.use_template:
         found = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
         method = "dsp-template-guided"
@@ -136,7 +144,7 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         found = delineate_beats(xq, xt, fs, r, use, cfg, dominant=dominant,
                                 p_present=p_present, rr_s=rr_s)
         method = "dsp-slope-threshold"
-    points, qrs_on_abs, qrs_off_abs, pp, coherence = found
+    points, qrs_on_abs, qrs_off_abs, pp, coherence, p_leads = found
     p_present = pp
     # the bias shifts must not cross the peak: onset <= peak <= offset
     points[:, 0] = np.fmin(points[:, 0], points[:, 1])
@@ -165,5 +173,5 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     for w in range(3):
         points[w, :, out[w]] = np.nan
     return Delineation(points, qrs_on_abs.astype(float), qrs_off_abs.astype(float),
-                       p_present, coherence, fs, method=method, config=cfg)
+                       p_present, coherence, fs, method=method, config=cfg, p_leads=p_leads)
 

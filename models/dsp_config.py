@@ -159,7 +159,11 @@ class DelineationConfig:
     p_window_ms: float = 300.0  # P searched in this span before the QRS onset
     p_min_uv: float = 5.0  # P amplitude floor in a lead (tuned)
     p_presence_corr: float = 0.3  # beat P segment vs median P segment, all leads (tuned)
-    p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned)
+    p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned),
+    #: per lead (models.delineate_core._p_presence)
+    #: a lead votes for P waves only when its median P wave reaches this share of its QRS
+    #: peak-to-peak (a relative floor, independent of gain; P waves are 5-25 % of the QRS)
+    p_min_qrs_ratio: float = 0.02
     t_max_ms: float = 620.0  # T offset at most this long after the fiducial
     #: template-guided delineation of the dominant beats (models/delineate_template.py)
     use_template: bool = True

@@ -103,6 +103,17 @@ class RhythmFeatures:
     #: The frontal axis of the atrial waves once they are known not to be P waves (atrial
     #: fibrillation or flutter: ``models.analysis`` moves the P axis here, degrees).
     atrial_wave_axis_deg: float | None = None
+    #: See models/rhythm.py for each definition.
+    rr_irregularity_robust: float | None = None  # ectopy-adjacent intervals left out
+    p_wave_confidence: float | None = None  # 0-1, 0.5 at the P decision level
+    p_wave_leads: tuple[str, ...] = ()  # rhythm leads whose P wave stood out
+    p_wave_lead_count: int = 0
+    atrial_signal_rate_bpm: float | None = None  # atrial periodicity between QRS-T
+    av_phase_locking: float | None = None  # 1: QRS fixed in the atrial cycle, 0: dissociated
+    flutter_leads: tuple[str, ...] = ()  # leads whose flutter waves agreed
+    qrs_consistency: float | None = None  # median beat correlation with the QRS template
+    #: "flutter", "fibrillation", "P" or "none": decided before interpretation
+    atrial_waves: str | None = None
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def test_evidence_is_printed_beside_its_statement(sample: Analysis, tmp_path: Pa
     sr = next(s for s in sample.statements if s.code == "SR")
     hr = next(e for e in sr.evidence if e.measurement == "heart_rate_bpm")
     assert isinstance(hr.value, float)
-    beside = (f"{sr.text} {sr.certainty} P-wave ratio 1.00 (≥ 0.5);")
+    beside = (f"{sr.text} {sr.certainty} P-wave ratio 1.00 (≥ 0.5)")
     spans = f"{len(hr.spans_s)} spans ({hr.spans_s[0][0]:.2f}–{hr.spans_s[0][1]:.2f} s, …)"
     html = _html_text(render_html(sample, ReportContext()))
     assert beside in html

@@ -62,6 +62,7 @@ _ENTRIES: tuple[StatementDef, ...] = (
     StatementDef("ACC_JUNCT", "Accelerated junctional rhythm", "rhythm", "abnormal", 39),
     StatementDef("AF", "Atrial fibrillation", "rhythm", "abnormal", 50),
     StatementDef("AFL", "Atrial flutter", "rhythm", "abnormal", 51),
+    StatementDef("AT", "Atrial tachycardia", "rhythm", "abnormal", None),
     StatementDef("SVT", "Supraventricular tachycardia", "rhythm", "abnormal", 55),
     StatementDef("VT", "Ventricular tachycardia", "rhythm", "abnormal", 70, critical=True),
     StatementDef("NSVT", "Ventricular tachycardia, unsustained", "rhythm", "abnormal", 71,

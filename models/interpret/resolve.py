@@ -20,7 +20,7 @@ from ecgread.models.catalogue import normal_range
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.library import LIBRARY
 
-_P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "1AVB", "SHORT_PR",
+_P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "AT", "1AVB", "SHORT_PR",
                 "2AVB_II", "3AVB", "LAE", "RAE", "PAC", "WPW", "JUNCT", "ACC_JUNCT", "SVT"}
 _QRS_DEPENDENT = {"LBBB", "RBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "LVH", "RVH",
                   "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "ST_DEP", "T_INV", "EARLY_REPOL",

@@ -30,7 +30,8 @@ LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
 _AMP_FIELDS = {f.name for f in fields(LeadAmplitudes)}
 _RHYTHM_SCALARS = {f.name for f in fields(RhythmFeatures)
-                   if f.name not in ("rr_intervals_ms", "pr_intervals_ms", "pacing_spikes_s")}
+                   if f.name not in ("rr_intervals_ms", "pr_intervals_ms", "pacing_spikes_s",
+                                     "p_wave_leads", "flutter_leads")}
 
 #: Territories for ST elevation (4th UDMI, Thygesen K et al. Circulation 2018;138:e618) and
 #: the pairs of leads taken as contiguous: the Cabrera sequence aVL, I, -aVR, II, aVF, III in
@@ -475,3 +476,59 @@ def _qtc_lead_median(a: Analysis) -> float | None:
 
 
 DERIVED["qtc_framingham_lead_median_ms"] = _qtc_lead_median
+
+
+# --- rhythm corroboration (models/rhythm.py, models/atrial.py) ---------------------------
+
+def rhythm_lead_names(a: Analysis) -> list[str]:
+    """Leads with waves that take part in rhythm decisions: usable and not flagged noisy,
+    saturated, flat or off (:data:`models.rhythm.NOT_FOR_RHYTHM`)."""
+    from ecgread.models.rhythm import NOT_FOR_RHYTHM
+
+    bad = {lq.lead for lq in a.quality.leads if any(p in NOT_FOR_RHYTHM for p in lq.problems)}
+    return [ld for ld in a.waves if ld not in bad]
+
+
+def wide_qrs_leads(a: Analysis, beats: list[int] | None = None, min_ms: float = 120.0
+                   ) -> list[str]:
+    """Rhythm leads in which the median QRS duration over ``beats`` (default all) is >=
+    ``min_ms``: a wide complex seen in several good leads, not one lead's late offset."""
+    from ecgread.models.wave_intervals import beat_waves
+
+    idx = range(len(a.beats)) if beats is None else beats
+    out = []
+    for ld in rhythm_lead_names(a):
+        qrs = [w for w in a.waves[ld] if w.type == "QRS"]
+        widths = [(w.offset_s - w.onset_s) * 1000.0 for i in idx
+                  for w in beat_waves(qrs, a.beats[i].r_s)[:1]]
+        if widths and float(np.median(widths)) >= min_ms:
+            out.append(ld)
+    return out
+
+
+def longest_ventricular_run(a: Analysis) -> list[int]:
+    runs = [(i, j) for i, j in ventricular_runs(a) if j - i >= 2]
+    if not runs:
+        return []
+    i, j = max(runs, key=lambda r: r[1] - r[0])
+    return list(range(i, j + 1))
+
+
+def _pr_spread(a: Analysis) -> float | None:
+    from ecgread.models.rhythm import pr_spread_ms
+
+    return pr_spread_ms(a.rhythm.pr_intervals_ms)
+
+
+def _atrial_to_ventricular(a: Analysis) -> float | None:
+    """Atrial rate from the signal between QRS-T complexes over the heart rate."""
+    ar, hr = a.rhythm.atrial_signal_rate_bpm, a.measurements.heart_rate_bpm
+    return None if ar is None or not hr else float(ar / hr)
+
+
+DERIVED["pr_spread_ms"] = _pr_spread
+DERIVED["wide_qrs_lead_count"] = lambda a: float(len(wide_qrs_leads(a))) if a.waves else None
+DERIVED["ventricular_run_wide_lead_count"] = lambda a: (
+    float(len(wide_qrs_leads(a, longest_ventricular_run(a))))
+    if longest_ventricular_run(a) else None)
+DERIVED["atrial_to_ventricular_rate_ratio"] = _atrial_to_ventricular

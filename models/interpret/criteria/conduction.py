@@ -6,11 +6,16 @@ Sources
   Part II, Circulation 2007;115:1325, statements 80, 82).
 - Ventricular preexcitation: PR < 120 ms with a wide QRS (>= 110 ms here; the delta wave is
   not measured, hence "possible") (statement 108).
-- Second-degree AV block, Mobitz II: a pause of about two RR intervals with a constant PR;
-  non-conducted P waves are not detected, so it is "possible" (statement 84). Mobitz I
-  (Wenckebach, statement 83) is not detected.
-- Complete AV block: P waves without a fixed relation to a regular, slow ventricular rhythm
-  (AV dissociation): PR varying (SD >= 40 ms) with regular RR at < 60 bpm (statement 88).
+- Second-degree AV block: a pause of about two RR intervals with a constant PR (Mobitz II) or
+  preceded by PR lengthening (Mobitz I); non-conducted P waves are not detected, so both are
+  "possible" (statements 83, 84).
+- Complete AV block: AV dissociation over the whole record (statement 88; Barold SS, Hayes
+  DL, Mayo Clin Proc 2001;76:44; 2018 ACC/AHA/HRS bradycardia guideline, Kusumoto FM et al.
+  Circulation 2019;140:e382): the atrial rate, from the periodicity of the signal between
+  QRS-T complexes (models/atrial.py), at least 1.2 x the ventricular rate; the QRS onsets
+  keep no place in the atrial cycle (phase locking < 0.5, i.e. the P-QRS relation varies
+  without pattern); a regular (normalised RMSSD <= 0.08) escape rhythm below 60 bpm. A PR
+  spread alone (one odd beat) is not AV dissociation.
 - Bundle-branch and fascicular blocks: Surawicz B et al. AHA/ACCF/HRS Part III:
   intraventricular conduction disturbances, Circulation 2009;119:e235. Complete RBBB:
   QRS >= 120 ms, rsr'/rsR'/rSR' in V1 (or a late monophasic R, R peak time > 50 ms) and an S
@@ -56,11 +61,13 @@ def _av_block(c: Ctx, leads: tuple[str, ...],
               pr_sp: list[tuple[float, float]]) -> list[Finding]:
     out: list[Finding] = []
     rr = c.rr()
-    varying = c.ev("pr_sd_ms", ">= 40", leads, pr_sp)
+    rec = c.record()
+    faster = c.ev("atrial_to_ventricular_rate_ratio", ">= 1.2", spans=rec)
+    dissociated = c.ev("rhythm.av_phase_locking", "< 0.5", spans=rec)
     regular = c.ev("rhythm.rr_irregularity", "<= 0.08", spans=rr)
     slow = c.ev("heart_rate_bpm", limit("heart_rate_bpm", "low").criterion, spans=rr)
-    if varying and regular and slow:
-        out.append(Finding("3AVB", "probable", (varying, regular, slow)))
+    if faster and dissociated and regular and slow:
+        out.append(Finding("3AVB", "probable", (faster, dissociated, regular, slow)))
         return out
     pause = c.ev("rr_pause_ratio", "in [1.7, 2.3]", spans=rr)
     with_p = c.ev("rhythm.p_wave_ratio", ">= 0.9", leads, pr_sp)
