@@ -65,3 +65,38 @@ class DeliveryError(EcgreadError, ConnectionError):
 
 class ModelError(EcgreadError, RuntimeError):
     """A model file is missing, has the wrong checksum, or cannot be loaded."""
+
+
+class InvalidIdentifierError(DecodeError):
+    """A received identifier (SOP Instance UID, ...) is not valid for its type.
+
+    ``reason`` never repeats the identifier itself: it may hold control characters or a
+    path, and it goes back to the sender and into logs.
+    """
+
+
+class LimitExceededError(EcgreadError):
+    """A received object or message is beyond a configured limit (size, samples, orders).
+
+    ``limit`` names the setting (e.g. ``dicom_max_object_bytes``); ``reason`` is safe to
+    send back and to log.
+    """
+
+    def __init__(self, reason: str, limit: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.limit = limit
+
+
+class IdentifierConflictError(EcgreadError):
+    """An identifier already received (SOP Instance UID, MSH-10) came with different
+    content. Both copies are kept; the first stays the one of record.
+
+    ``segment``/``field`` locate the identifier for HL7 ERR-2 (e.g. MSH-10).
+    """
+
+    def __init__(self, reason: str, segment: str = "", field: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.segment = segment
+        self.field = field

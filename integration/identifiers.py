@@ -1,0 +1,90 @@
+"""Received identifiers: validated before use, escaped before logging, hashed into paths.
+
+Everything a peer sends is untrusted. Three rules, one helper each:
+
+- :func:`check_dicom_uid`: a UID is digits and dots, components without leading zeros,
+  at most 64 characters (PS3.5 section 9.1); anything else (``../../x``, ``/tmp/evil``, a
+  newline) raises :class:`~ecgread.errors.InvalidIdentifierError` before it reaches a
+  path, a row or a log line.
+- :func:`printable`: the one way received text enters a plain log line: control
+  characters (CR, LF, ESC, ...) and backslashes are escaped and the text is cut, so no
+  peer can forge or split log lines.
+- :func:`safe_key`: the file name stem for an identifier: the UID itself when it is a
+  valid UID (readable, and a valid UID cannot name a folder), else ``sha256-<hex>``.
+
+Example
+-------
+>>> is_dicom_uid("1.2.840.10008.5.1.4.1.1.9.1.1"), is_dicom_uid("1.02"), is_dicom_uid("../x")
+(True, False, False)
+>>> printable("1.2.3\\nFAKE log line")
+'1.2.3\\\\nFAKE log line'
+>>> safe_key("/tmp/evil")[:7]
+'sha256-'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from ecgread.errors import InvalidIdentifierError
+
+__all__ = ["MAX_UID_CHARS", "MAX_LOG_CHARS", "is_dicom_uid", "check_dicom_uid", "printable", "safe_key"]
+
+#: PS3.5 9.1: a UID is at most 64 characters.
+MAX_UID_CHARS = 64
+#: PS3.5 9.1: components of digits separated by single dots; a component is "0" or
+#: starts with a non-zero digit.
+_UID = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*")
+#: Longest received text put into one log line (characters, before escaping).
+MAX_LOG_CHARS = 128
+
+
+def is_dicom_uid(value: str) -> bool:
+    """True when ``value`` is a valid DICOM UID (PS3.5 section 9.1)."""
+    return 0 < len(value) <= MAX_UID_CHARS and _UID.fullmatch(value) is not None
+
+
+def check_dicom_uid(value: str, what: str = "SOP Instance UID") -> str:
+    """``value`` when it is a valid DICOM UID, else :class:`InvalidIdentifierError`.
+
+    The error's reason names the rule broken, never the value.
+    """
+    if not value:
+        raise InvalidIdentifierError(f"{what} is empty")
+    if len(value) > MAX_UID_CHARS:
+        raise InvalidIdentifierError(f"{what} longer than {MAX_UID_CHARS} characters")
+    if _UID.fullmatch(value) is None:
+        raise InvalidIdentifierError(f"{what} is not a valid UID (PS3.5 9.1)")
+    return value
+
+
+def printable(value: object, limit: int = MAX_LOG_CHARS) -> str:
+    """Received text made safe for one log line: non-printable characters as ``\\xNN``
+    (``\\n``, ``\\r``, ``\\t`` by name), backslashes doubled, cut to ``limit`` characters."""
+    text = "" if value is None else str(value)
+    cut = len(text) > limit
+    text = text[:limit]
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not ch.isprintable():
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out) + ("..." if cut else "")
+
+
+def safe_key(identifier: str) -> str:
+    """A file name stem for ``identifier``: itself when it is a valid UID, else its hash."""
+    if is_dicom_uid(identifier):
+        return identifier
+    return "sha256-" + hashlib.sha256(identifier.encode("utf-8", "replace")).hexdigest()
