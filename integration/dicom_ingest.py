@@ -361,6 +361,7 @@ def _validate(data: bytes, context_sop_class: str, sop_class_uid: str,
         raise SopClassMismatchError("data set has no SOP Class UID")
     if dataset_class != sop_class_uid:
         raise SopClassMismatchError(f"data set SOP class {dataset_class[:30]} != request")
+    check_dicom_uid(dataset_instance, "data set SOP Instance UID")
     if dataset_instance != sop_instance_uid:
         raise DecodeError("data set SOP Instance UID differs from the request")
     return decode_dataset(ds, source=sop_instance_uid, max_samples=max_samples)

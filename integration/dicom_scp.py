@@ -54,7 +54,7 @@ from ecgread.audit.events import log_action
 from ecgread.config.settings import Settings, load_settings
 from ecgread.integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES
 from ecgread.integration.dicom_ingest import Ingestor, IngestResult, Peer
-from ecgread.integration.identifiers import printable
+from ecgread.integration.identifiers import escape_library_logs, printable
 from ecgread.integration.status_map import DicomStatus
 
 __all__ = ["TRANSFER_SYNTAXES", "RejectResult", "RejectSource", "RejectDiagnostic",
@@ -184,6 +184,9 @@ class _SizeGuard:
         limit = self.settings.dicom_max_object_bytes
         with self._lock:
             size = self._received.get(key, 0)
+            if size < 0:
+                return  # aborted already; PDUs read before the A-ABORT went out
+
             for item in items:
                 value = item.presentation_data_value or b""
                 if not value or value[0] & self._COMMAND:
@@ -194,7 +197,7 @@ class _SizeGuard:
             if size <= limit:
                 self._received[key] = size
                 return
-            self._received.pop(key, None)
+            self._received[key] = -1
         peer = _peer(event.assoc)
         reason = f"data set larger than {limit} bytes"
         log.warning("association from %s@%s aborted: %s", printable(peer.calling_ae),
@@ -250,6 +253,7 @@ def serve(settings: Settings, on_stored: Callable[[str], None] | None = None,
     """
     migrate(settings.audit_url)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
+    escape_library_logs()  # pydicom and pynetdicom log received UIDs themselves
     ae = build_ae(settings)
     ingestor = Ingestor(settings, on_stored)
     return ae.start_server((settings.dicom_host, settings.dicom_port), block=block,

@@ -67,7 +67,7 @@ from ecgread.integration.hl7_header import (
     salvage_header,
 )
 from ecgread.integration.hl7_orders import Order, OrderMessage, parse_order_message
-from ecgread.integration.identifiers import printable
+from ecgread.integration.identifiers import escape_library_logs, printable
 from ecgread.integration.matching import match_ecgs_for_order
 from ecgread.integration.mllp import MllpReader, frame
 from ecgread.integration.object_store import ensure_room, write_durably
@@ -222,7 +222,8 @@ def _received(header: MessageHeader, peer: tuple[str, int], status: str, path: P
                     calling_ae=header.sending_application or None,
                     called_ae=header.receiving_application or None,
                     identifier=header.control_id or None, kind=header.kind or None,
-                    status=status, path=str(path), sha256=digest, **extra)
+                    status=status, path=str(path) if path and str(path) != "." else None,
+                    sha256=digest or None, **extra)
 
 
 #: What :func:`_accept` did with a message.
@@ -448,6 +449,7 @@ class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 def make_server(settings: Settings) -> Hl7Server:
     """Migrate the audit database and bind the listener (port 0 picks a free one)."""
     migrate(settings.audit_url)
+    escape_library_logs()
     return Hl7Server(settings)
 
 

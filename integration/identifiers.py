@@ -25,11 +25,13 @@ Example
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 
 from ecgread.errors import InvalidIdentifierError
 
-__all__ = ["MAX_UID_CHARS", "MAX_LOG_CHARS", "is_dicom_uid", "check_dicom_uid", "printable", "safe_key"]
+__all__ = ["MAX_UID_CHARS", "MAX_LOG_CHARS", "is_dicom_uid", "check_dicom_uid", "printable",
+           "safe_key", "EscapeControlCharacters", "escape_library_logs"]
 
 #: PS3.5 9.1: a UID is at most 64 characters.
 MAX_UID_CHARS = 64
@@ -59,16 +61,17 @@ def check_dicom_uid(value: str, what: str = "SOP Instance UID") -> str:
     return value
 
 
-def printable(value: object, limit: int = MAX_LOG_CHARS) -> str:
+def printable(value: object, limit: int | None = MAX_LOG_CHARS, backslash: bool = True) -> str:
     """Received text made safe for one log line: non-printable characters as ``\\xNN``
-    (``\\n``, ``\\r``, ``\\t`` by name), backslashes doubled, cut to ``limit`` characters."""
+    (``\\n``, ``\\r``, ``\\t`` by name), backslashes doubled (unless ``backslash`` is
+    False), cut to ``limit`` characters (None: not cut)."""
     text = "" if value is None else str(value)
-    cut = len(text) > limit
+    cut = limit is not None and len(text) > limit
     text = text[:limit]
     out = []
     for ch in text:
         if ch == "\\":
-            out.append("\\\\")
+            out.append("\\\\" if backslash else ch)
         elif ch == "\n":
             out.append("\\n")
         elif ch == "\r":
@@ -88,3 +91,32 @@ def safe_key(identifier: str) -> str:
     if is_dicom_uid(identifier):
         return identifier
     return "sha256-" + hashlib.sha256(identifier.encode("utf-8", "replace")).hexdigest()
+
+
+class EscapeControlCharacters(logging.Filter):
+    """A logging filter that escapes control characters in the formatted message, for
+    libraries that log received values themselves (pydicom, pynetdicom). Backslashes are
+    left alone, so text already passed through :func:`printable` is unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(not ch.isprintable() for ch in message):
+            record.msg, record.args = printable(message, None, backslash=False), None
+        return True
+
+
+_FILTER = EscapeControlCharacters()
+
+
+def escape_library_logs() -> None:
+    """Attach :class:`EscapeControlCharacters` to the pydicom and pynetdicom loggers (and
+    ours), each of them: a filter on a parent logger does not see its children's records.
+    Idempotent; the listeners call it when they start."""
+    manager = logging.Logger.manager
+    names = ["pydicom", "pynetdicom", "ecgread"] + [
+        name for name in list(manager.loggerDict)
+        if name.startswith(("pydicom.", "pynetdicom.", "ecgread."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
