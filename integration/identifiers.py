@@ -30,8 +30,16 @@ import re
 
 from ecgread.errors import InvalidIdentifierError
 
-__all__ = ["MAX_UID_CHARS", "MAX_LOG_CHARS", "is_dicom_uid", "check_dicom_uid", "printable",
-           "safe_key", "EscapeControlCharacters", "escape_library_logs"]
+__all__ = [
+    "MAX_LOG_CHARS",
+    "MAX_UID_CHARS",
+    "EscapeControlCharacters",
+    "check_dicom_uid",
+    "escape_library_logs",
+    "is_dicom_uid",
+    "printable",
+    "safe_key",
+]
 
 #: PS3.5 9.1: a UID is at most 64 characters.
 MAX_UID_CHARS = 64

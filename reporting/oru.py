@@ -567,8 +567,8 @@ def build_failure_oru(context: ReportContext, reason: str, settings: Settings,
     result = msg.add_group("ORU_R01_PATIENT_RESULT")
     _patient(result.add_group("ORU_R01_PATIENT").add_segment("PID"), context)
     oo = result.add_group("ORU_R01_ORDER_OBSERVATION")
-    _order(oo, (), ("Automated interpretation was not possible; the tracing needs review "
-                    "by a physician.",), context, settings, now_ts)
+    note = "Automated interpretation was not possible; the tracing needs review by a physician."
+    _order(oo, (), (note,), context, settings, now_ts)
     b = _Builder(oo, context.result_status)
     observed = _ts(context.acquisition_time) if context.acquisition_time else ""
     code = "^".join((*IMPRESSION, "NOINTERP", "", LOCAL_SYSTEM))

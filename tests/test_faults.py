@@ -165,7 +165,7 @@ def test_dcmtk_storescu_with_a_path_and_an_overlong_uid(scp, tmp_path: Path) -> 
     settings, port = scp()
     paths = [write(twelve_lead(sop_instance_uid=uid), tmp_path / f"evil{i}.dcm")
              for i, uid in enumerate(("../../x", "1." + "2" * 70))]
-    responses, proc = storescu(port, *paths)
+    responses, _ = storescu(port, *paths)
     assert [r.status for r in responses] == [DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS] * 2
     assert all("UID" in (r.comment or "") for r in responses)
     assert not (settings.home.parent / "x").exists() and not (tmp_path.parent / "x").exists()
@@ -365,7 +365,7 @@ def test_association_limit_and_acse_timeout(scp) -> None:
     assert held.is_established
     try:
         proc = subprocess.run(["echoscu", "-aet", "CART2", "-aec", "ECGREAD", "127.0.0.1",
-                               str(port)], capture_output=True, text=True, timeout=60)
+                               str(port)], capture_output=True, text=True, check=False, timeout=60)
         assert proc.returncode != 0
         assert "Local Limit Exceeded" in proc.stdout + proc.stderr or "Rejected" in (
             proc.stdout + proc.stderr)
@@ -380,7 +380,7 @@ def test_association_limit_and_acse_timeout(scp) -> None:
     assert time.monotonic() - started < 8
     idle.close()
     proc = subprocess.run(["echoscu", "-aet", "CART3", "-aec", "ECGREAD", "127.0.0.1",
-                           str(port)], capture_output=True, text=True, timeout=60)
+                           str(port)], capture_output=True, text=True, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -445,7 +445,7 @@ def test_mllp_connection_limit_and_idle_timeout(mllp) -> None:
 
 
 def test_control_characters_from_hl7_never_reach_a_log_line(mllp, caplog) -> None:
-    settings, port = mllp()
+    _, port = mllp()
     client = _Client(port)
     with caplog.at_level(logging.DEBUG):
         ack = client.send(omg_o19("ESC\x1b[2J\x07"))
@@ -474,7 +474,7 @@ def _run_crashing_read(settings: Settings, uid: str, patch: str) -> int:
             f"read_ecg(load_settings({{'home': {str(settings.home)!r}}}, environ={{}}), "
             f"{uid!r})\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", code], env=env, timeout=300).returncode
+    return subprocess.run([sys.executable, "-c", code], env=env, check=False, timeout=300).returncode
 
 
 def test_unreadable_ecg_ends_failed_and_the_ehr_is_told_why(scp, tmp_path: Path) -> None:
@@ -500,7 +500,7 @@ def test_unreadable_ecg_ends_failed_and_the_ehr_is_told_why(scp, tmp_path: Path)
     # ecgread audit failed lists it
     env = {**os.environ, "PYTHONPATH": str(REPO), "ECGREAD_HOME": str(settings.home)}
     proc = subprocess.run([sys.executable, "-m", "ecgread", "audit", "failed"],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, check=False, timeout=120)
     assert proc.returncode == 0, proc.stderr
     (line,) = proc.stdout.splitlines()
     assert uid in line and '"state": "failed"' in line and '"attempts": 1' in line
@@ -544,9 +544,8 @@ def test_one_read_per_ecg_across_a_crash_after_the_read(scp, tmp_path: Path) -> 
     assert _events(settings, "ecgread.read.resumed")
     assert _rows(settings, EcgRecord)[0].state == "reported"
     # the database itself refuses a second ingest read
-    with pytest.raises(IntegrityError):
-        with session_scope(settings.audit_url) as session:
-            session.add(EcgRead(ecg_id=_rows(settings, EcgRecord)[0].id, trigger="ingest"))
+    with pytest.raises(IntegrityError), session_scope(settings.audit_url) as session:
+        session.add(EcgRead(ecg_id=_rows(settings, EcgRecord)[0].id, trigger="ingest"))
     # a batch re-read is another read, allowed
     assert read_ecg(settings, uid, trigger="batch").read_id is not None
 
@@ -578,6 +577,5 @@ def test_migration_from_0001_keeps_crash_duplicates_and_adds_attempts(tmp_path: 
     migrate(url)  # idempotent
     assert [r.trigger for r in _rows(settings, EcgRead)] == ["ingest", "ingest-repeat"]
     assert _rows(settings, EcgRecord)[0].attempts == 0
-    with pytest.raises(IntegrityError):
-        with session_scope(url) as session:
-            session.add(EcgRead(ecg_id=1, trigger="ingest"))
+    with pytest.raises(IntegrityError), session_scope(url) as session:
+        session.add(EcgRead(ecg_id=1, trigger="ingest"))

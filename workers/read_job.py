@@ -214,8 +214,8 @@ def _note_error(settings: Settings, ecg_id: int, reason: str) -> None:
             if record is not None:
                 record.state_detail = reason
                 session.add(record)
-    except Exception:  # noqa: BLE001  the original error is what the caller must see
-        pass
+    except Exception as exc:  # noqa: BLE001  the original error is what the caller must see
+        log.warning("could not note the read error of ecg %d: %s", ecg_id, type(exc).__name__)
 
 
 def _failure_context(ecg_path: str, sop_instance_uid: str, order: Hl7Order | None,

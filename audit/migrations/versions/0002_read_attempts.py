@@ -11,9 +11,8 @@ Create Date: 2027-01-10
   unique index, SQLite and PostgreSQL). Extra ingest reads left by crashes before this
   revision are kept and re-labelled ``ingest-repeat`` so the index can be built.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002_read_attempts'
 down_revision = '0001'
