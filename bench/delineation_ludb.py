@@ -84,8 +84,9 @@ def score_record(expert: dict[str, list[ludb.ExpertWave]], detected: Detected) -
 
 def detect_ours(record_id: int) -> Detected:
     from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
 
-    a = analyze(ludb.read_record(record_id))
+    a = analyze(ludb.read_record(record_id), models=process_models())
     return {lead: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in ws]
             for lead, ws in a.waves.items()}
 

@@ -109,6 +109,7 @@ def run_record(rid: int, header_gains: bool = False) -> tuple[int, list[str], in
     """(record, statement codes, statements failing check_evidence, rhythm class, rescaled)."""
     from ecgread.models.analysis import analyze
     from ecgread.models.interpret import check_evidence
+    from ecgread.workers.onnx_models import process_models
 
     row = ludb.diagnoses()[rid]
     ecg = ludb.read_record(rid, header_gains=header_gains)
@@ -121,7 +122,7 @@ def run_record(rid: int, header_gains: bool = False) -> tuple[int, list[str], in
         age = None
     ecg = dataclasses.replace(ecg, acquisition=dataclasses.replace(
         ecg.acquisition, patient_sex=sex if sex in ("M", "F") else None, patient_age_years=age))
-    a = analyze(ecg)
+    a = analyze(ecg, models=process_models())
     codes = [s.code for s in a.statements]
     bad = sum(1 for s in a.statements if check_evidence(s, a))
     rhythm = next((_OUR_RHYTHM[c] for c in codes if c in _OUR_RHYTHM), "none")

@@ -45,10 +45,12 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
     """DSP waves (``analyze``, delineator "dsp") and network waves for each record."""
     from ecgread.models.analysis import ATRIAL_ARRHYTHMIAS, analyze
     from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.models.neural.delineation import predict_masks
     from ecgread.models.neural.masks_to_waves import masks_to_waves
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
 
-    delineator = process_models(registry).delineator
+    models = process_models(registry)
+    delineator = models.delineator
     assert delineator is not None, "the registry has no delineator"
     out = []
     for rid in record_ids:
@@ -56,7 +58,7 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
         t0 = time.perf_counter()
         a = analyze(ecg, AnalysisConfig(delineator="dsp"))
         t1 = time.perf_counter()
-        probs = delineator.predict_masks(ecg.signal_uv, ecg.sampling_rate_hz)
+        probs = predict_masks(delineator, ecg.signal_uv, ecg.sampling_rate_hz)
         usable = np.array([lq.usable for lq in a.quality.leads]) if a.quality.leads else None
         net = masks_to_waves(probs, ecg.sampling_rate_hz, ecg.lead_names, ecg.signal_uv,
                              usable=usable)
@@ -65,7 +67,7 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
                                net, any(b.paced for b in a.beats),
                                tuple(b.r_s for b in a.beats if b.p_wave),
                                bool(ATRIAL_ARRHYTHMIAS & {st.code for st in analyze(
-                                   ecg, masks=probs).statements}),
+                                   ecg, models=models, masks=probs).statements}),
                                t1 - t0, t2 - t1))
     return out
 
@@ -117,13 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     recs = select_records(args.records)
     if args.limit:
         recs = recs[:args.limit]
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
 
     models = process_models(args.registry)
     assert models.delineator is not None
     records = collect(recs, args.registry)
     print(f"LUDB delineation, {len(recs)} records ({args.records} split, held out from "
-          f"network training), network {models.delineator.entry.provenance} on "
+          f"network training), network {models.delineator.spec.provenance} on "
           f"{models.delineator.provider}")
     print(f"{'method':<10} {'wave':<4} {'expert':>6} {'Se %':>7} {'PPV %':>7}  "
           f"{'onset err ms':>15}  {'offset err ms':>15}")

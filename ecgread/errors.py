@@ -1,6 +1,7 @@
-"""The one error hierarchy of ecgread.
+"""The one error hierarchy of ecgread: the bottom module, importable from every layer.
 
-Every error the product raises on purpose derives from :class:`EcgreadError`.
+It imports nothing but the standard library and does no I/O, so the pure core
+(``ecgread.models``) raises these too. Every error the product raises on purpose derives from :class:`EcgreadError`.
 ``integration.status_map`` maps each class once to a DICOM status and an HL7
 acknowledgment code; nothing else maps errors.
 """
@@ -67,6 +68,29 @@ class ModelError(EcgreadError, RuntimeError):
     """A model file is missing, has the wrong checksum, or cannot be loaded."""
 
 
+class CorruptFileError(DecodeError):
+    """An ECG file is truncated or inconsistent: a bad checksum, base64 or compressed
+    stream, a length or offset past the end, a missing required element."""
+
+
+class UnsupportedVariantError(DecodeError):
+    """A file of a format we read uses a variant we do not decode (e.g. SCP-ECG reference
+    beat subtraction or custom Huffman tables, an unknown compression)."""
+
+
+class InputTooLargeError(DecodeError):
+    """An input exceeds a size limit (file bytes, leads, samples); refused before decoding."""
+
+
+class MissingModelError(ModelError):
+    """The analysis needs a neural model it was not given.
+
+    The core never loads models: the configured delineator needs the delineation network
+    and the caller passed none, or the models it passed have no delineator (the registry
+    registers none). Load them at the edge (``ecgread.workers.onnx_models``) and pass them.
+    """
+
+
 class InvalidIdentifierError(DecodeError):
     """A received identifier (SOP Instance UID, ...) is not valid for its type.
 
@@ -75,8 +99,9 @@ class InvalidIdentifierError(DecodeError):
     """
 
 
-class LimitExceededError(EcgreadError):
-    """A received object or message is beyond a configured limit (size, samples, orders).
+class LimitExceededError(InputTooLargeError):
+    """A received object or message is beyond a limit of the listeners' settings (size,
+    samples, orders, connections): refused with 0xA700 / AR and recorded.
 
     ``limit`` names the setting (e.g. ``dicom_max_object_bytes``); ``reason`` is safe to
     send back and to log.

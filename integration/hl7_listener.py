@@ -50,7 +50,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import Hl7Order, Received, utcnow
 from ecgread.config.settings import Settings, load_settings
@@ -478,12 +478,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings({"hl7_host": args.host, "hl7_port": args.port, "home": args.home,
                               "database_url": args.database_url})
     server = make_server(settings)
-    print(f"listening {settings.hl7_host} {server.server_address[1]}", flush=True)
 
     def stop(_signum: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    # before "listening": a parent that stops us as soon as it reads it gets a clean exit
     signal.signal(signal.SIGTERM, stop)
+    print(f"listening {settings.hl7_host} {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

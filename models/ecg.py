@@ -11,6 +11,8 @@ from datetime import datetime
 
 import numpy as np
 
+from ecgread.models.vendor_read import VendorRead
+
 #: Standard 12-lead names in their conventional display order.
 STANDARD_LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
@@ -57,6 +59,10 @@ class Ecg:
         Patient, order and device metadata.
     source:
         Where the ECG came from (file path or SOP Instance UID), for provenance.
+    vendor_read:
+        The measurements and statements the source file carries from the device or
+        management system that read it (archive formats), else None. The analysis
+        never uses it; it travels with the ECG so ours can be shown beside it.
     """
 
     signal_uv: np.ndarray
@@ -64,6 +70,7 @@ class Ecg:
     lead_names: tuple[str, ...]
     acquisition: Acquisition = field(default_factory=Acquisition)
     source: str = ""
+    vendor_read: VendorRead | None = None
 
     def __post_init__(self) -> None:
         if self.signal_uv.ndim != 2:

@@ -11,15 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ecgread.models.catalogue import MEASUREMENT_NAMES
+
 WaveType = Literal["P", "QRS", "T"]
 Certainty = Literal["definite", "probable", "possible"]
-
-#: The global measurements of the JSON contract, in its order, with units in the names.
-MEASUREMENT_NAMES: tuple[str, ...] = (
-    "heart_rate_bpm", "rr_ms", "p_ms", "pr_ms", "qrs_ms", "qt_ms",
-    "qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms",
-    "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
-)
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,8 @@ class GlobalMeasurements:
     """Intervals, rate and axes from all leads together (representative beats).
 
     Every field is optional: ``None`` means unable to measure, and ``unmeasured[name]``
-    gives the reason in plain words (e.g. "no P waves: atrial fibrillation").
+    gives the reason in plain words (e.g. "no P waves: atrial fibrillation"). Each field's
+    unit, label, code and limits: :mod:`models.catalogue`.
     """
 
     heart_rate_bpm: float | None = None

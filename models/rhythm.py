@@ -26,6 +26,7 @@ import numpy as np
 from ecgread.models.delineate import Delineation
 from ecgread.models.delineate_core import nanmedian
 from ecgread.models.results import RhythmFeatures
+from ecgread.models.rr_irregularity import normalised_rmssd
 
 
 def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation,
@@ -35,7 +36,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
     fs = float(sampling_rate_hz)
     r = np.asarray(r_samples)
     rr = np.diff(r) / fs * 1000.0
-    irr = (float(np.sqrt(np.mean(np.diff(rr) ** 2)) / np.mean(rr)) if rr.size >= 3 else None)
+    irr = normalised_rmssd(rr)
     dom = np.asarray(dominant, dtype=bool)
     has_p = np.asarray(dl.p_present, bool) & np.isfinite(dl.get("P", "onset")[usable]).any(0) \
         if r.size else np.zeros(0, bool)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Start the real servers the tests use, on loopback only: RabbitMQ (broker) and a
 # throwaway PostgreSQL cluster. Prints the export lines for their URLs.
-# Usage: eval "$(bash scripts/services.sh)"
+# Usage: eval "$(bash scripts/services.sh)"; stop them with bash scripts/stop-services.sh
 set -euo pipefail
 
 # RabbitMQ: Debian's rabbitmq-server, started detached, awaited until it serves.
 if command -v rabbitmq-server >/dev/null 2>&1; then
   if ! rabbitmqctl -q status >/dev/null 2>&1; then
     export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+    # epmd (Erlang's port mapper, started with the node) listens on loopback only too.
+    export ERL_EPMD_ADDRESS=127.0.0.1
     rabbitmq-server -detached >/dev/null 2>&1 || true
   fi
   for _ in $(seq 1 60); do

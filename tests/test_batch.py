@@ -13,13 +13,15 @@ from pathlib import Path
 from pydicom.data import get_testdata_file
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import EcgRead
 from ecgread.integration.ecg_files import read_ecg_file
 from ecgread.models.analysis import analyze
+from ecgread.workers.provenance import with_ecgread_version
 from tests.conftest import REPO
 from tests.dicom_factory import general_ecg_multigroup, twelve_lead, write
 from tests.e2e_helpers import storescu, wait_until
+from tests.neural_helpers import shipped_models
 
 SAMPLE = Path(get_testdata_file("waveform_ecg.dcm"))
 
@@ -46,7 +48,9 @@ def test_archive_folder_is_read_with_one_line_and_one_pdf_per_ecg(tmp_path: Path
     assert sorted(p.name for p in (out / "reports").glob("*.pdf")) == [
         "general.pdf", "sample.pdf", "twelve.pdf"]
     # batched inference gives exactly the read each ECG gets on its own
-    alone = analyze(read_ecg_file(archive / "sample.dcm")).to_json_dict()
+    alone = with_ecgread_version(analyze(read_ecg_file(archive / "sample.dcm"),
+                                         models=shipped_models())).to_json_dict()
+    assert reads["sample.dcm"] == alone
     assert reads["sample.dcm"]["measurements"] == alone["measurements"]
     assert reads["sample.dcm"]["waves"] == alone["waves"]
     assert reads["sample.dcm"]["versions"]["delineator_model"].startswith("ludb-unet1d@")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
 from ecgread.integration.mllp_client import MllpClient, control_id_of

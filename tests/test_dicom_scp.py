@@ -30,7 +30,7 @@ from pydicom.uid import (
 )
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import EcgRecord, Event, Received
 from ecgread.config.settings import Settings, load_settings
@@ -279,7 +279,7 @@ def test_data_set_of_another_ecg_class_than_sent_as(start_scp: StartScp, tmp_pat
 
 def test_context_and_request_class_mismatch(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    from audit.db import migrate
+    from ecgread.audit.db import migrate
 
     migrate(settings.audit_url)
     data = (write(twelve_lead(), tmp_path / "x.dcm")).read_bytes()

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecgread.models.analysis import analyze
+from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg
 
 
@@ -16,7 +17,7 @@ from tests.synthetic import synthetic_ecg
 def test_wave_order_within_each_beat(rate: float, fs: float, noise: float, seed: int,
                                      af: bool) -> None:
     s = synthetic_ecg(rate_bpm=rate, fs=fs, noise_uv=noise, seed=seed, af=af, duration_s=6.0)
-    a = analyze(s.ecg)
+    a = analyze(s.ecg, models=shipped_models())
     checked = 0
     for lead, waves in a.waves.items():
         qrs = [w for w in waves if w.type == "QRS"]

@@ -25,7 +25,7 @@ from pynetdicom import AE
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Event, Hl7Order, Received
 from ecgread.config.settings import Settings, load_settings
@@ -557,7 +557,7 @@ def test_migration_from_0001_keeps_crash_duplicates_and_adds_attempts(tmp_path: 
     from alembic.config import Config
     from sqlalchemy import text
 
-    from audit.db import MIGRATIONS_DIR, engine_for
+    from ecgread.audit.db import MIGRATIONS_DIR, engine_for
 
     settings = _settings(tmp_path)
     url = settings.audit_url

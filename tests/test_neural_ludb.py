@@ -14,16 +14,18 @@ def test_network_detects_waves_on_held_out_records(ludb_dir: Path) -> None:
     from bench import ludb
     from bench.delineation_ludb import Score, score_record
     from ecgread.models.neural.masks_to_waves import masks_to_waves
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.models.neural.delineation import predict_masks_many
     from ecgread.workers.training.train_delineator import split_records
 
-    d = process_models().delineator
+    from tests.neural_helpers import shipped_models
+
+    d = shipped_models().delineator
     assert d is not None
     train, val = split_records()
     test_ids = [r for r in ludb.record_ids() if ludb.split(r) == "test"][:4]
     assert not set(test_ids) & set(train + val)
     ecgs = [ludb.read_record(r) for r in test_ids]
-    masks = d.predict_masks_many([(e.signal_uv, e.sampling_rate_hz) for e in ecgs])
+    masks = predict_masks_many(d, [(e.signal_uv, e.sampling_rate_hz) for e in ecgs])
     total = Score()
     for rid, e, m in zip(test_ids, ecgs, masks):
         waves = masks_to_waves(m, e.sampling_rate_hz, e.lead_names, e.signal_uv)

@@ -15,7 +15,7 @@ import pydicom
 import pytest
 from sqlmodel import select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
 from ecgread.errors import DeliveryError
 from ecgread.integration.dicom_decode import decode_file

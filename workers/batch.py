@@ -58,9 +58,11 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
     from ecgread.integration.object_store import write_durably
     from ecgread.models.analysis import AnalysisConfig, analyze
     from ecgread.models.ecg import Ecg
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.models.neural.delineation import predict_masks_many
     from ecgread.reporting.context import report_context
     from ecgread.reporting.pdf import render_pdf
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
     config = AnalysisConfig(delineator=settings.delineator)  # type: ignore[arg-type]
     models = process_models(settings.model_registry)
@@ -74,12 +76,12 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
             n_err += 1
     masks: list[np.ndarray | None] = [None] * len(ecgs)
     if config.delineator != "dsp" and models.delineator is not None and ecgs:
-        masks = list(models.delineator.predict_masks_many(
-            [(e.signal_uv, e.sampling_rate_hz) for _, e in ecgs]))
+        masks = list(predict_masks_many(
+            models.delineator, [(e.signal_uv, e.sampling_rate_hz) for _, e in ecgs]))
     n_ok = 0
     for (path, ecg), mask in zip(ecgs, masks):
         try:
-            analysis = analyze(ecg, config, models=models, masks=mask)
+            analysis = with_ecgread_version(analyze(ecg, config, models=models, masks=mask))
             pdf = render_pdf(analysis, report_context(analysis.ecg, None), settings)
             write_durably(out / "reports" / f"{path.stem}.pdf", pdf)
             results.write(json.dumps(analysis.to_json_dict()) + "\n")
@@ -96,7 +98,7 @@ def _write_error(results: TextIO, path: Path, exc: EcgreadError) -> None:
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:
     from ecgread.audit import queries
-    from audit.db import migrate, session_scope
+    from ecgread.audit.db import migrate, session_scope
     from ecgread.workers.read_job import read_ecg
 
     migrate(settings.audit_url)

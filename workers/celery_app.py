@@ -1,4 +1,12 @@
-"""The Celery application: configuration only, no work. Creating it connects to nothing.
+"""The Celery application: configuration and task registration, no work. Creating it
+connects to nothing.
+
+There is no module-level application: ``ecgread worker`` and ``ecgread serve`` each build
+one with :func:`make_celery` from the settings they resolved (command-line options over
+``ECGREAD_*``), the tasks are registered on that application, and a task reads the
+settings of the application it is bound to (:func:`settings_of`). So a worker started
+with ``--home``/``--database-url`` reads and writes there, whatever the environment says.
+There is no ``celery -A`` entry point: run workers with ``ecgread worker``.
 
 Embedded default (no ``ECGREAD_BROKER_URL``): tasks run eagerly in the calling process.
 Scale-out: RabbitMQ with durable queues, late acknowledgment (a task is acked only after
@@ -13,18 +21,31 @@ Queues
 
 from __future__ import annotations
 
+from typing import cast
+
 from celery import Celery
 from kombu import Exchange, Queue
 
-from ecgread.config.settings import Settings, load_settings
+from ecgread.config.settings import Settings
 
 READS_QUEUE = "reads"
 CRITICAL_DELIVERIES_QUEUE = "deliveries.critical"
 DELIVERIES_QUEUE = "deliveries"
 
+#: Task names (stable: messages already in the durable queues carry them).
+READ_TASK = "ecgread.read_ecg"
+DELIVER_TASK = "ecgread.deliver"
+
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("ecgread", include=["ecgread.workers.tasks"])
+    """A Celery application configured from ``settings``, with the ecgread tasks registered.
+
+    ``settings`` travel with the application (:func:`settings_of`); the tasks read them
+    from there. Nothing connects until the application sends or consumes a message.
+    """
+    from ecgread.workers.tasks import register_tasks  # tasks.py imports the queue names here
+
+    app = Celery("ecgread", set_as_current=False)
     exchange = Exchange("ecgread", type="direct", durable=True)
     eager = not settings.broker_url
     app.conf.update(
@@ -48,11 +69,13 @@ def make_celery(settings: Settings) -> Celery:
             Queue(DELIVERIES_QUEUE, exchange, routing_key=DELIVERIES_QUEUE, durable=True),
         ),
         task_default_queue=READS_QUEUE,
-        task_routes={"ecgread.read_ecg": {"queue": READS_QUEUE, "routing_key": READS_QUEUE}},
+        task_routes={READ_TASK: {"queue": READS_QUEUE, "routing_key": READS_QUEUE}},
     )
     app.conf.ecgread_settings = settings
+    register_tasks(app)
     return app
 
 
-#: The application the ``celery -A workers.celery_app worker`` command loads.
-app = make_celery(load_settings())
+def settings_of(app: Celery) -> Settings:
+    """The settings ``app`` was built from by :func:`make_celery`."""
+    return cast(Settings, app.conf.ecgread_settings)

@@ -32,16 +32,16 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
 from ecgread.config.settings import Settings
 from ecgread.errors import DecodeError, LimitExceededError, ModelError
+from ecgread.integration.dicom_meta import age_from_birth_date
 from ecgread.integration.identifiers import printable, safe_key
 from ecgread.integration.recovery import UNFINISHED_STATES
 from ecgread.models.ecg import Ecg
@@ -74,12 +74,10 @@ def _with_order_demographics(ecg: Ecg, order: Hl7Order | None) -> Ecg:
         updates["patient_sex"] = order.patient_sex
     if acq.patient_birth_date is None and order.patient_birth_date:
         updates["patient_birth_date"] = order.patient_birth_date
-    if acq.patient_age_years is None and order.patient_birth_date and acq.acquisition_time:
-        try:
-            born = datetime.strptime(order.patient_birth_date[:8], "%Y%m%d")
-            updates["patient_age_years"] = (acq.acquisition_time.replace(tzinfo=None) - born).days / 365.25
-        except ValueError:
-            pass
+    if acq.patient_age_years is None:
+        age = age_from_birth_date(order.patient_birth_date, acq.acquisition_time)
+        if age is not None:
+            updates["patient_age_years"] = age
     if acq.accession_number is None and order.accession_number:
         updates["accession_number"] = order.accession_number
     if not updates:
@@ -121,7 +119,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     from ecgread.integration.dicom_decode import decode_file
     from ecgread.integration.matching import match_order_for_ecg
     from ecgread.models.analysis import AnalysisConfig, analyze
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
     url = settings.audit_url
     ingest = trigger == "ingest"
@@ -159,8 +158,9 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
     started = time.perf_counter()
     try:
         ecg = _with_order_demographics(decode_file(path, max_samples=settings.max_samples), order)
-        analysis = analyze(ecg, AnalysisConfig(delineator=settings.delineator),
-                           models=process_models(settings.model_registry))
+        analysis = with_ecgread_version(analyze(
+            ecg, AnalysisConfig(delineator=settings.delineator),
+            models=process_models(settings.model_registry)))
     except INFRASTRUCTURE as exc:
         _note_error(settings, ecg_id, _error_reason(exc, "read"))
         raise

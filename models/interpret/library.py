@@ -78,8 +78,6 @@ _ENTRIES: tuple[StatementDef, ...] = (
     StatementDef("SHORT_PR", "Short PR interval", "conduction", "borderline", 80),
     StatementDef("1AVB", "First-degree AV block (prolonged PR interval)", "conduction",
                  "borderline", 82),
-    StatementDef("2AVB_I", "Second-degree AV block, Mobitz type I (Wenckebach)",
-                 "conduction", "abnormal", 83),
     StatementDef("2AVB_II", "Second-degree AV block, Mobitz type II", "conduction",
                  "abnormal", 84),
     StatementDef("3AVB", "Complete (third-degree) AV block", "conduction", "abnormal", 88,

@@ -2,7 +2,7 @@
 
 Names (the ``Evidence.measurement`` grammar):
 
-- a global measurement of :data:`models.results.MEASUREMENT_NAMES`, e.g. ``"pr_ms"``;
+- a global measurement of :data:`ecgread.models.results.MEASUREMENT_NAMES`, e.g. ``"pr_ms"``;
 - ``"LEAD.field"``: a field of that lead's :class:`LeadAmplitudes`, e.g. ``"V1.r_uv"``;
 - ``"rhythm.field"``: a scalar field of :class:`RhythmFeatures`, e.g. ``"rhythm.p_wave_ratio"``;
 - ``"patient.sex"`` ("M", "F" or None) and ``"patient.age_years"``;
@@ -16,13 +16,14 @@ every cited value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 
 import numpy as np
 
-from ecgread.models.analysis import Analysis
-from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures
+from ecgread.models.analysis_result import Analysis
+from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures, Wave
+from ecgread.models.rr_irregularity import normalised_rmssd
 
 Value = float | str | None
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
@@ -249,10 +250,7 @@ def _couplets(a: Analysis) -> float | None:
 
 def _rr_irregularity_normal(a: Analysis) -> float | None:
     """Normalised RMSSD of normal-normal RR (ectopic beats left out), dimensionless."""
-    nn = np.array(_normal_rr(a))
-    if nn.size < 3:
-        return None
-    return float(np.sqrt(np.mean(np.diff(nn) ** 2)) / np.mean(nn))
+    return normalised_rmssd(_normal_rr(a))
 
 
 def _rr_range(a: Analysis) -> float | None:
@@ -442,21 +440,33 @@ for _ld in LIMB_LEADS + PRECORDIAL_LEADS:
     DERIVED[f"r_to_s_ratio.{_ld}"] = _r_to_s(_ld)
 
 
+#: A QRS and a T wave of one lead are one QT when the T wave starts after the QRS ends and
+#: ends less than this long after the QRS onset, s.
+QT_MAX_S = 0.8
+
+
+def qrs_t_pairs(waves: Sequence[Wave]) -> list[tuple[Wave, Wave]]:
+    """Each QRS of one lead's waves with the first T wave that makes a QT with it
+    (:data:`QT_MAX_S`), in the order of ``waves``; QRS complexes without one are left out."""
+    ts = [w for w in waves if w.type == "T"]
+    pairs = []
+    for q in (w for w in waves if w.type == "QRS"):
+        nxt = [t for t in ts if t.onset_s >= q.offset_s and t.offset_s - q.onset_s < QT_MAX_S]
+        if nxt:
+            pairs.append((q, nxt[0]))
+    return pairs
+
+
 def _qtc_lead_median(a: Analysis) -> float | None:
     """Framingham QTc (ms) of the median per-lead QT: per usable lead, the median over beats
-    of T offset - QRS onset (next T within 0.8 s), then the median over leads. A check on the
+    of T offset - QRS onset (:func:`qrs_t_pairs`), then the median over leads. A check on the
     global QT, whose latest T offset one lead can stretch (Sagie 1992 for the correction)."""
     rr = a.measurements.rr_ms
     if rr is None:
         return None
     per_lead = []
     for ws in a.waves.values():
-        qts = []
-        ts = [w for w in ws if w.type == "T"]
-        for q in (w for w in ws if w.type == "QRS"):
-            nxt = [t for t in ts if t.onset_s >= q.offset_s and t.offset_s - q.onset_s < 0.8]
-            if nxt:
-                qts.append((nxt[0].offset_s - q.onset_s) * 1000.0)
+        qts = [(t.offset_s - q.onset_s) * 1000.0 for q, t in qrs_t_pairs(ws)]
         if qts:
             per_lead.append(float(np.median(qts)))
     if len(per_lead) < 3:

@@ -6,9 +6,9 @@ Sources
   Part II, Circulation 2007;115:1325, statements 80, 82).
 - Ventricular preexcitation: PR < 120 ms with a wide QRS (>= 110 ms here; the delta wave is
   not measured, hence "possible") (statement 108).
-- Second-degree AV block: a pause of about two RR intervals with a constant PR (Mobitz II) or
-  preceded by PR lengthening (Mobitz I); non-conducted P waves are not detected, so both are
-  "possible" (statements 83, 84).
+- Second-degree AV block, Mobitz II: a pause of about two RR intervals with a constant PR;
+  non-conducted P waves are not detected, so it is "possible" (statement 84). Mobitz I
+  (Wenckebach, statement 83) is not detected.
 - Complete AV block: P waves without a fixed relation to a regular, slow ventricular rhythm
   (AV dissociation): PR varying (SD >= 40 ms) with regular RR at < 60 bpm (statement 88).
 - Bundle-branch and fascicular blocks: Surawicz B et al. AHA/ACCF/HRS Part III:
@@ -25,7 +25,11 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
+
+#: Incomplete bundle-branch block: QRS 110-119 ms, short of the complete block's width.
+INCOMPLETE_BBB_QRS = f"in [110, {limit('qrs_ms', 'wide').threshold:g})"
 
 
 def conduction(c: Ctx) -> list[Finding]:
@@ -35,9 +39,9 @@ def conduction(c: Ctx) -> list[Finding]:
     leads = (lead,) if lead else ()
     qrs_lead = c.first_lead(("V1", "II"))
     qrs_sp = c.qrs(qrs_lead) if qrs_lead else []
-    if e := c.ev("pr_ms", "> 200", leads, pr_sp):
+    if e := c.ev("pr_ms", limit("pr_ms", "high").criterion, leads, pr_sp):
         out.append(Finding("1AVB", "definite", (e,)))
-    short = c.ev("pr_ms", "< 120", leads, pr_sp)
+    short = c.ev("pr_ms", limit("pr_ms", "low").criterion, leads, pr_sp)
     if short and (narrow := c.ev("qrs_ms", "< 110", (qrs_lead,) if qrs_lead else (), qrs_sp)):
         out.append(Finding("SHORT_PR", "definite", (short, narrow)))
     if short and (wide := c.ev("qrs_ms", ">= 110", (qrs_lead,) if qrs_lead else (), qrs_sp)):
@@ -54,7 +58,7 @@ def _av_block(c: Ctx, leads: tuple[str, ...],
     rr = c.rr()
     varying = c.ev("pr_sd_ms", ">= 40", leads, pr_sp)
     regular = c.ev("rhythm.rr_irregularity", "<= 0.08", spans=rr)
-    slow = c.ev("heart_rate_bpm", "< 60", spans=rr)
+    slow = c.ev("heart_rate_bpm", limit("heart_rate_bpm", "low").criterion, spans=rr)
     if varying and regular and slow:
         out.append(Finding("3AVB", "probable", (varying, regular, slow)))
         return out
@@ -75,27 +79,28 @@ def _bundle_branch(c: Ctx, qrs_sp: list[tuple[float, float]]) -> list[Finding]:
     s_left = (c.lead_ev("I", "s_uv", "<= -50", c.qrs("I"))
               or c.lead_ev("V6", "s_uv", "<= -50", c.qrs("V6")))
     if late_r and s_left:
-        if wide := c.ev("qrs_ms", ">= 120", ("V1",), v1):
+        if wide := c.ev("qrs_ms", limit("qrs_ms", "wide").criterion, ("V1",), v1):
             out.append(Finding("RBBB", "definite", (wide, late_r, s_left)))
-        elif mid := c.ev("qrs_ms", "in [110, 120)", ("V1",), v1):
+        elif mid := c.ev("qrs_ms", INCOMPLETE_BBB_QRS, ("V1",), v1):
             out.append(Finding("IRBBB", "definite", (mid, late_r, s_left)))
     neg_v1 = c.lead_ev("V1", "qrs_area_uv_ms", "< 0", v1)
     slow_lat = (c.lead_ev("V6", "r_peak_time_ms", "> 60", c.qrs("V6"))
                 or c.lead_ev("V5", "r_peak_time_ms", "> 60", c.qrs("V5")))
     no_q = c.lead_ev("V6", "q_uv", "is null", c.qrs("V6"))
     if neg_v1 and slow_lat and no_q and not late_r:
-        if wide := c.ev("qrs_ms", ">= 120", ("V1",), v1):
+        if wide := c.ev("qrs_ms", limit("qrs_ms", "wide").criterion, ("V1",), v1):
             out.append(Finding("LBBB", "definite", (wide, neg_v1, slow_lat, no_q)))
-        elif mid := c.ev("qrs_ms", "in [110, 120)", ("V1",), v1):
+        elif mid := c.ev("qrs_ms", INCOMPLETE_BBB_QRS, ("V1",), v1):
             out.append(Finding("ILBBB", "probable", (mid, neg_v1, slow_lat, no_q)))
-    if ivcd := c.ev("qrs_ms", "> 110", spans=qrs_sp):
+    if ivcd := c.ev("qrs_ms", limit("qrs_ms", "high").criterion, spans=qrs_sp):
         out.append(Finding("IVCD", "definite", (ivcd,)))
     return out
 
 
 def _fascicular(c: Ctx) -> list[Finding]:
     out: list[Finding] = []
-    narrow = c.ev("qrs_ms", "< 120", spans=c.qrs(c.first_lead(("II", "I")) or ""))
+    narrow = c.ev("qrs_ms", limit("qrs_ms", "wide").within,
+                  spans=c.qrs(c.first_lead(("II", "I")) or ""))
     if not narrow:
         return out
     frontal = tuple(ld for ld in ("I", "II", "III", "aVL", "aVF") if ld in c.a.amplitudes)

@@ -22,24 +22,31 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import limit, normal_range
 from ecgread.models.interpret.context import Ctx, Finding
 
 #: Thresholds tuned on the LUDB 'tune' split only (bench/interpretation_ludb.py).
 P_PRESENT_RATIO = 0.5  # share of dominant beats with a P wave for an atrial rhythm
 AF_IRREGULARITY = 0.08  # normalised RMSSD of RR above which the rhythm is irregular
 REGULAR_IRREGULARITY = 0.08  # below it, regular (junctional, SVT)
-SINUS_P_AXIS = "in [-30, 100]"
+SINUS_P_AXIS = normal_range("p_axis_deg").criterion  # "in [-30, 100]"
 SINUS_ARRHYTHMIA_RANGE_MS = 160.0  # max - min normal RR
 NORMAL_IRREGULARITY = 0.06  # the same among normal-morphology beats (ectopy left out)
 AF_IRREGULARITY_WITH_P = 0.15  # AF although P-like waves were found (see _af_despite_p)
+#: Rate limits (bpm) and the wide QRS (ms), from models.catalogue.
+RATE_LOW, RATE_HIGH = limit("heart_rate_bpm", "low"), limit("heart_rate_bpm", "high")
+RATE_NORMAL = normal_range("heart_rate_bpm").criterion
+QRS_WIDE = limit("qrs_ms", "wide")
 
 
 def rhythm(c: Ctx, paced: bool) -> list[Finding]:
     """Exactly one primary rhythm (or RHYTHM_UNDETERMINED), plus rate and VT statements."""
     out: list[Finding] = []
     rec = c.record()
-    hr_lo = c.ev("heart_rate_bpm", "< 40", spans=c.rr())
-    hr_hi = c.ev("heart_rate_bpm", "> 150", spans=c.rr())
+    hr_lo = c.ev("heart_rate_bpm", limit("heart_rate_bpm", "critical_low").criterion,
+                 spans=c.rr())
+    hr_hi = c.ev("heart_rate_bpm", limit("heart_rate_bpm", "critical_high").criterion,
+                 spans=c.rr())
     if hr_lo:
         out.append(Finding("HR_LT40", "definite", (hr_lo,)))
     if hr_hi:
@@ -82,17 +89,17 @@ def rhythm(c: Ctx, paced: bool) -> list[Finding]:
 
 
 def _regular_without_p(c: Ctx, no_p, regular) -> list[Finding]:  # type: ignore[no-untyped-def]
-    narrow = c.ev("qrs_ms", "< 120", spans=c.qrs(c.first_lead(("II", "V1")) or ""))
-    wide = c.ev("qrs_ms", ">= 120", spans=c.qrs(c.first_lead(("V1", "II")) or ""))
+    narrow = c.ev("qrs_ms", QRS_WIDE.within, spans=c.qrs(c.first_lead(("II", "V1")) or ""))
+    wide = c.ev("qrs_ms", QRS_WIDE.criterion, spans=c.qrs(c.first_lead(("V1", "II")) or ""))
     reg = (regular,) if regular else ()
     if wide and (tachy := c.ev("heart_rate_bpm", "> 120", spans=c.rr())):
         return [Finding("VT", "possible", (tachy, wide, no_p) + reg)]
-    if narrow and (tachy := c.ev("heart_rate_bpm", "> 100", spans=c.rr())):
+    if narrow and (tachy := c.ev("heart_rate_bpm", RATE_HIGH.criterion, spans=c.rr())):
         return [Finding("SVT", "probable" if regular else "possible", (tachy, narrow, no_p) + reg)]
     if narrow and regular:
-        if slow := c.ev("heart_rate_bpm", "< 60", spans=c.rr()):
+        if slow := c.ev("heart_rate_bpm", RATE_LOW.criterion, spans=c.rr()):
             return [Finding("JUNCT", "probable", (slow, narrow, no_p, regular))]
-        if mid := c.ev("heart_rate_bpm", "in [60, 100]", spans=c.rr()):
+        if mid := c.ev("heart_rate_bpm", RATE_NORMAL, spans=c.rr()):
             return [Finding("ACC_JUNCT", "possible", (mid, narrow, no_p, regular))]
     return [Finding("RHYTHM_UNDETERMINED", "definite", (no_p,))]
 
@@ -128,11 +135,11 @@ def _atrial(c: Ctx, with_p) -> list[Finding]:  # type: ignore[no-untyped-def]
     certainty = "definite" if sinus_axis and upright_ii else "probable"
     base = (with_p,) + tuple(e for e in (sinus_axis, upright_ii) if e)
     rr = c.rr()
-    if brady := c.ev("heart_rate_bpm", "< 60", spans=rr):
+    if brady := c.ev("heart_rate_bpm", RATE_LOW.criterion, spans=rr):
         out.append(Finding("SBRAD", certainty, base + (brady,)))
-    elif tachy := c.ev("heart_rate_bpm", "> 100", spans=rr):
+    elif tachy := c.ev("heart_rate_bpm", RATE_HIGH.criterion, spans=rr):
         out.append(Finding("STACH", certainty, base + (tachy,)))
-    elif normal := c.ev("heart_rate_bpm", "in [60, 100]", spans=rr):
+    elif normal := c.ev("heart_rate_bpm", RATE_NORMAL, spans=rr):
         out.append(Finding("SR", certainty, base + (normal,)))
     var = c.ev("rr_range_normal_ms", f"> {SINUS_ARRHYTHMIA_RANGE_MS:g}", spans=rr)
     if var:
