@@ -144,11 +144,12 @@ def unescape(value: str, encoding_characters: str = _DEFAULT_ENCODING, fs: str =
     >>> unescape(r"DO\T\E \F\ \X41\ ")
     'DO&E | A '
     """
-    esc = encoding_characters[2] if len(encoding_characters) > 2 else "\\"
+    # MSH-2 may be short or empty: the characters it leaves out take their defaults
+    enc = encoding_characters[:4] + _DEFAULT_ENCODING[len(encoding_characters[:4]):]
+    esc = enc[2]
     if esc not in value:
         return value
-    chars = {"F": fs, "S": encoding_characters[0], "R": encoding_characters[1],
-             "E": esc, "T": encoding_characters[3] if len(encoding_characters) > 3 else "&"}
+    chars = {"F": fs, "S": enc[0], "R": enc[1], "E": esc, "T": enc[3]}
     out: list[str] = []
     i = 0
     while i < len(value):

@@ -227,3 +227,12 @@ def test_mangled_messages_parse_or_raise_message_error_only(sample, edits):
         assert 100 <= exc.code <= 207
     else:
         assert all(o.placer_order_number and o.patient_id for o in parsed.orders)
+
+
+def test_unescape_with_short_encoding_characters() -> None:
+    """MSH-2 with fewer than four characters (found by Hypothesis: '^' raised IndexError):
+    the missing ones take their defaults."""
+    from ecgread.integration.hl7_header import unescape
+
+    assert unescape(r"a\F\b\S\c", "^") == "a|b^c"
+    assert unescape(r"x\E\y", "") == "x\\y"
