@@ -67,8 +67,11 @@ def _set_state(session: Session, record: EcgRecord, state: str, detail: str | No
     session.add(record)
 
 
-def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest") -> ReadOutcome:
-    """Read one stored ECG end to end and queue its deliveries.
+def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest", *,
+             deliver: bool = True) -> ReadOutcome:
+    """Read one stored ECG end to end and queue its deliveries (``deliver=False``: the read
+    and its report are stored, nothing is sent; ``ecgread batch --stored`` without
+    ``--deliver``).
 
     Raises only for transient faults (database unavailable, disk errors): a domain error
     (the stored object cannot be decoded) marks the ECG failed and is recorded, not raised.
@@ -132,13 +135,15 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
                    statements=[s.code for s in analysis.statements])
         read_id = read.id
     assert read_id is not None
-    _report_and_queue(settings, sop_instance_uid, ecg_id, read_id, analysis, order)
+    _report_and_queue(settings, sop_instance_uid, ecg_id, read_id, analysis, order, deliver)
     return ReadOutcome(sop_instance_uid, read_id, analysis.critical)
 
 
 def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, read_id: int,
-                      analysis, order: Hl7Order | None) -> None:  # type: ignore[no-untyped-def]
-    """Render the PDF and ORU, store them durably, queue deliveries, mark the ECG reported."""
+                      analysis, order: Hl7Order | None, deliver: bool = True
+                      ) -> None:  # type: ignore[no-untyped-def]
+    """Render the PDF and ORU, store them durably, queue deliveries (when ``deliver``), mark
+    the ECG reported."""
     import hashlib
 
     from ecgread.integration.object_store import write_durably
@@ -166,9 +171,12 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
         session.flush()
         log_action(session, "ecgread.report.created", subject=f"ecg:{sop_instance_uid}",
                    trace_id=sop_instance_uid, read_id=read_id, report_id=report.id)
-        enqueue_delivery(session, read_id=read_id, destination="ehr", payload_path=str(oru_path),
-                         message_id=control_id, patient_id=patient_id, priority=priority)
-        if settings.pacs_host and context.study_instance_uid and context.sop_instance_uid:
+        if deliver:
+            enqueue_delivery(session, read_id=read_id, destination="ehr",
+                             payload_path=str(oru_path), message_id=control_id,
+                             patient_id=patient_id, priority=priority)
+        pacs = deliver and bool(settings.pacs_host)
+        if pacs and context.study_instance_uid and context.sop_instance_uid:
             # the report as DICOM Encapsulated PDF in the ECG's study, written before the
             # commit that queues it (the outbox reads it with pydicom.dcmread)
             from ecgread.reporting.encapsulated_pdf import encapsulated_pdf, to_part10
@@ -181,7 +189,7 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
             enqueue_delivery(session, read_id=read_id, destination="pacs",
                              payload_path=str(dicom_path), message_id=f"pacs:{stem}",
                              patient_id=patient_id, priority=priority)
-        elif settings.pacs_host:
+        elif pacs:
             log.warning("no PACS delivery for sop=%s: no Study/SOP Instance UID",
                         sop_instance_uid)
         record = session.get(EcgRecord, ecg_id)

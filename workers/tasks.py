@@ -41,3 +41,10 @@ def deliver_task() -> int:
     from ecgread.workers.outbox import deliver_due
 
     return deliver_due(_settings())
+
+
+# ``ecgread batch`` over a broker: one chunk of archive files per message (workers.batch_tasks).
+from ecgread.workers.batch_tasks import ARCHIVE_TASK, read_archive_chunk  # noqa: E402
+
+app.task(name=ARCHIVE_TASK, bind=True, acks_late=True, max_retries=10, autoretry_for=TRANSIENT,
+         retry_backoff=True, retry_backoff_max=300)(read_archive_chunk)
