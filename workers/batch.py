@@ -209,7 +209,7 @@ def _read_files(settings: Settings, paths: list[Path], out: Path, jobs: int, pdf
     counts = {"read": 0, "failed": 0, "done before": 0, "duplicate": 0}
     keys: dict[str, str] = {}  # key -> first source of this run
     with OutputFolder(out) as folder, tqdm(total=len(files), unit="ECG", file=sys.stderr,
-                                           disable=not show_progress, dynamic_ncols=True,
+                                           disable=not show_progress, mininterval=0.2,
                                            smoothing=0.1) as bar:
         def collect(block: bool) -> None:
             for entry in folder.append(runner.finished(block)):
