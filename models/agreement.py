@@ -36,9 +36,19 @@ from typing import Any
 
 from ecgread.models.vendor_read import VendorRead
 
-__all__ = ["FAMILIES", "MEASURES", "EcgAgreement", "FamilyAgreement", "Family", "Measure",
-           "MeasureAgreement", "AgreementSummary", "compare_read", "summarize",
-           "vendor_families"]
+__all__ = [
+    "FAMILIES",
+    "MEASURES",
+    "AgreementSummary",
+    "EcgAgreement",
+    "Family",
+    "FamilyAgreement",
+    "Measure",
+    "MeasureAgreement",
+    "compare_read",
+    "summarize",
+    "vendor_families",
+]
 
 
 @dataclass(frozen=True)

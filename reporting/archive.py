@@ -68,11 +68,11 @@ def _plot(m: MeasureAgreement, width: int = 320, height: int = 200) -> str:
     def sy(y: float) -> float:
         return pad_t + (y1 - y) / (y1 - y0) * (height - pad_t - pad_b)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'role="img" aria-label="Bland-Altman plot, {html.escape(m.measure.name)}">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'role="img" aria-label="Bland-Altman plot, {html.escape(m.measure.name)}">'),
              f'<title>{html.escape(m.measure.name)}: ours minus vendor ({unit})</title>',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" '
-             f'height="{height - pad_t - pad_b}" fill="none" stroke="#999"/>']
+             (f'<rect x="{pad_l}" y="{pad_t}" width="{width - pad_l - pad_r}" '
+              f'height="{height - pad_t - pad_b}" fill="none" stroke="#999"/>')]
     tol = m.measure.tolerance
     parts.append(f'<rect x="{pad_l}" y="{sy(tol):.1f}" width="{width - pad_l - pad_r}" '
                  f'height="{sy(-tol) - sy(tol):.1f}" fill="#e6f2e6"/>')
@@ -127,22 +127,22 @@ def agreement_html(summary: AgreementSummary) -> str:
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>Agreement with the vendor read</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:72em}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-        "padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
-        ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>",
+        ("<style>body{font-family:sans-serif;margin:2em;max-width:72em}"
+         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+         "padding:.25em .6em;text-align:right}td:first-child,th:first-child{text-align:left}"
+         ".plots{display:flex;flex-wrap:wrap;gap:1em}</style></head><body>"),
         "<h1>Agreement with the vendor read</h1>",
-        f"<p>{summary.n_ecgs} ECG(s) with a vendor read. Differences are ours minus the "
-        "vendor's (Bland–Altman): mean, SD and 95 % limits of agreement (mean ± 1.96 SD); "
-        "axes wrapped to ±180°. QTc: ours with the formula the vendor names, Bazett when it "
-        "names none.</p>",
+        (f"<p>{summary.n_ecgs} ECG(s) with a vendor read. Differences are ours minus the "
+         "vendor's (Bland–Altman): mean, SD and 95 % limits of agreement (mean ± 1.96 SD); "
+         "axes wrapped to ±180°. QTc: ours with the formula the vendor names, Bazett when it "
+         "names none.</p>"),
         "<h2>Measurements</h2>", f"<table>{head}",
         *(_measure_row(m) for m in summary.measures), "</table>",
         '<div class="plots">', *(_plot(m) for m in summary.measures), "</div>",
         "<h2>Statements</h2>",
-        "<p>ECGs whose vendor read has statements; each side's statements mapped to "
-        "families (<code>models.agreement.FAMILIES</code>). Our library has no Q-wave "
-        "infarct statement: our infarct family is STEMI only.</p>",
+        ("<p>ECGs whose vendor read has statements; each side's statements mapped to "
+         "families (<code>models.agreement.FAMILIES</code>). Our library has no Q-wave "
+         "infarct statement: our infarct family is STEMI only.</p>"),
         f"<table>{fam_head}", *(_family_row(f) for f in summary.families), "</table>",
         "</body></html>", ""])
 

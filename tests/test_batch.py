@@ -233,3 +233,39 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     piped = _cli(*args, "--out", str(tmp_path / "piped"))
     quiet = _cli(*args, "--out", str(tmp_path / "quiet"), "--quiet")
     assert "ECG/s" not in piped.stderr and "ECG/s" not in quiet.stderr
+
+
+def test_celery_workers_over_rabbitmq_store_one_result_per_ecg(tmp_path: Path, broker_url: str
+                                                               ) -> None:
+    """Chunks go to a real ``ecgread worker`` over RabbitMQ; each ECG's result lands once in
+    the audit database and once in results.jsonl, and a rerun publishes nothing new."""
+    from ecgread.audit.tables import EcgRecord
+    from tests.e2e_helpers import ecgread_env, start_ecgread, stop
+
+    files = _archive(tmp_path / "archive", 40)  # two chunks
+    home = tmp_path / "home"
+    env = ecgread_env(home, broker_url=broker_url, delineator="dsp")
+    url = f"sqlite:///{(home / 'audit.db').resolve()}"
+    worker = start_ecgread(["worker", "--concurrency", "2", "--queues", "batch"], env,
+                           tmp_path / "worker.log")
+    try:
+        out = tmp_path / "out"
+        proc = _cli(str(tmp_path / "archive"), "--out", str(out), "--no-pdf", env=env)
+        assert proc.returncode == 0, proc.stderr + (tmp_path / "worker.log").read_text()[-3000:]
+        assert "40 read, 0 failed" in proc.stdout
+        again = _cli(str(tmp_path / "archive"), "--out", str(tmp_path / "out2"), "--no-pdf",
+                     env=env)  # a new output folder: results come from the database
+        assert again.returncode == 0, again.stderr
+    finally:
+        stop(worker)
+    keys = sorted(input_key(f) for f in files)
+    assert sorted(x["input_sha256"] for x in _lines(out)) == keys
+    assert sorted(x["input_sha256"] for x in _lines(tmp_path / "out2")) == keys
+    with session_scope(url) as s:
+        records = list(s.exec(select(EcgRecord)))
+        rows = list(s.exec(select(EcgRead)))
+    assert sorted(r.sop_instance_uid for r in records) == [f"sha256:{k}" for k in keys]
+    assert len(rows) == 40 and {r.trigger for r in rows} == {"batch"}
+    assert all(r.status == "ok" and r.ecg_id is not None for r in rows)
+    assert {r.state for r in records} == {"reported"}
+    assert "ecgread.read_archive_chunk" in (tmp_path / "worker.log").read_text()

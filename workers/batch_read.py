@@ -168,7 +168,8 @@ def _read_one(settings: Settings, config: Any, models: Any, ecg: Any, mask: Any,
     out["pdf"] = pdf_name
     if ecg.vendor_read is not None:
         out["vendor"] = ecg.vendor_read.to_json_dict()
-        out["agreement"] = compare_read(analysis.measurements.as_dict(),
+        # the stored (rounded) values, so the report's figures trace back to the result line
+        out["agreement"] = compare_read(out["measurements"],
                                         [s.code for s in analysis.statements],
                                         ecg.vendor_read).to_json_dict()
     return out

@@ -26,8 +26,15 @@ from sqlmodel import col, select
 from ecgread.config.settings import Settings
 from ecgread.workers.batch_read import BatchOptions, ChunkResult, read_chunk
 
-__all__ = ["ARCHIVE_PREFIX", "ARCHIVE_TASK", "BATCH_QUEUE", "CeleryRunner",
-           "read_archive_chunk", "stored_results", "store_results"]
+__all__ = [
+    "ARCHIVE_PREFIX",
+    "ARCHIVE_TASK",
+    "BATCH_QUEUE",
+    "CeleryRunner",
+    "read_archive_chunk",
+    "store_results",
+    "stored_results",
+]
 
 ARCHIVE_TASK = "ecgread.read_archive_chunk"
 BATCH_QUEUE = "batch"

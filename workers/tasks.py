@@ -44,7 +44,7 @@ def deliver_task() -> int:
 
 
 # ``ecgread batch`` over a broker: one chunk of archive files per message (workers.batch_tasks).
-from ecgread.workers.batch_tasks import ARCHIVE_TASK, read_archive_chunk  # noqa: E402
+from ecgread.workers.batch_tasks import ARCHIVE_TASK, read_archive_chunk
 
 app.task(name=ARCHIVE_TASK, bind=True, acks_late=True, max_retries=10, autoretry_for=TRANSIENT,
          retry_backoff=True, retry_backoff_max=300)(read_archive_chunk)
