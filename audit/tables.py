@@ -1,4 +1,5 @@
-"""The audit database schema (SQLModel). Every row is written through ``audit.store``.
+"""The audit database schema (SQLModel). Sessions come from :mod:`ecgread.audit.db`; every
+state change is also logged through :func:`ecgread.audit.events.log_action`.
 
 Tables
 ------
@@ -57,7 +58,8 @@ class EcgRecord(SQLModel, table=True):
     accession_number: str | None = Field(default=None, index=True)
     acquisition_time: datetime | None = Field(default=None, index=True)
     order_id: int | None = Field(default=None, foreign_key="hl7_order.id")
-    # received -> queued -> reading -> read -> reported; or failed
+    # received -> reading -> reported, or failed (ecgread.integration.recovery re-reads
+    # received and reading after a restart)
     state: str = Field(default="received", index=True)
     state_detail: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(default_factory=utcnow)

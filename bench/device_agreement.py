@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from pydicom.data import get_testdata_file
 
     from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("path", nargs="?", default=None, help="DICOM ECG (default: pydicom's)")
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.path or get_testdata_file("waveform_ecg.dcm")
     ecg, ds, how = load(str(path))
     dev = device_values(ds)
-    a = analyze(ecg)
+    a = analyze(ecg, models=process_models())
     m = a.measurements
     print(f"device agreement: {Path(path).name}, {len(ecg.lead_names)} leads, "
           f"{ecg.sampling_rate_hz:g} Hz, {ecg.duration_s:.1f} s, decoded by {how}")

@@ -24,7 +24,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,13 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecgread.testing import free_port
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_objects(folder: Path, n: int, tag: str) -> list[Path]:
@@ -65,7 +60,7 @@ class Listener:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.port = _free_port()
+        self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ECGREAD_")}
         env["ECGREAD_STORE_MIN_FREE_BYTES"] = "0"
         self._log = open(home.parent / f"{home.name}.log", "ab")  # noqa: SIM115

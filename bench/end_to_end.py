@@ -1,7 +1,7 @@
 """End-to-end latency: from the C-STORE of an ECG to the EHR's AA for its ORU^R01.
 
-A real EHR stand-in (an MLLP receiver on loopback that answers AA) and ``ecgread serve``
-as a separate process; ECGs (pydicom's sample with a new SOP Instance UID and patient ID
+A real EHR stand-in (:class:`ecgread.testing.MllpReceiver` on loopback, answering AA) and
+``ecgread serve`` as a separate process; ECGs (pydicom's sample with a new SOP Instance UID and patient ID
 each) are sent at a steady rate by a pynetdicom SCU on one association. Latency per ECG =
 time the EHR acknowledged its ORU - time its C-STORE request was sent.
 
@@ -13,68 +13,29 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ecgread.testing import MllpReceiver, free_port, wait_for_port
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-class Ehr:
-    """An MLLP receiver that acknowledges every ORU with AA and notes when, by PID-3."""
-
-    def __init__(self) -> None:
-        from ecgread.integration.mllp import MllpReader, frame
-
-        self._reader_cls, self._frame = MllpReader, frame
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = int(self.sock.getsockname()[1])
-        self.acked: dict[str, float] = {}
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            conn, _ = self.sock.accept()
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        reader = self._reader_cls()
-        with conn:
-            while data := conn.recv(65536):
-                for message in reader.feed(data):
-                    segs = {s[:3]: s.split("|") for s in message.decode().split("\r") if s}
-                    control_id = segs["MSH"][9]
-                    pid = segs.get("PID", [""] * 4)[3].split("^")[0]
-                    ack = (f"MSH|^~\\&|EHR|HOSP|ECGREAD|CARDIOLOGY|{time.strftime('%Y%m%d%H%M%S')}"
-                           f"||ACK^R01^ACK|A{control_id}|P|2.5.1\rMSA|AA|{control_id}\r")
-                    conn.sendall(self._frame(ack.encode()))
-                    with self.lock:
-                        self.acked.setdefault(pid, time.monotonic())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int) -> None:
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"port {port}")
+def _acked_at_by_patient(ehr: MllpReceiver) -> dict[str, float]:
+    """When the EHR first answered AA to an ORU for each patient (PID-3), monotonic s."""
+    out: dict[str, float] = {}
+    for message in list(ehr.received):
+        segs = {s[:3]: s.split("|") for s in message.split("\r") if s}
+        at = ehr.acked_at_s.get(segs["MSH"][9])
+        if at is not None:
+            pid = segs.get("PID", [""] * 4)[3].split("^")[0]
+            out[pid] = min(at, out.get(pid, at))
+    return out
 
 
 def run(n: int, rate: float, broker: str, workers: int) -> dict[str, float]:
@@ -83,9 +44,9 @@ def run(n: int, rate: float, broker: str, workers: int) -> dict[str, float]:
     from pydicom.uid import generate_uid
     from pynetdicom import AE
 
-    ehr = Ehr()
+    ehr = MllpReceiver("AA")
     home = Path(tempfile.mkdtemp(prefix="ecgread-e2e-"))
-    dicom_port, hl7_port = _free_port(), _free_port()
+    dicom_port, hl7_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECGREAD_")}
     env.update(ECGREAD_HOME=str(home), ECGREAD_DICOM_PORT=str(dicom_port),
                ECGREAD_HL7_PORT=str(hl7_port), ECGREAD_DICOM_HOST="127.0.0.1",
@@ -104,7 +65,7 @@ def run(n: int, rate: float, broker: str, workers: int) -> dict[str, float]:
                 [sys.executable, "-m", "ecgread", "worker", "--concurrency", "1"], cwd=REPO,
                 env=env, stdout=subprocess.DEVNULL, stderr=open(home / f"worker{i}.log", "w")))
     try:
-        _wait_port(dicom_port)
+        wait_for_port(dicom_port)
         time.sleep(3.0 if broker else 0.5)
         template = pydicom.dcmread(get_testdata_file("waveform_ecg.dcm"))
         ae = AE(ae_title="BENCH")
@@ -128,10 +89,11 @@ def run(n: int, rate: float, broker: str, workers: int) -> dict[str, float]:
             sent[ds.PatientID] = t0
         assoc.release()
         deadline = time.monotonic() + 120
-        while len(ehr.acked) < n and time.monotonic() < deadline:
+        while len(ehr.acked_at_s) < n and time.monotonic() < deadline:
             time.sleep(0.2)
         wall = time.monotonic() - start
-        lat = np.array([ehr.acked[p] - t for p, t in sent.items() if p in ehr.acked])
+        acked_at_s = _acked_at_by_patient(ehr)
+        lat = np.array([acked_at_s[p] - t for p, t in sent.items() if p in acked_at_s])
         return {"n": n, "acked": len(lat), "p50_s": float(np.percentile(lat, 50)),
                 "p95_s": float(np.percentile(lat, 95)), "max_s": float(lat.max()),
                 "store_p50_ms": float(np.percentile(store_ms, 50)),

@@ -26,9 +26,9 @@ import dataclasses
 
 import numpy as np
 
-from bench.delineation_ludb import Score
 from bench.neural_delineation_ludb import RecordWaves, collect, score, select_records
 from ecgread.models.fusion import FusionRule, WaveRule
+from ecgread.models.scoring import DelineationScore
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 FIELD = {"P": "p", "QRS": "qrs", "T": "t"}
@@ -38,14 +38,13 @@ def _with(wave: str, r: WaveRule) -> FusionRule:
     return FusionRule(**{FIELD[wave]: r})  # type: ignore[arg-type]
 
 
-def _se_ppv(sc: Score, wave: str) -> tuple[float, float]:
-    tp, fn, fp = sc.tp[wave], sc.fn[wave], sc.fp[wave]
-    return 100.0 * tp / max(tp + fn, 1), 100.0 * tp / max(tp + fp, 1)
+def _se_ppv(sc: DelineationScore, wave: str) -> tuple[float, float]:
+    return sc.sensitivity_pct(wave) or 0.0, sc.ppv_pct(wave) or 0.0
 
 
-def _err(sc: Score, key: str) -> tuple[float, float]:
-    e = np.asarray(sc.err_ms[key])
-    return (float(e.mean()), float(e.std())) if e.size else (float("nan"), float("inf"))
+def _err(sc: DelineationScore, key: str) -> tuple[float, float]:
+    st = sc.error_stats(key)
+    return (st.mean_ms, st.sd_ms) if st else (float("nan"), float("inf"))
 
 
 def choose(records: list[RecordWaves], wave: str, tolerance_pp: float = 0.5) -> WaveRule:
@@ -101,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         candidate = dataclasses.replace(rule, paced=paced)
         sc = score(records, "fused", candidate)
         det = sum(sum(_se_ppv(sc, w)) for w in ("P", "QRS", "T"))
-        sds = sum(_err(sc, k)[1] for k in sc.err_ms)
+        sds = sum(_err(sc, k)[1] for k, e in sc.err_ms.items() if e)
         print(f"paced {paced:<12} sum of Se + PPV {det:7.2f}, sum of boundary SDs {sds:6.1f}")
         options.append((det, sds, candidate))
     top = max(o[0] for o in options)

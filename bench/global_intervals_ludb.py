@@ -28,7 +28,7 @@ import argparse
 
 import numpy as np
 
-from bench import ludb
+from ecgread.integration import ludb
 
 GOALS = {"pr_ms": (10.0, 10.0), "qrs_ms": (10.0, 10.0), "qt_ms": (25.0, 30.0), "p_ms": None}
 
@@ -58,6 +58,7 @@ def reference(expert: dict[str, list[ludb.ExpertWave]]) -> dict[str, float | Non
 
 def main(argv: list[str] | None = None) -> None:
     from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", choices=("tune", "test", "all"), default="test")
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     missing = {k: [0, 0] for k in GOALS}  # [ours None, reference None]
     for rid in recs:
         ref = reference(ludb.expert_waves(rid))
-        m = analyze(ludb.read_record(rid)).measurements
+        m = analyze(ludb.read_record(rid), models=process_models()).measurements
         for k in GOALS:
             o, r = getattr(m, k), ref[k]
             if r is None:

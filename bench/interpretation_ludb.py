@@ -6,7 +6,7 @@ For each of the LUDB records in ../shared/data/ludb: read it, put the patient's 
 from ludb.csv into the acquisition (as a DICOM header or order would), run
 ``models.analysis.analyze`` (which calls ``models.interpret.interpret``), and compare the
 statement codes with the diagnoses. Prints, for the 'tune' and 'test' splits of
-``bench.ludb.split`` separately, Se, Sp, TP, FN, FP, TN per diagnosis, the rhythm
+``ecgread.integration.ludb.split`` separately, Se, Sp, TP, FN, FP, TN per diagnosis, the rhythm
 disagreement rate, and the number of statements whose evidence failed ``check_evidence``.
 
 Mapping of ludb.csv diagnoses (column: a line of the cell) to statement codes
@@ -56,7 +56,7 @@ import sys
 from functools import partial
 from multiprocessing import Pool
 
-from bench import ludb
+from ecgread.integration import ludb
 
 ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
     # (row name, ludb.csv column, line prefixes (lower case), our codes)
@@ -87,7 +87,7 @@ ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
 )
 
 _OUR_RHYTHM = {"SR": "sinus", "SBRAD": "sinus", "STACH": "sinus", "SARRH": "sinus",
-               "AF": "af", "AFL": "flutter", "EAR": "ectopic atrial", "JUNCT": "junctional",
+               "AF": "af", "AFL": "flutter", "EAR": "ectopic atrial", "AT": "ectopic atrial", "JUNCT": "junctional",
                "ACC_JUNCT": "junctional", "SVT": "svt", "VT": "vt", "APACED": "paced",
                "VPACED": "paced", "AVPACED": "paced"}
 _LUDB_RHYTHM = {"sinus rhythm": {"sinus"}, "sinus bradycardia": {"sinus"},
@@ -109,6 +109,7 @@ def run_record(rid: int, header_gains: bool = False) -> tuple[int, list[str], in
     """(record, statement codes, statements failing check_evidence, rhythm class, rescaled)."""
     from ecgread.models.analysis import analyze
     from ecgread.models.interpret import check_evidence
+    from ecgread.workers.onnx_models import process_models
 
     row = ludb.diagnoses()[rid]
     ecg = ludb.read_record(rid, header_gains=header_gains)
@@ -121,7 +122,7 @@ def run_record(rid: int, header_gains: bool = False) -> tuple[int, list[str], in
         age = None
     ecg = dataclasses.replace(ecg, acquisition=dataclasses.replace(
         ecg.acquisition, patient_sex=sex if sex in ("M", "F") else None, patient_age_years=age))
-    a = analyze(ecg)
+    a = analyze(ecg, models=process_models())
     codes = [s.code for s in a.statements]
     bad = sum(1 for s in a.statements if check_evidence(s, a))
     rhythm = next((_OUR_RHYTHM[c] for c in codes if c in _OUR_RHYTHM), "none")

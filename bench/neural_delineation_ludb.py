@@ -1,7 +1,7 @@
 """LUDB delineation benchmark of the neural side: DSP, network and fused, side by side.
 
-Same protocol and scoring code as :mod:`bench.delineation_ludb` (its ``score_record``,
-``format_rows`` and ``targets_report``): expert waves matched one-to-one with detections of
+Same protocol, scoring (:mod:`ecgread.models.scoring`) and tables (``format_rows`` and
+``targets_report`` of :mod:`bench.delineation_ludb`) as the DSP benchmark: expert waves matched one-to-one with detections of
 the same type and lead whose peak is within 150 ms; Se, PPV and mean +- SD of the
 boundary errors in ms. The network is scored on held-out records only: the default split
 is 'test', which neither training nor the fusion choice ever read.
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench import ludb
-from bench.delineation_ludb import Detected, Score, format_rows, score_record, targets_report
+from ecgread.integration import ludb
+from bench.delineation_ludb import format_rows, targets_report
 from ecgread.models.results import Wave
+from ecgread.models.scoring import DelineationScore, score_delineation
 
 
 @dataclass
@@ -45,10 +46,12 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
     """DSP waves (``analyze``, delineator "dsp") and network waves for each record."""
     from ecgread.models.analysis import ATRIAL_ARRHYTHMIAS, analyze
     from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.models.neural.delineation import predict_masks
     from ecgread.models.neural.masks_to_waves import masks_to_waves
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
 
-    delineator = process_models(registry).delineator
+    models = process_models(registry)
+    delineator = models.delineator
     assert delineator is not None, "the registry has no delineator"
     out = []
     for rid in record_ids:
@@ -56,7 +59,7 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
         t0 = time.perf_counter()
         a = analyze(ecg, AnalysisConfig(delineator="dsp"))
         t1 = time.perf_counter()
-        probs = delineator.predict_masks(ecg.signal_uv, ecg.sampling_rate_hz)
+        probs = predict_masks(delineator, ecg.signal_uv, ecg.sampling_rate_hz)
         usable = np.array([lq.usable for lq in a.quality.leads]) if a.quality.leads else None
         net = masks_to_waves(probs, ecg.sampling_rate_hz, ecg.lead_names, ecg.signal_uv,
                              usable=usable)
@@ -65,21 +68,16 @@ def collect(record_ids: list[int], registry: str | None = None) -> list[RecordWa
                                net, any(b.paced for b in a.beats),
                                tuple(b.r_s for b in a.beats if b.p_wave),
                                bool(ATRIAL_ARRHYTHMIAS & {st.code for st in analyze(
-                                   ecg, masks=probs).statements}),
+                                   ecg, models=models, masks=probs).statements}),
                                t1 - t0, t2 - t1))
     return out
 
 
-def as_detected(waves: dict[str, tuple[Wave, ...]]) -> Detected:
-    return {lead: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in ws]
-            for lead, ws in waves.items()}
-
-
-def score(records: list[RecordWaves], method: str, rule: object = None) -> Score:
+def score(records: list[RecordWaves], method: str, rule: object = None) -> DelineationScore:
     """Pooled score of "dsp", "network" or "fused" (with ``rule``, default DEFAULT_RULE)."""
     from ecgread.models.fusion import DEFAULT_RULE, fuse, gate_p_waves
 
-    total = Score()
+    total = DelineationScore()
     for r in records:
         if method == "dsp":
             waves = r.dsp
@@ -92,7 +90,7 @@ def score(records: list[RecordWaves], method: str, rule: object = None) -> Score
             # a record read as atrial fibrillation or flutter
             waves = gate_p_waves(fuse(r.dsp, r.network, chosen, paced=r.paced),  # type: ignore[arg-type]
                                  () if r.atrial_arrhythmia else r.p_beats_s)
-        total.add(score_record(r.expert, as_detected(waves)))
+        total += score_delineation(r.expert, waves)
     return total
 
 
@@ -117,13 +115,13 @@ def main(argv: list[str] | None = None) -> None:
     recs = select_records(args.records)
     if args.limit:
         recs = recs[:args.limit]
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
 
     models = process_models(args.registry)
     assert models.delineator is not None
     records = collect(recs, args.registry)
     print(f"LUDB delineation, {len(recs)} records ({args.records} split, held out from "
-          f"network training), network {models.delineator.entry.provenance} on "
+          f"network training), network {models.delineator.spec.provenance} on "
           f"{models.delineator.provider}")
     print(f"{'method':<10} {'wave':<4} {'expert':>6} {'Se %':>7} {'PPV %':>7}  "
           f"{'onset err ms':>15}  {'offset err ms':>15}")

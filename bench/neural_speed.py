@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-analyze", action="store_true")
     args = ap.parse_args(argv)
-    from bench import ludb
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.integration import ludb
+    from ecgread.models.neural.delineation import _run_rows, predict_masks, predict_masks_many
+    from ecgread.workers.onnx_models import process_models
 
     if not ludb.available():
         raise SystemExit(f"LUDB not found at {ludb.LUDB_DIR}")
@@ -49,18 +50,18 @@ def main(argv: list[str] | None = None) -> None:
     ecgs = [ludb.read_record(r) for r in ludb.record_ids()[:8]]
     fs = ecgs[0].sampling_rate_hz
     one = ecgs[0].signal_uv
-    d.predict_masks(one, fs)  # warm-up
-    t1 = _best_of(lambda: d.predict_masks(one, fs), args.repeats * 3)
+    predict_masks(d, one, fs)  # warm-up
+    t1 = _best_of(lambda: predict_masks(d, one, fs), args.repeats * 3)
     batch = [(ecgs[i % len(ecgs)].signal_uv, fs) for i in range(64)]
-    t64 = _best_of(lambda: d.predict_masks_many(batch), args.repeats) / 64
-    print(f"network {d.entry.provenance} on {d.provider}, 1 thread, 12-lead 10 s ECG at "
+    t64 = _best_of(lambda: predict_masks_many(d, batch), args.repeats) / 64
+    print(f"network {d.spec.provenance} on {getattr(d, 'provider', '?')}, 1 thread, 12-lead 10 s ECG at "
           f"{fs:g} Hz (resampling and normalisation included)")
     print(f"{'what (median over 8 ECGs)':<34} {'ms/ECG':>8} {'ECGs/s':>8}")
     from ecgread.models.neural.preprocess import prepare
 
-    t_prep = _best_of(lambda: prepare(one, fs, d.entry.input.fs_hz), args.repeats * 3)
-    rows = prepare(one, fs, d.entry.input.fs_hz)
-    t_ort = _best_of(lambda: d._run_rows(rows), args.repeats * 3)
+    t_prep = _best_of(lambda: prepare(one, fs, d.spec.input.fs_hz), args.repeats * 3)
+    rows = prepare(one, fs, d.spec.input.fs_hz)
+    t_ort = _best_of(lambda: _run_rows(d, rows), args.repeats * 3)
     print(f"{'  of which input preparation':<34} {1000 * t_prep:8.1f}")
     print(f"{'  of which ONNX forward (12 leads)':<34} {1000 * t_ort:8.1f} {1 / t_ort:8.1f}")
     print(f"{'network, batch 1':<34} {1000 * t1:8.1f} {1 / t1:8.1f}")
@@ -83,8 +84,8 @@ def main(argv: list[str] | None = None) -> None:
             cfg = AnalysisConfig(delineator=name)
             label = f"analyze, {name}"
             try:
-                analyze(ecgs[0], cfg)
-                fn = lambda e: analyze(e, cfg)  # noqa: E731
+                analyze(ecgs[0], cfg, models=models)
+                fn = lambda e: analyze(e, cfg, models=models)  # noqa: E731
             except ConfigError:  # analyze() not wired to the neural stage in this checkout
                 label = f"analyze dsp + neural stage, {name}"
                 fn = lambda e: composed(e, name)  # noqa: E731

@@ -27,7 +27,7 @@ TARGET_MS = 300.0
 def _inputs(n_ludb: int) -> list[tuple[str, object]]:
     from pydicom.data import get_testdata_file
 
-    from bench import ludb
+    from ecgread.integration import ludb
     from ecgread.integration.dicom_decode import decode_file
 
     out: list[tuple[str, object]] = [("waveform_ecg.dcm", decode_file(
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     from ecgread.reporting.context import report_context
     from ecgread.reporting.oru import build_oru
     from ecgread.reporting.pdf import render_pdf
+    from ecgread.workers.onnx_models import process_models
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def once(ecg) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
         t0 = time.perf_counter()
-        a = analyze(ecg)
+        a = analyze(ecg, models=process_models())
         t1 = time.perf_counter()
         ctx = report_context(a.ecg, None)
         pdf = render_pdf(a, ctx, settings)

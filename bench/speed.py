@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 
 def _ecg():  # noqa: ANN202
-    from bench import ludb
+    from ecgread.integration import ludb
 
     if ludb.available():
         return ludb.read_record(ludb.record_ids()[0]), "LUDB record 1"
@@ -55,10 +55,12 @@ def main(argv: list[str] | None = None) -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     ecg, what = _ecg()
     from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.workers.onnx_models import process_models
 
     dsp = AnalysisConfig(delineator="dsp")
-    analyze(ecg)  # load the network's session once, outside the timing
-    rows = [("ours (analyze)", _time(lambda: analyze(ecg), args.repeat)),
+    models = process_models()  # the network's session, loaded once, outside the timing
+    analyze(ecg, models=models)
+    rows = [("ours (analyze)", _time(lambda: analyze(ecg, models=models), args.repeat)),
             ("ours, dsp only", _time(lambda: analyze(ecg, dsp), args.repeat))]
     if not args.no_neurokit:
         import warnings

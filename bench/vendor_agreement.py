@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgread.errors import DecodeError
     from ecgread.integration.ecg_files import find_ecg_files, read_ecg_file
     from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", type=Path, default=VENDOR)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if ecg.vendor_read is None or digest in seen:
             continue
         seen.add(digest)
-        a = analyze(ecg)
+        a = analyze(ecg, models=process_models())
         row = compare_read(a.measurements.as_dict(), [s.code for s in a.statements],
                            ecg.vendor_read)
         rows.append(row)
@@ -63,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for m in s.measures:
         met = m.n > 0 and all(abs(d) <= m.measure.tolerance for _, d in m.pairs)
         all_met &= met
-        f = (lambda v: "n/a" if v is None else f"{v:+.1f}")
-        print(f"{m.measure.name:<10} {m.n:>3} {f(m.mean):>7} "
+        print(f"{m.measure.name:<10} {m.n:>3} {'n/a' if m.mean is None else f'{m.mean:+.1f}':>7} "
               f"{'n/a' if m.sd is None else f'{m.sd:.1f}':>6} "
               f"{'n/a' if m.within is None else f'{100 * m.within:.0f}%':>7} "
               f"{'±' + format(m.measure.tolerance, 'g'):>7}  "

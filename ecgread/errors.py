@@ -1,6 +1,7 @@
-"""The one error hierarchy of ecgread.
+"""The one error hierarchy of ecgread: the bottom module, importable from every layer.
 
-Every error the product raises on purpose derives from :class:`EcgreadError`.
+It imports nothing but the standard library and does no I/O, so the pure core
+(``ecgread.models``) raises these too. Every error the product raises on purpose derives from :class:`EcgreadError`.
 ``integration.status_map`` maps each class once to a DICOM status and an HL7
 acknowledgment code; nothing else maps errors.
 """
@@ -79,3 +80,12 @@ class UnsupportedVariantError(DecodeError):
 
 class InputTooLargeError(DecodeError):
     """An input exceeds a size limit (file bytes, leads, samples); refused before decoding."""
+
+
+class MissingModelError(ModelError):
+    """The analysis needs a neural model it was not given.
+
+    The core never loads models: the configured delineator needs the delineation network
+    and the caller passed none, or the models it passed have no delineator (the registry
+    registers none). Load them at the edge (``ecgread.workers.onnx_models``) and pass them.
+    """

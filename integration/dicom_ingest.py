@@ -35,7 +35,7 @@ from io import BytesIO
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import EcgRecord, Received
 from ecgread.config.settings import Settings

@@ -16,7 +16,7 @@ from typing import Any
 
 from ecgread.models.ecg import Acquisition
 
-__all__ = ["acquisition_from", "age_years", "dicom_datetime"]
+__all__ = ["acquisition_from", "age_from_birth_date", "age_years", "dicom_datetime"]
 
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 _DAYS_PER_YEAR = 365.25
@@ -68,7 +68,7 @@ def dicom_datetime(dt: str | None = None, da: str | None = None, tm: str | None 
 
     The zone is the DT value's own offset, else ``offset`` (Timezone Offset From UTC,
     PS3.3 C.12.1.1.8), else the listener host's local time zone (the device's local time
-    is meant; HL7 timestamps are read the same way, see ``integration.hl7_header``).
+    is meant; HL7 timestamps are read the same way, see ``ecgread.integration.hl7_header``).
     """
     from pydicom.valuerep import DA, DT, TM
 
@@ -89,7 +89,19 @@ def dicom_datetime(dt: str | None = None, da: str | None = None, tm: str | None 
     return value.replace(tzinfo=zone) if zone is not None else value.astimezone()
 
 
-def _age_from_birth(birth: str | None, at: datetime | None) -> float | None:
+def age_from_birth_date(birth: str | None, at: datetime | None) -> float | None:
+    """Age in years at ``at`` from a birth date ``YYYYMMDD`` (DICOM DA, HL7 PID-7 date).
+
+    Whole days / 365.25, rounded to 0.01 y; None when either is missing, the date does
+    not parse, or ``at`` is before it.
+
+    Example
+    -------
+    >>> age_from_birth_date("19800301", datetime(2020, 3, 1, 9, 30))
+    40.0
+    >>> age_from_birth_date("2021", datetime(2020, 3, 1)) is None
+    True
+    """
     born = _parse_da(birth)
     if born is None or at is None:
         return None
@@ -106,7 +118,7 @@ def acquisition_from(ds: Any) -> Acquisition:
     birth = _text(ds, "PatientBirthDate")
     age = age_years(_text(ds, "PatientAge"))
     if age is None:
-        age = _age_from_birth(birth, acquired)
+        age = age_from_birth_date(birth, acquired)
     device = " ".join(v for v in (_text(ds, "Manufacturer"), _text(ds, "ManufacturerModelName"))
                       if v) or None
     return Acquisition(

@@ -41,7 +41,7 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import log_action
 from ecgread.config.settings import Settings, load_settings
 from ecgread.integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES

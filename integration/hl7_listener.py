@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import Hl7Order, Received, utcnow
 from ecgread.config.settings import Settings, load_settings

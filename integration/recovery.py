@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import EcgRecord
 from ecgread.config.settings import Settings
 
 __all__ = ["UNFINISHED_STATES", "unfinished_ecgs"]
 
-#: ``ecg.state`` values of work that is not done (``read``/``reported``/``failed`` are done).
-UNFINISHED_STATES: tuple[str, ...] = ("received", "queued", "reading")
+#: ``ecg.state`` values of work that is not done (``reported`` and ``failed`` are done).
+UNFINISHED_STATES: tuple[str, ...] = ("received", "reading")
 
 
 def unfinished_ecgs(settings: Settings) -> list[str]:

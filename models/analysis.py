@@ -1,5 +1,10 @@
 """The analysis pipeline: one ECG in, one :class:`Analysis` out. Pure: no I/O.
 
+Pure also of process state: the neural networks are passed in (loaded at the edge,
+:mod:`ecgread.workers.onnx_models`); ``versions`` holds the core's own algorithm and
+model versions, and the edge adds the ecgread version
+(:func:`ecgread.workers.provenance.with_ecgread_version`).
+
 Named stages, each a plain function in its own module::
 
     condition -> quality -> detect beats -> delineate -> measure -> interpret
@@ -10,78 +15,32 @@ one-shot CLI (``ecgread analyze``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
+from ecgread.models.interpret import INTERPRET_VERSION, interpret
+from ecgread.models.neural.delineation import delineator_of
+from ecgread.models.neural.inference import NeuralModels
 from ecgread.models.results import (
     MEASUREMENT_NAMES,
     Beat,
     GlobalMeasurements,
     LeadAmplitudes,
-    Quality,
-    RhythmFeatures,
-    Statement,
     Wave,
 )
 
-if TYPE_CHECKING:
-    from ecgread.models.neural.runtime import NeuralModels
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything the core found in one ECG; ``to_json_dict`` is the public JSON contract."""
-
-    ecg: Ecg
-    quality: Quality
-    waves: dict[str, tuple[Wave, ...]]
-    beats: tuple[Beat, ...]
-    measurements: GlobalMeasurements
-    amplitudes: dict[str, LeadAmplitudes]
-    rhythm: RhythmFeatures
-    statements: tuple[Statement, ...]
-    versions: dict[str, str]
-    notes: tuple[str, ...] = ()
-    representative_beat: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def critical(self) -> bool:
-        return any(s.critical for s in self.statements)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        m = self.measurements.as_dict()
-        return {
-            "source": self.ecg.source,
-            "sampling_rate_hz": self.ecg.sampling_rate_hz,
-            "leads": list(self.ecg.lead_names),
-            "quality": self.quality.to_json_dict(),
-            "measurements": {k: (None if v is None else round(float(v), 1)) for k, v in m.items()},
-            "unmeasured": dict(self.measurements.unmeasured),
-            "waves": {lead: [w.to_json_dict() for w in ws] for lead, ws in self.waves.items()},
-            "statements": [s.to_json_dict() for s in self.statements],
-            "notes": list(self.notes),
-            "versions": dict(self.versions),
-        }
-
+__all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSION",
+           "analyze"]
 
 DELINEATOR_VERSION = "dsp-1.1"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).
 WAVE_INTERVALS = ("pr_ms", "qt_ms")
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ecgread")
-    except PackageNotFoundError:
-        return "0.0.0+dev"
 
 
 def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
@@ -106,13 +65,14 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         representative beat, except PR and QT (and so QTc), which the neural delineators
         measure from their per-lead waves (:func:`_intervals_from_waves`).
     models:
-        The verified neural models (:func:`models.neural.runtime.process_models`); when
-        None and the delineator is not "dsp", the process's models from the default
-        registry are loaded once (the only I/O, at first use). Registered classifiers'
-        AI findings are added to the statements.
+        The neural models, loaded at the edge
+        (:func:`ecgread.workers.onnx_models.process_models`); required unless the
+        delineator is "dsp". Registered classifiers' AI findings are added to the
+        statements.
     masks:
         (leads, 4, samples) delineation-network probabilities computed by the caller in a
-        batch (:meth:`Delineator.predict_masks_many`); else computed here.
+        batch (:func:`ecgread.models.neural.delineation.predict_masks_many`); else computed
+        here.
 
     Returns
     -------
@@ -121,12 +81,14 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         (W,) µV array}, "fiducials_s": {"p_onset", "p_offset", "qrs_onset", "qrs_offset",
         "t_onset", "t_offset": s relative to the beat's QRS fiducial or None}}``
         (``start_s`` is the time of the first sample, negative). It is not in the JSON.
+        ``versions`` holds the core's versions (delineator, models, fusion, interpret);
+        not the ecgread version, which the edge adds.
 
     Raises
     ------
-    ModelError
-        A neural delineator is asked for but the registry has none, or a model file
-        fails verification.
+    MissingModelError
+        A neural delineator is configured and no models were passed, or they have no
+        delineator.
     """
     import dataclasses
 
@@ -136,9 +98,11 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     from ecgread.models.measure import measure
     from ecgread.models.qrs_detect import detect_qrs
     from ecgread.models.quality import assess_quality
-    from ecgread.models.rhythm import rhythm_features
+    from ecgread.models.rhythm import atrial_waves, rhythm_features
 
     cfg = config or AnalysisConfig()
+    if cfg.delineator != "dsp":
+        delineator_of(models, cfg.delineator)  # fail before any work without the network
     fs = ecg.sampling_rate_hz
     names = ecg.lead_names
     cond = condition(ecg.signal_uv, fs, cfg.conditioning)
@@ -157,7 +121,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     r = typing.r_samples
     dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, usable, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
-    rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs)
+    rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs,
+                             pt_smooth_uv=cond.pt_smooth_uv, lead_names=names,
+                             quality=quality, beat_correlation=typing.correlation)
     waves: dict[str, tuple[Wave, ...]] = {}
     for li, name in enumerate(names):
         if not usable[li]:
@@ -195,22 +161,23 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     excluded = [lq.lead for lq in quality.leads if not lq.usable]
     if excluded:
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))
-    versions = {"ecgread": _package_version(), "delineator": DELINEATOR_VERSION}
+    versions = {"delineator": DELINEATOR_VERSION}
     if cfg.delineator != "dsp":
         waves, neural_versions = _neural_waves(ecg, waves, usable, beats, cfg.delineator,
                                                models, masks)
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
         measurements = _intervals_from_waves(measurements, waves, beats)
+    rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(rhythm,
+                                                                   measurements.p_axis_deg))
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),
                         representative_beat=rep_beat)
-    read = _interpret(analysis)
-    if ATRIAL_ARRHYTHMIAS & {st.code for st in read.statements}:
-        read = _interpret(_without_p_waves(analysis))
-    analysis = read
-    if cfg.delineator != "dsp" or models is not None:
+    if rhythm.atrial_waves in ("fibrillation", "flutter"):  # models.rhythm.atrial_waves
+        analysis = _without_p_waves(analysis)
+    analysis = _interpret(analysis)
+    if models is not None:
         analysis = _ai_findings(analysis, models)
     return analysis
 
@@ -224,8 +191,8 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
     from ecgread.models.neural.delineation import delineate_neural
 
     paced = any(b.paced for b in beats)
-    waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, paced=paced, masks=masks,
-                                       models=models)
+    waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, models=models,
+                                       paced=paced, masks=masks)
     return gate_p_waves(waves, tuple(b.r_s for b in beats if b.p_wave)), versions
 
 
@@ -279,7 +246,7 @@ def _without_p_waves(analysis: Analysis) -> Analysis:
                                waves=waves, beats=beats, rhythm=rhythm)
 
 
-def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:
+def _ai_findings(analysis: Analysis, models: NeuralModels) -> Analysis:
     """Append the findings of every registered classifier (none are shipped by default)."""
     import dataclasses
 
@@ -295,20 +262,8 @@ def _ai_findings(analysis: Analysis, models: NeuralModels | None) -> Analysis:
 def _interpret(analysis: Analysis) -> Analysis:
     """Add the statements of :func:`models.interpret.interpret` (criteria-based)."""
     import dataclasses
-    import importlib
-    import importlib.util
 
-    interp = None
-    if importlib.util.find_spec("ecgread.models.interpret") is not None:
-        interp = importlib.import_module("ecgread.models.interpret")
-    if interp is None or not callable(getattr(interp, "interpret", None)):
-        # the interpretation stage is not in this checkout (yet): say so, emit nothing
-        return dataclasses.replace(analysis, notes=analysis.notes + (
-            "no statements: models.interpret.interpret is not available",))
-    statements, notes = interp.interpret(analysis)
-    versions = dict(analysis.versions)
-    version = getattr(interp, "INTERPRET_VERSION", None) or getattr(interp, "VERSION", None)
-    if version:
-        versions["interpret"] = str(version)
+    statements, notes = interpret(analysis)
     return dataclasses.replace(analysis, statements=tuple(statements),
-                               notes=analysis.notes + tuple(notes), versions=versions)
+                               notes=analysis.notes + tuple(notes),
+                               versions={**analysis.versions, "interpret": INTERPRET_VERSION})

@@ -10,7 +10,7 @@ Definitions
 - *Ventricular*: a beat outside the dominant cluster (different QRS morphology).
 - *Supraventricular*: a dominant-morphology beat that comes early (RR before it
   < ``premature_ratio`` x median RR of dominant beats) in an otherwise regular rhythm
-  (normalised RMSSD of dominant RR < 0.1).
+  (:func:`~ecgread.models.rr_irregularity.normalised_rmssd` of dominant RR < 0.1).
 - *Paced*: a pacing spike lies within ``pacing_window_ms`` before to 20 ms after the
   fiducial; ``Beat.paced`` is True and ``kind`` is "paced".
 - *Representative beat*: per lead, the sample-wise median over the dominant beats (paced
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.dsp_config import BeatConfig
+from ecgread.models.rr_irregularity import normalised_rmssd
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +76,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     sampling_rate_hz:
         Samples per second.
     r_samples:
-        QRS fiducials from :func:`models.qrs_detect.detect_qrs`.
+        QRS fiducials from :func:`ecgread.models.qrs_detect.detect_qrs`.
     usable:
         bool per lead.
     pacing_spikes:
@@ -124,8 +125,8 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     rr_dom = rr[dom[1:] & dom[:-1]] if nb > 1 else rr
     rr_med = float(np.median(rr_dom)) if rr_dom.size else (float(np.median(rr)) if rr.size
                                                           else None)
-    regular = (rr_dom.size >= 3 and
-               np.sqrt(np.mean(np.diff(rr_dom) ** 2)) / np.mean(rr_dom) < 0.1)
+    irregularity = normalised_rmssd(rr_dom)
+    regular = irregularity is not None and irregularity < 0.1
     kinds = []
     for i in range(nb):
         if paced[i]:

@@ -22,32 +22,32 @@ P
     Searched in the ``p_window_ms`` before the global QRS onset, not before the
     previous T offset. Presence is decided over all leads together, never per lead
     alone: the record has P waves when the median P segment over beats stands out of
-    the beat-to-beat scatter (coherence >= ``p_presence_snr``; fibrillatory waves do
-    not add up coherently), and a beat has one when its P segment correlates with that
-    median at >= ``p_presence_corr``. So AF and junctional rhythms get no P wave.
+    the beat-to-beat scatter (SNR >= ``p_presence_snr``; fibrillatory waves do
+    not add up coherently), judged in each lead against that lead's own scatter and
+    QRS amplitude, in at least two leads; a beat has one when its P segment correlates
+    with that median at >= ``p_presence_corr`` over the voting leads (each scaled by
+    its own scatter). The median is taken over dominant beats that are not premature
+    (:mod:`models.rr`). So AF and junctional rhythms get no P wave, and one noisy lead
+    cannot take the P waves away.
 
 Template-guided mode (default, ``use_template``)
     For a record (``dominant`` given, ``p_present`` not), the dominant beats are
     delineated once, on their per-lead median beat, and inherit its boundaries at the
     same distance from their own fiducial; other beats are delineated one by one
-    (:mod:`models.delineate_template`). On the template the T wave is found in a
+    (:mod:`ecgread.models.delineate_template`). On the template the T wave is found in a
     Bazett-scaled window and ends by the trapezium method; the P window starts after
     the template's own T wave one RR earlier; a lead's boundary far from the other
     leads' median takes that median. A lone beat with ``p_present`` given (the
     representative beat) is delineated as a template. The per-beat rules below are
-    the delineator of each single beat (:mod:`models.delineate_core`).
+    the delineator of each single beat (:mod:`ecgread.models.delineate_core`).
 
-Neural seam
-    ``masks`` takes per-sample probabilities {"P","QRS","T": (leads, samples)} from a
-    neural delineator (``models/neural``). ``mode="fused"`` averages each DSP boundary
-    with the edge of the mask segment (p >= 0.5) that contains the DSP peak, and drops
-    a P wave the mask does not confirm; ``mode="network"`` takes the mask edges.
+This is the DSP engine alone; the neural delineator's waves are fused with its waves
+later, per lead (:mod:`ecgread.models.fusion`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
@@ -76,6 +76,9 @@ class Delineation:
     sampling_rate_hz: float
     method: str = "dsp-slope-threshold"
     config: DelineationConfig = field(default_factory=DelineationConfig)
+    #: bool per lead: the leads whose median P wave stood out of their own noise floor and
+    #: QRS amplitude and so voted for P waves (None when the P decision was imposed)
+    p_leads: np.ndarray | None = None
 
     def get(self, wave: str, point: str) -> np.ndarray:
         return self.points[WAVES.index(wave), POINTS.index(point)]
@@ -87,15 +90,13 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
               valid: np.ndarray | None = None,
               dominant: np.ndarray | None = None,
               p_present: np.ndarray | None = None,
-              rr_s: float | None = None,
-              masks: dict[str, np.ndarray] | None = None,
-              mode: Literal["dsp", "network", "fused"] = "dsp") -> Delineation:
+              rr_s: float | None = None) -> Delineation:
     """Delineate P, QRS and T in every lead for every beat.
 
     Parameters
     ----------
     qrs_smooth_uv, pt_smooth_uv:
-        (leads, samples) low-passed signals from :func:`models.conditioning.condition`
+        (leads, samples) low-passed signals from :func:`ecgread.models.conditioning.condition`
         (or representative beats built from them), µV.
     sampling_rate_hz:
         Samples per second.
@@ -111,8 +112,6 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         Per-beat P decision to impose (e.g. for a single representative beat).
     rr_s:
         RR interval to assume where a neighbour is missing (default: median RR).
-    masks, mode:
-        The neural seam (see the module docstring).
 
     Returns
     -------
@@ -130,13 +129,14 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     if nb == 0 or not use.any():
         return Delineation(points, np.full(nb, np.nan), np.full(nb, np.nan),
                            np.zeros(nb, bool), None, fs, config=cfg)
-    found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None] | None = None
+    found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
+                 np.ndarray | None] | None = None
     method = "dsp-template"
     if nb == 1 and p_present is not None and cfg.use_template:
         # a lone beat with its P decision given is a representative (median) beat
         pp1 = np.asarray(p_present, bool)
         found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s),
-                 pp1, None)
+                 pp1, None, None)
     elif p_present is None and dominant is not None and cfg.use_template:
         found = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
         method = "dsp-template-guided"
@@ -144,7 +144,7 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         found = delineate_beats(xq, xt, fs, r, use, cfg, dominant=dominant,
                                 p_present=p_present, rr_s=rr_s)
         method = "dsp-slope-threshold"
-    points, qrs_on_abs, qrs_off_abs, pp, coherence = found
+    points, qrs_on_abs, qrs_off_abs, pp, coherence, p_leads = found
     p_present = pp
     # the bias shifts must not cross the peak: onset <= peak <= offset
     points[:, 0] = np.fmin(points[:, 0], points[:, 1])
@@ -172,32 +172,6 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         out = (points[:, 0] < 0) | (points[:, 2] > n - 1)
     for w in range(3):
         points[w, :, out[w]] = np.nan
-    if masks is not None and mode != "dsp":
-        points = _fuse(points, masks, mode)
     return Delineation(points, qrs_on_abs.astype(float), qrs_off_abs.astype(float),
-                       p_present, coherence, fs, method=method, config=cfg)
+                       p_present, coherence, fs, method=method, config=cfg, p_leads=p_leads)
 
-
-def _fuse(points: np.ndarray, masks: dict[str, np.ndarray], mode: str) -> np.ndarray:
-    """Combine DSP points with neural per-sample probabilities (see module docstring)."""
-    out = points.copy()
-    for w, wave in enumerate(WAVES):
-        m = masks.get(wave)
-        if m is None:
-            continue
-        on_mask = np.asarray(m) >= 0.5
-        for lead, beat in zip(*np.nonzero(np.isfinite(points[w, 1]))):
-            row = on_mask[lead]
-            pk = int(points[w, 1, lead, beat])
-            if not row[pk]:
-                if wave == "P":
-                    out[w, :, lead, beat] = np.nan
-                continue
-            a = pk - int(np.argmin(row[pk::-1])) + 1 if not row[:pk + 1].all() else 0
-            b = pk + int(np.argmin(row[pk:])) - 1 if not row[pk:].all() else row.size - 1
-            if mode == "network":
-                out[w, 0, lead, beat], out[w, 2, lead, beat] = a, b
-            else:
-                out[w, 0, lead, beat] = 0.5 * (a + points[w, 0, lead, beat])
-                out[w, 2, lead, beat] = 0.5 * (b + points[w, 2, lead, beat])
-    return out

@@ -94,29 +94,52 @@ def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
 
 
 def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
-                dominant: np.ndarray) -> tuple[np.ndarray, float]:
+                dominant: np.ndarray, qrs_uv: np.ndarray | None = None
+                ) -> tuple[np.ndarray, float, np.ndarray]:
     """seg: (leads, beats, W) demeaned P segments, valid: (beats, W) samples that are
-    atrial (after the previous T wave). Returns per-beat presence and the coherence."""
+    atrial (after the previous T wave), qrs_uv: (leads,) each lead's QRS peak-to-peak.
+
+    Each lead is judged against itself: its median P segment over the reference beats
+    (``dominant``) must stand out of that lead's own beat-to-beat scatter (SNR >=
+    ``p_presence_snr``) and reach ``p_min_qrs_ratio`` of the lead's QRS amplitude. The
+    leads that pass vote; the record has P waves when at least two leads vote (one when
+    the record has fewer than two). A beat has a P wave when its P segment, over the
+    voting leads each scaled by its own scatter, correlates with the median at >=
+    ``p_presence_corr``. A noisy lead therefore neither votes nor dilutes the others.
+
+    Returns per-beat presence, the record's P coherence (the SNR of the second-best lead,
+    of the best with a single lead) and the per-lead votes.
+    """
+    n_leads, nb, _ = seg.shape
+    none = (np.zeros(nb, bool), 0.0, np.zeros(n_leads, bool))
     v = np.broadcast_to(valid[None], seg.shape)
     masked = np.where(v, seg, np.nan)[:, dominant]
     enough = valid[dominant].mean(axis=0) >= 0.5  # (W,) samples most beats cover
     if enough.sum() < 4:
-        return np.zeros(seg.shape[1], bool), 0.0
+        return none
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: no beat there
         ref = np.nan_to_num(nanmedian(masked, axis=1))  # (L, W)
         resid = masked[:, :, enough] - ref[:, None, enough]
-        per_beat = np.sqrt(np.nanmean(resid ** 2, axis=(0, 2)))
-    scatter = float(nanmedian(per_beat))
-    coherence = float(np.sqrt((ref[:, enough] ** 2).mean()) / (scatter + 1e-9))
-    w = np.where(v, 1.0, 0.0).transpose(1, 0, 2).reshape(seg.shape[1], -1)
-    flat = seg.transpose(1, 0, 2).reshape(seg.shape[1], -1) * w
-    rf = np.broadcast_to(ref[None], seg.transpose(1, 0, 2).shape).reshape(seg.shape[1], -1) * w
+        per_beat = np.sqrt(np.nanmean(resid ** 2, axis=2))  # (L, reference beats)
+    scatter = np.nan_to_num(nanmedian(per_beat, axis=1), nan=np.inf)  # (L,) noise floor
+    ref_rms = np.sqrt((ref[:, enough] ** 2).mean(axis=1))
+    snr = ref_rms / (scatter + 1e-9)
+    votes = snr >= cfg.p_presence_snr
+    if qrs_uv is not None:
+        votes &= np.ptp(ref[:, enough], axis=1) >= cfg.p_min_qrs_ratio * np.asarray(qrs_uv)
+    ranked = np.sort(snr)[::-1]
+    coherence = float(ranked[min(1, n_leads - 1)])
+    if votes.sum() < min(2, n_leads):
+        return np.zeros(nb, bool), coherence, votes
+    k = np.flatnonzero(votes)
+    scale = 1.0 / (scatter[k] + 1e-9)
+    w = v[k] * scale[:, None, None]
+    flat = (seg[k] * w).transpose(1, 0, 2).reshape(nb, -1)
+    rf = (np.broadcast_to(ref[k][:, None], w.shape) * w).transpose(1, 0, 2).reshape(nb, -1)
     corr = (flat * rf).sum(1) / (np.linalg.norm(flat, axis=1) * np.linalg.norm(rf, axis=1)
                                  + 1e-9)
-    amp_ok = np.abs(ref[:, enough]).max() >= cfg.p_min_uv
-    present = (corr >= cfg.p_presence_corr) & (coherence >= cfg.p_presence_snr) & amp_ok
-    return present, coherence
+    return corr >= cfg.p_presence_corr, coherence, votes
 
 
 def p_window(xt: np.ndarray, r: np.ndarray, fs: float, L: np.ndarray, cfg: DelineationConfig,
@@ -139,11 +162,39 @@ def p_window(xt: np.ndarray, r: np.ndarray, fs: float, L: np.ndarray, cfg: Delin
     return xpw, pre, p_lo, g_on_p
 
 
+def lead_qrs_uv(xq: np.ndarray, r: np.ndarray, fs: float, L: np.ndarray,
+                beats: np.ndarray) -> np.ndarray:
+    """Each lead's (rows ``L``) QRS peak-to-peak, µV: the median over ``beats`` of the
+    range of ``xq`` within 60 ms of the fiducial."""
+    h = max(1, int(round(0.06 * fs)))
+    rb = np.asarray(r, int)[np.asarray(beats, bool)]
+    if rb.size == 0:
+        rb = np.asarray(r, int)
+    idx = np.clip(rb[:, None] + np.arange(-h, h + 1)[None, :], 0, xq.shape[1] - 1)
+    w = xq[L][:, idx]  # (l, B, W)
+    return np.median(np.ptp(w, axis=-1), axis=1)
+
+
+def p_reference_beats(r: np.ndarray, dominant: np.ndarray) -> np.ndarray:
+    """The beats whose P segments build the median P segment: dominant QRS morphology and
+    not premature (:func:`models.rr.premature_beats`), so that the premature P waves of
+    frequent atrial premature beats do not blur the sinus P wave. All dominant beats when
+    fewer than two remain."""
+    from ecgread.models.rr import premature_beats
+
+    dom = np.asarray(dominant, bool)
+    ref = dom & ~premature_beats(np.asarray(r, float))
+    return ref if ref.sum() >= 2 else dom
+
+
 def p_presence(xpw: np.ndarray, pre: int, p_lo: np.ndarray, fs: float,
                cfg: DelineationConfig, dominant: np.ndarray,
-               g_on_p: np.ndarray | None = None) -> tuple[np.ndarray, float | None]:
+               g_on_p: np.ndarray | None = None, qrs_uv: np.ndarray | None = None
+               ) -> tuple[np.ndarray, float | None, np.ndarray]:
     """Multi-lead P presence per beat (see :mod:`models.delineate`) from the P windows
-    of :func:`p_window`. Returns (present (B,), coherence or None)."""
+    of :func:`p_window`; ``dominant`` are the reference beats (:func:`p_reference_beats`)
+    and ``qrs_uv`` each lead's QRS amplitude (:func:`lead_qrs_uv`). Returns (present
+    (B,), coherence or None, votes per row of ``xpw``)."""
     ms = fs / 1000.0
     nb = xpw.shape[1]
     seg_lo = max(pre - int(round((cfg.p_window_ms + 40) * ms)), 0)
@@ -159,8 +210,8 @@ def p_presence(xpw: np.ndarray, pre: int, p_lo: np.ndarray, fs: float,
     seg = np.where(after[None], seg - mean, 0.0)
     dom = np.asarray(dominant, bool)
     if dom.sum() < 2:
-        return np.zeros(nb, bool), None
-    return _p_presence(seg, after, cfg, dom)
+        return np.zeros(nb, bool), None, np.zeros(xpw.shape[0], bool)
+    return _p_presence(seg, after, cfg, dom, qrs_uv)
 
 
 def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
@@ -171,9 +222,11 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
                     rr_prev_s: np.ndarray | None = None,
                     rr_next_s: np.ndarray | None = None,
                     prev_t_off: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
+                               np.ndarray | None]:
     """Per-beat delineation: (points (3, 3, leads, beats) float samples, NaN = absent;
-    global QRS onset and offset per beat; P presence per beat; P coherence).
+    global QRS onset and offset per beat; P presence per beat; P coherence; the leads
+    whose P wave voted, bool per lead, None when ``p_present`` was given).
 
     ``rr_prev_s``/``rr_next_s`` (s) and ``prev_t_off`` (samples, the previous beat's T
     offset) override what is derived from neighbouring entries of ``r`` (for a subset
@@ -281,9 +334,14 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
                                             cfg.p_onset_ratio, cfg.p_offset_ratio,
                                             int(round(50 * ms)), hi2 - int(round(20 * ms)))
     coherence = None
+    p_leads = None
     if p_present is None:
         dom = np.ones(nb, bool) if dominant is None else np.asarray(dominant, bool)
-        p_present, coherence = p_presence(xpw, pre, p_lo, fs, cfg, dom, g_on_p)
+        ref = p_reference_beats(r, dom)
+        p_present, coherence, votes = p_presence(xpw, pre, p_lo, fs, cfg, ref, g_on_p,
+                                                 lead_qrs_uv(xq, r, fs, L, ref))
+        p_leads = np.zeros(use.size, bool)
+        p_leads[L] = votes
     p_present = np.asarray(p_present, bool) & in_rec & (p_lo < p_hi - 20 * ms)
     p_on = np.where(p_on < 0, lo2, p_on)
     p_off = np.where(p_off < 0, hi2, p_off)
@@ -295,4 +353,5 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
     points[0, 1, L] = np.where(p_ok, base_p + p_pk, np.nan)
     points[0, 2, L] = np.where(p_ok, base_p + p_off + cfg.p_offset_shift_ms * ms, np.nan)
 
-    return points, qrs_on_abs.astype(float), qrs_off_abs.astype(float), p_present, coherence
+    return (points, qrs_on_abs.astype(float), qrs_off_abs.astype(float), p_present, coherence,
+            p_leads)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ecgread.models.beats import median_windows
-from ecgread.models.delineate_core import delineate_beats, nanmedian, p_presence, p_window
+from ecgread.models.delineate_core import (delineate_beats, lead_qrs_uv, nanmedian,
+                                           p_presence, p_reference_beats, p_window)
 from ecgread.models.dsp_config import DelineationConfig
 
 MIN_TEMPLATE_BEATS = 3
@@ -122,7 +123,7 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
     Returns (points (3, 3, leads, 1), global QRS onset (1,), global QRS offset (1,)).
     """
     rr = rr_s if rr_s is not None else 1.0
-    pts, g_on, g_off, _, _ = delineate_beats(tq, tt, fs, np.array([pre]), use, cfg,
+    pts, g_on, g_off, _, _, _ = delineate_beats(tq, tt, fs, np.array([pre]), use, cfg,
                                              p_present=np.array([has_p]), rr_s=rr)
     L = np.flatnonzero(use)
     if L.size:
@@ -133,11 +134,12 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
 
 def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, use: np.ndarray,
                      cfg: DelineationConfig, dominant: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None] | None:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
+                                np.ndarray] | None:
     """Template-guided delineation of a whole record (see the module docstring).
 
     Returns (points (3, 3, leads, beats), global QRS onset and offset per beat, P
-    presence per beat, P coherence), or None with fewer than ``MIN_TEMPLATE_BEATS``
+    presence per beat, P coherence, P-wave votes per lead), or None with fewer than ``MIN_TEMPLATE_BEATS``
     dominant beats inside the record (the caller then delineates beat by beat).
     """
     ms = fs / 1000.0
@@ -173,7 +175,7 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     if other.size:  # beats of another morphology: beat by beat, P decided below
         prev_t = np.where(other > 0, r[np.maximum(other - 1, 0)] + nanmedian(rel[2, 2, L]),
                           -np.inf)
-        po, qo_on, qo_off, _, _ = delineate_beats(
+        po, qo_on, qo_off, _, _, _ = delineate_beats(
             xq, xt, fs, r[other], use, cfg, p_present=np.ones(other.size, bool), rr_s=rr_med,
             rr_prev_s=rr_prev[other], rr_next_s=rr_next[other], prev_t_off=prev_t)
         points[:, :, :, other] = po
@@ -186,7 +188,11 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
         prev_t_off[0] = t_off_med[0] - rr_prev[0] * fs
     xpw, ppre, p_lo, g_on_p = p_window(xt, r, fs, L, cfg, np.nan_to_num(q_on, nan=r - 40 * ms),
                                        prev_t_off, rr_prev)
-    present, coherence = p_presence(xpw, ppre, p_lo, fs, cfg, dom, g_on_p)
+    ref = p_reference_beats(r, dom)
+    present, coherence, votes = p_presence(xpw, ppre, p_lo, fs, cfg, ref, g_on_p,
+                                           lead_qrs_uv(xq, r, fs, L, ref))
+    p_leads = np.zeros(n_leads, bool)
+    p_leads[L] = votes
     present &= ((r - ppre + p_lo) >= 0) & (p_lo < g_on_p - 30 * ms)
     # dominant beats with a P wave take the template's, no earlier than the window start
     p_rel = np.where(np.isfinite(rel[0]), rel[0], np.nan)
@@ -197,4 +203,4 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     if other.size:
         points[0][:, :, other] = np.where(present[other][None, None, :],
                                           points[0][:, :, other], np.nan)
-    return points, q_on, q_off, present, coherence
+    return points, q_on, q_off, present, coherence, p_leads

@@ -1,6 +1,6 @@
 """Validated, frozen parameters of the signal-processing engine, in physiological units.
 
-Every stage of :func:`models.analysis.analyze` reads its parameters from one
+Every stage of :func:`ecgread.models.analysis.analyze` reads its parameters from one
 :class:`AnalysisConfig`. Values are checked on construction (ranges and cross-field
 rules); an invalid value raises :class:`ecgread.errors.ConfigError`.
 
@@ -28,10 +28,26 @@ from ecgread.errors import ConfigError
 Delineator = Literal["dsp", "network", "fused"]
 
 
-def _check_range(obj: object, name: str, lo: float, hi: float) -> None:
+def check_range(obj: object, name: str, lo: float, hi: float, *, lo_open: bool = False,
+                hi_open: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``lo <= obj.name <= hi`` (``<`` at an open end).
+
+    The one range check of every validated config in ``ecgread.models``; cross-field rules
+    stay beside the fields they relate.
+
+    Example
+    -------
+    >>> check_range(BeatConfig(), "dominant_corr", 0.5, 0.99)
+    >>> check_range(BeatConfig(), "dominant_corr", 0.0, 0.9, hi_open=True)
+    Traceback (most recent call last):
+    ecgread.errors.ConfigError: BeatConfig.dominant_corr=0.9 outside [0.0, 0.9)
+    """
     value = getattr(obj, name)
-    if not (lo <= value <= hi):
-        raise ConfigError(f"{type(obj).__name__}.{name}={value!r} outside [{lo}, {hi}]")
+    above = value > lo if lo_open else value >= lo
+    below = value < hi if hi_open else value <= hi
+    if not (above and below):
+        raise ConfigError(f"{type(obj).__name__}.{name}={value!r} outside "
+                          f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}")
 
 
 @dataclass(frozen=True)
@@ -57,11 +73,11 @@ class ConditioningConfig:
     pacing_cut_ms: float = 6.0
 
     def __post_init__(self) -> None:
-        _check_range(self, "highpass_hz", 0.05, 0.67)
-        _check_range(self, "lowpass_hz", 40.0, 500.0)
-        _check_range(self, "notch_q", 5.0, 100.0)
-        _check_range(self, "qrs_smooth_hz", 20.0, 100.0)
-        _check_range(self, "pt_smooth_hz", 5.0, 40.0)
+        check_range(self, "highpass_hz", 0.05, 0.67)
+        check_range(self, "lowpass_hz", 40.0, 500.0)
+        check_range(self, "notch_q", 5.0, 100.0)
+        check_range(self, "qrs_smooth_hz", 20.0, 100.0)
+        check_range(self, "pt_smooth_hz", 5.0, 40.0)
         if self.pt_smooth_hz >= self.qrs_smooth_hz:
             raise ConfigError("pt_smooth_hz must be below qrs_smooth_hz")
 
@@ -78,9 +94,9 @@ class QualityConfig:
     wander_uv: float = 1500.0  # peak-to-peak baseline (<0.5 Hz) above this: wander
 
     def __post_init__(self) -> None:
-        _check_range(self, "flat_range_uv", 1.0, 200.0)
-        _check_range(self, "missing_fraction", 0.0, 1.0)
-        _check_range(self, "saturation_fraction", 0.001, 0.5)
+        check_range(self, "flat_range_uv", 1.0, 200.0)
+        check_range(self, "missing_fraction", 0.0, 1.0)
+        check_range(self, "saturation_fraction", 0.001, 0.5)
         if not self.noise_ratio_noisy < self.noise_ratio_unusable:
             raise ConfigError("noise_ratio_noisy must be below noise_ratio_unusable")
 
@@ -98,13 +114,13 @@ class QrsDetectConfig:
     searchback_ratio: float = 0.15  # lower threshold used in long gaps
 
     def __post_init__(self) -> None:
-        _check_range(self, "min_rate_bpm", 10.0, 100.0)
-        _check_range(self, "max_rate_bpm", 120.0, 350.0)
+        check_range(self, "min_rate_bpm", 10.0, 100.0)
+        check_range(self, "max_rate_bpm", 120.0, 350.0)
         if self.min_rate_bpm >= self.max_rate_bpm:
             raise ConfigError("min_rate_bpm must be below max_rate_bpm")
         if self.band_low_hz >= self.band_high_hz:
             raise ConfigError("band_low_hz must be below band_high_hz")
-        _check_range(self, "threshold_ratio", 0.05, 0.9)
+        check_range(self, "threshold_ratio", 0.05, 0.9)
         if not self.searchback_ratio < self.threshold_ratio:
             raise ConfigError("searchback_ratio must be below threshold_ratio")
 
@@ -119,8 +135,8 @@ class BeatConfig:
     pacing_window_ms: float = 80.0  # spike at most this long before the QRS fiducial
 
     def __post_init__(self) -> None:
-        _check_range(self, "dominant_corr", 0.5, 0.99)
-        _check_range(self, "premature_ratio", 0.5, 0.99)
+        check_range(self, "dominant_corr", 0.5, 0.99)
+        check_range(self, "premature_ratio", 0.5, 0.99)
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,11 @@ class DelineationConfig:
     p_window_ms: float = 300.0  # P searched in this span before the QRS onset
     p_min_uv: float = 5.0  # P amplitude floor in a lead (tuned)
     p_presence_corr: float = 0.3  # beat P segment vs median P segment, all leads (tuned)
-    p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned)
+    p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned),
+    #: per lead (models.delineate_core._p_presence)
+    #: a lead votes for P waves only when its median P wave reaches this share of its QRS
+    #: peak-to-peak (a relative floor, independent of gain; P waves are 5-25 % of the QRS)
+    p_min_qrs_ratio: float = 0.02
     t_max_ms: float = 620.0  # T offset at most this long after the fiducial
     #: template-guided delineation of the dominant beats (models/delineate_template.py)
     use_template: bool = True
@@ -170,22 +190,22 @@ class DelineationConfig:
     def __post_init__(self) -> None:
         for name in ("qrs_sig_ratio", "qrs_onset_ratio", "qrs_offset_ratio", "p_onset_ratio",
                      "p_offset_ratio", "t_onset_ratio", "t_offset_ratio"):
-            _check_range(self, name, 0.01, 0.95)
+            check_range(self, name, 0.01, 0.95)
         if not self.qrs_onset_ratio < self.qrs_sig_ratio:
             raise ConfigError("qrs_onset_ratio must be below qrs_sig_ratio")
-        _check_range(self, "p_window_ms", 150.0, 450.0)
-        _check_range(self, "t_max_ms", 300.0, 900.0)
-        _check_range(self, "t_peak_qtc_s", 0.2, 0.7)
-        _check_range(self, "t_end_qtc_s", 0.3, 0.8)
+        check_range(self, "p_window_ms", 150.0, 450.0)
+        check_range(self, "t_max_ms", 300.0, 900.0)
+        check_range(self, "t_peak_qtc_s", 0.2, 0.7)
+        check_range(self, "t_end_qtc_s", 0.3, 0.8)
         if not self.t_peak_qtc_s < self.t_end_qtc_s:
             raise ConfigError("t_peak_qtc_s must be below t_end_qtc_s")
         for name in ("t_peak_radius_ms", "t_trapezium_ms", "p_outlier_ms", "qrs_outlier_ms",
                      "t_outlier_ms"):
-            _check_range(self, name, 5.0, 1000.0)
-        _check_range(self, "outlier_mad_k", 1.0, 10.0)
+            check_range(self, name, 5.0, 1000.0)
+        check_range(self, "outlier_mad_k", 1.0, 10.0)
         for name in ("qrs_onset_shift_ms", "qrs_offset_shift_ms", "p_onset_shift_ms",
                      "p_offset_shift_ms", "t_offset_shift_ms"):
-            _check_range(self, name, -30.0, 30.0)
+            check_range(self, name, -30.0, 30.0)
 
 
 @dataclass(frozen=True)
@@ -193,7 +213,7 @@ class AnalysisConfig:
     """All parameters of one analysis.
 
     ``delineator`` selects the delineation stage: ``"fused"`` (default: the DSP engine's
-    waves fused with the neural delineator's, :mod:`models.fusion`), ``"network"`` (the
+    waves fused with the neural delineator's, :mod:`ecgread.models.fusion`), ``"network"`` (the
     network's waves) or ``"dsp"`` (this engine alone).
     """
 
@@ -208,7 +228,7 @@ class AnalysisConfig:
     def __post_init__(self) -> None:
         if self.delineator not in ("dsp", "network", "fused"):
             raise ConfigError(f"unknown delineator {self.delineator!r}")
-        _check_range(self, "min_duration_s", 1.0, 60.0)
+        check_range(self, "min_duration_s", 1.0, 60.0)
 
     def describe(self) -> dict[str, object]:
         """A flat dict of every parameter, for provenance records."""

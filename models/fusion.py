@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ecgread.errors import ConfigError
+from ecgread.models.dsp_config import check_range
 from ecgread.models.results import Wave
 
 Presence = Literal["dsp", "network", "union", "both"]
@@ -57,11 +58,9 @@ class WaveRule:
         if self.presence not in ("dsp", "network", "union", "both"):
             raise ConfigError(f"presence must be dsp, network, union or both: {self.presence!r}")
         for name in ("onset_weight", "offset_weight"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} must be within 0..1")
+            check_range(self, name, 0.0, 1.0)
         for name in ("onset_shift_ms", "offset_shift_ms"):
-            if not -30.0 <= getattr(self, name) <= 30.0:
-                raise ConfigError(f"{name} must be within -30..30 ms")
+            check_range(self, name, -30.0, 30.0)
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,7 @@ class FusionRule:
     def __post_init__(self) -> None:
         if self.paced not in ("dsp", "dsp-presence", "fused"):
             raise ConfigError(f"paced must be dsp, dsp-presence or fused: {self.paced!r}")
-        if not 10.0 <= self.pair_ms <= 150.0:
-            raise ConfigError("pair_ms must be within 10..150 ms")
+        check_range(self, "pair_ms", 10.0, 150.0)
 
     def for_wave(self, wave: str) -> WaveRule:
         return {"P": self.p, "QRS": self.qrs, "T": self.t}[wave]

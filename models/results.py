@@ -11,15 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ecgread.models.catalogue import MEASUREMENT_NAMES
+
 WaveType = Literal["P", "QRS", "T"]
 Certainty = Literal["definite", "probable", "possible"]
-
-#: The global measurements of the JSON contract, in its order, with units in the names.
-MEASUREMENT_NAMES: tuple[str, ...] = (
-    "heart_rate_bpm", "rr_ms", "p_ms", "pr_ms", "qrs_ms", "qt_ms",
-    "qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms",
-    "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
-)
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,8 @@ class GlobalMeasurements:
     """Intervals, rate and axes from all leads together (representative beats).
 
     Every field is optional: ``None`` means unable to measure, and ``unmeasured[name]``
-    gives the reason in plain words (e.g. "no P waves: atrial fibrillation").
+    gives the reason in plain words (e.g. "no P waves: atrial fibrillation"). Each field's
+    unit, label, code and limits: :mod:`models.catalogue`.
     """
 
     heart_rate_bpm: float | None = None
@@ -107,6 +103,17 @@ class RhythmFeatures:
     #: The frontal axis of the atrial waves once they are known not to be P waves (atrial
     #: fibrillation or flutter: ``models.analysis`` moves the P axis here, degrees).
     atrial_wave_axis_deg: float | None = None
+    #: See models/rhythm.py for each definition.
+    rr_irregularity_robust: float | None = None  # ectopy-adjacent intervals left out
+    p_wave_confidence: float | None = None  # 0-1, 0.5 at the P decision level
+    p_wave_leads: tuple[str, ...] = ()  # rhythm leads whose P wave stood out
+    p_wave_lead_count: int = 0
+    atrial_signal_rate_bpm: float | None = None  # atrial periodicity between QRS-T
+    av_phase_locking: float | None = None  # 1: QRS fixed in the atrial cycle, 0: dissociated
+    flutter_leads: tuple[str, ...] = ()  # leads whose flutter waves agreed
+    qrs_consistency: float | None = None  # median beat correlation with the QRS template
+    #: "flutter", "fibrillation", "P" or "none": decided before interpretation
+    atrial_waves: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Rhythm features for interpretation to cite (:class:`models.results.RhythmFeatures`).
+"""Rhythm features for interpretation to cite (:class:`models.results.RhythmFeatures`),
+and the decision what the atrial waves are, made once, before interpretation.
 
 Definitions
 -----------
@@ -6,16 +7,30 @@ Definitions
 - ``rr_irregularity``: normalised RMSSD of those intervals, sqrt(mean(diff(RR)^2)) /
   mean(RR), dimensionless; sinus rhythm is typically < 0.05, atrial fibrillation > 0.1
   (cf. Dash S et al., Ann Biomed Eng 2009;37:1701). None with fewer than 3 intervals.
-- ``p_wave_ratio``: share of the beats of the dominant QRS morphology (kind "dominant",
-  or "paced" in a paced rhythm, and early dominant-morphology beats) that carry a P wave
+- ``rr_irregularity_robust``: the same with the intervals around premature beats and
+  beats of another QRS morphology left out (:func:`models.rr.rr_irregularity_robust`).
+- ``p_wave_ratio``: share of the reference beats (dominant QRS morphology, or "paced" in a
+  paced rhythm, not premature by :func:`models.rr.premature_beats`) that carry a P wave
   (multi-lead decision of :func:`models.delineate.delineate`). None without such beats.
+- ``p_wave_leads`` / ``p_wave_lead_count``: the rhythm leads (``rhythm_leads``: usable and
+  not flagged noisy or saturated) whose median P wave stood out of their own noise floor and
+  QRS amplitude (:attr:`Delineation.p_leads`).
+- ``p_wave_confidence``: 1 / (1 + (s0 / s)^4) of the record's P coherence s (SNR of the
+  second-best lead) against the decision level s0 (``p_presence_snr``): 0.5 at the decision
+  level, 0.94 at twice it, 0.06 at half. A monotone score, not a calibrated probability.
 - ``pr_intervals_ms``: per beat with a P wave, from the P onset (15th percentile over
   usable leads, i.e. an early onset that one outlier lead cannot set) to the beat's
   multi-lead QRS onset, ms.
 - ``atrial_rate_bpm``: 60000 / median interval between the P peaks (median over leads)
-  of consecutive beats that both have a P wave. Only P waves before a QRS are found,
-  so non-conducted P waves (AV block) are not counted. None with fewer than 2 pairs.
-- ``flutter_wave_rate_bpm``: not estimated by this engine (always None).
+  of consecutive beats that both have a P wave. None with fewer than 2 pairs.
+- ``flutter_wave_rate_bpm``, ``atrial_signal_rate_bpm``, ``av_phase_locking``: from the
+  signal between ventricular complexes (:func:`models.atrial.atrial_activity`).
+- ``qrs_consistency``: median correlation of the beats' QRS with the dominant template
+  (:func:`models.beats.type_beats`); organised ventricular activity gives > 0.8, noise
+  that the detector took for beats much less.
+- ``atrial_waves``: what the atrial waves are (:func:`atrial_waves`), decided before
+  interpretation so that it runs once: "flutter", "fibrillation", "P" or "none". The
+  pipeline decides it again with the measured P axis (``models.analysis``).
 - ``pacing_spikes_s``: times of detected pacing spikes, s.
 """
 
@@ -25,21 +40,140 @@ import numpy as np
 
 from ecgread.models.delineate import Delineation
 from ecgread.models.delineate_core import nanmedian
-from ecgread.models.results import RhythmFeatures
+from ecgread.models.results import Quality, RhythmFeatures
+from ecgread.models.rr import premature_beats, rr_irregularity_robust
+from ecgread.models.rr_irregularity import normalised_rmssd
+
+#: Quality problems that keep a lead out of rhythm decisions (models.quality).
+NOT_FOR_RHYTHM = ("heavy noise", "saturated", "flat", "lead off")
+#: The P-wave decision: confidence at least this (the delineator's level), on at least
+#: this share of the reference beats, voted by two rhythm leads (one with a single lead).
+P_CONFIDENCE = 0.5
+P_PRESENT_RATIO = 0.5
+#: RR irregularity (normalised RMSSD) above which the ventricular response is irregular;
+#: both the whole-record and the ectopy-excluded measure must exceed it for AF (the level
+#: was tuned on LUDB 'tune'; Dash 2009 reports AF above about 0.1).
+AF_IRREGULARITY = 0.08
+#: AF although P-like waves were found: a markedly irregular rhythm (ectopy excluded)
+#: whose 'P waves' keep no fixed relation to the QRS (PR spread, 1.4826 x MAD, ms).
+AF_IRREGULARITY_WITH_P = 0.15
+AF_PR_SPREAD_MS = 30.0
+FLUTTER_RATE_BPM = (240.0, 350.0)
+FLUTTER_RATIO_TOLERANCE = 0.02
+#: Frontal P axis of sinus P waves with a tolerance for measurement error, degrees
+#: (0 to +90 deg; Mason 2007 statement 20), as the sinus-rhythm rule reads it.
+SINUS_P_AXIS_DEG = (-30.0, 100.0)
+
+
+def rhythm_leads(quality: Quality, usable: np.ndarray) -> np.ndarray:
+    """bool per lead: usable and without a problem in :data:`NOT_FOR_RHYTHM`."""
+    ok = np.asarray(usable, bool).copy()
+    for i, lq in enumerate(quality.leads[:ok.size]):
+        if any(p in NOT_FOR_RHYTHM for p in lq.problems):
+            ok[i] = False
+    return ok
+
+
+def p_wave_confidence(coherence: float | None, level: float) -> float | None:
+    """The score of the module docstring, in [0, 1]."""
+    if coherence is None or not np.isfinite(coherence):
+        return None
+    if coherence <= 0:
+        return 0.0
+    return float(1.0 / (1.0 + (level / coherence) ** 4))
+
+
+def pr_spread_ms(pr_intervals_ms: tuple[float, ...]) -> float | None:
+    """1.4826 x median absolute deviation of the PR intervals, ms (None with < 3)."""
+    pr = np.asarray(pr_intervals_ms, float)
+    if pr.size < 3:
+        return None
+    return float(1.4826 * np.median(np.abs(pr - np.median(pr))))
+
+
+def flutter_conducted(f: RhythmFeatures) -> bool:
+    """Flutter waves at 240-350 /min whose ventricular response fits flutter: variable
+    conduction (irregular RR) or a fixed ratio (the flutter rate within
+    :data:`FLUTTER_RATIO_TOLERANCE` of an integer multiple of the ventricular rate). A
+    regular rhythm at a non-integer ratio is a sinus or atrial rhythm whose P and T waves
+    happened to repeat at a flutter-like lag."""
+    fr = f.flutter_wave_rate_bpm
+    if fr is None or not FLUTTER_RATE_BPM[0] <= fr <= FLUTTER_RATE_BPM[1]:
+        return False
+    if not f.rr_intervals_ms or f.rr_irregularity is None:
+        return False
+    if f.rr_irregularity > AF_IRREGULARITY:
+        return True
+    ratio = fr / (60000.0 / float(np.median(f.rr_intervals_ms)))
+    k = round(ratio)
+    return k >= 1 and abs(ratio - k) <= FLUTTER_RATIO_TOLERANCE * k
+
+
+def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | None:
+    """What the atrial waves are, from the features alone (None: too few beats).
+
+    - "flutter": regular atrial activity at 240-350 /min (:mod:`models.atrial`) with a
+      ventricular response that fits it (:func:`flutter_conducted`).
+    - "fibrillation": an irregularly irregular ventricular response (``rr_irregularity``
+      and ``rr_irregularity_robust`` above :data:`AF_IRREGULARITY`) without consistent P
+      waves across leads; or, with P-like waves, a markedly irregular response
+      (``rr_irregularity`` above :data:`AF_IRREGULARITY_WITH_P`, the robust measure above
+      :data:`AF_IRREGULARITY` or not measurable) whose 'P waves' have no sinus axis
+      (``p_axis_deg`` outside :data:`SINUS_P_AXIS_DEG` or not measurable) or whose PR
+      spread exceeds :data:`AF_PR_SPREAD_MS`: fibrillatory waves that the P detector took
+      for P waves (tuned on LUDB 'tune'). Sinus rhythm with frequent premature beats keeps
+      a sinus P axis and a regular rhythm once the premature beats are set aside.
+      2023 ACC/AHA/ACCP/HRS AF guideline (Joglar JA et al. Circulation 2024;149:e1):
+      irregularly irregular RR without discrete P waves.
+    - "P": consistent P waves (confidence >= :data:`P_CONFIDENCE`, two rhythm leads,
+      on >= :data:`P_PRESENT_RATIO` of the reference beats).
+    - "none": neither (junctional, ventricular or undetermined rhythms).
+    """
+    if flutter_conducted(f):
+        return "flutter"
+    if f.p_wave_ratio is None or f.rr_irregularity is None:
+        return None
+    robust = f.rr_irregularity_robust
+    irregular = f.rr_irregularity > AF_IRREGULARITY and (robust is None
+                                                         or robust > AF_IRREGULARITY)
+    p = (f.p_wave_ratio >= P_PRESENT_RATIO and (f.p_wave_confidence or 0.0) >= P_CONFIDENCE
+         and f.p_wave_lead_count >= 1)
+    if not p:
+        return "fibrillation" if irregular else "none"
+    spread = pr_spread_ms(f.pr_intervals_ms)
+    marked = f.rr_irregularity > AF_IRREGULARITY_WITH_P and (robust is None
+                                                              or robust > AF_IRREGULARITY)
+    not_sinus = (p_axis_deg is None or not SINUS_P_AXIS_DEG[0] <= p_axis_deg
+                 <= SINUS_P_AXIS_DEG[1] or (spread is not None and spread > AF_PR_SPREAD_MS))
+    return "fibrillation" if marked and not_sinus else "P"
 
 
 def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation,
                     usable: np.ndarray, pacing_spikes: np.ndarray,
-                    sampling_rate_hz: float) -> RhythmFeatures:
-    """Summarise the rhythm of one record (see the module docstring for definitions)."""
+                    sampling_rate_hz: float, *, pt_smooth_uv: np.ndarray | None = None,
+                    lead_names: tuple[str, ...] = (), quality: Quality | None = None,
+                    beat_correlation: np.ndarray | None = None) -> RhythmFeatures:
+    """Summarise the rhythm of one record (see the module docstring for definitions).
+
+    ``pt_smooth_uv`` (the 15 Hz low-passed conditioned signal), ``lead_names`` and
+    ``quality`` enable the flutter and AV-dissociation analysis and the per-lead P votes;
+    ``beat_correlation`` (per beat, with the dominant template) gives ``qrs_consistency``.
+    """
+    import dataclasses
+
+    from ecgread.models.atrial import atrial_activity
+
     fs = float(sampling_rate_hz)
     r = np.asarray(r_samples)
     rr = np.diff(r) / fs * 1000.0
-    irr = (float(np.sqrt(np.mean(np.diff(rr) ** 2)) / np.mean(rr)) if rr.size >= 3 else None)
+    irr = normalised_rmssd(rr)
     dom = np.asarray(dominant, dtype=bool)
+    ref = dom & ~premature_beats(r.astype(float)) if r.size else dom
+    if dom.any() and not ref.any():
+        ref = dom
     has_p = np.asarray(dl.p_present, bool) & np.isfinite(dl.get("P", "onset")[usable]).any(0) \
         if r.size else np.zeros(0, bool)
-    ratio = float(has_p[dom].mean()) if dom.any() else None
+    ratio = float(has_p[ref].mean()) if ref.any() else None
     pr: tuple[float, ...] = ()
     atrial = None
     if has_p.any():
@@ -54,7 +188,30 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
         if pairs.sum() >= 2:
             pp = np.diff(pk)[pairs] / fs
             atrial = float(60.0 / np.median(pp))
-    return RhythmFeatures(rr_intervals_ms=tuple(float(v) for v in rr), rr_irregularity=irr,
-                          p_wave_ratio=ratio, pr_intervals_ms=pr, atrial_rate_bpm=atrial,
-                          flutter_wave_rate_bpm=None,
-                          pacing_spikes_s=tuple(float(s) / fs for s in pacing_spikes))
+    good = (rhythm_leads(quality, usable) if quality is not None
+            else np.asarray(usable, bool))
+    votes = (np.asarray(dl.p_leads, bool) & good if dl.p_leads is not None
+             else np.zeros(good.size, bool))
+    names = lead_names or tuple(str(i) for i in range(good.size))
+    p_leads = tuple(names[i] for i in np.flatnonzero(votes))
+    conf = p_wave_confidence(dl.p_coherence, dl.config.p_presence_snr)
+    if dl.p_leads is not None and votes.sum() < min(2, int(good.sum())):
+        conf = min(conf, 0.0) if conf is not None else None  # the votes came from bad leads
+    feats = RhythmFeatures(
+        rr_intervals_ms=tuple(float(v) for v in rr), rr_irregularity=irr,
+        p_wave_ratio=ratio, pr_intervals_ms=pr, atrial_rate_bpm=atrial,
+        flutter_wave_rate_bpm=None,
+        pacing_spikes_s=tuple(float(s) / fs for s in pacing_spikes),
+        rr_irregularity_robust=(rr_irregularity_robust(r.astype(float), ~dom)
+                                if r.size else None),
+        p_wave_confidence=conf, p_wave_leads=p_leads, p_wave_lead_count=len(p_leads),
+        qrs_consistency=(float(np.median(beat_correlation))
+                         if beat_correlation is not None and len(beat_correlation) else None))
+    if pt_smooth_uv is not None and lead_names and r.size >= 3:
+        act = atrial_activity(pt_smooth_uv, fs, lead_names, good, r, dl.qrs_onset_global,
+                              dl.qrs_offset_global)
+        feats = dataclasses.replace(feats, flutter_wave_rate_bpm=act.flutter_wave_rate_bpm,
+                                    atrial_signal_rate_bpm=act.atrial_rate_bpm,
+                                    av_phase_locking=act.av_phase_locking,
+                                    flutter_leads=act.flutter_leads)
+    return dataclasses.replace(feats, atrial_waves=atrial_waves(feats))

@@ -1,6 +1,6 @@
 """Global PR, QRS and QT from the per-lead waves of every dominant beat. Pure.
 
-With the neural delineator, the per-lead waves (fused DSP + network, :mod:`models.fusion`)
+With the neural delineator, the per-lead waves (fused DSP + network, :mod:`ecgread.models.fusion`)
 have boundaries much closer to the experts' than the DSP engine's representative beat
 (LUDB test records: QRS onset SD 10.6 against 13.3 ms). This stage measures the global
 intervals from them the way the LUDB reference and commercial programs do: for each
@@ -22,7 +22,7 @@ Rules, chosen on the LUDB 'tune' records only (``python -m bench.global_interval
 
 Example
 -------
->>> from models.results import Beat, Wave
+>>> from ecgread.models.results import Beat, Wave
 >>> w = {ld: (Wave("P", 0.40 + d, 0.45, 0.50), Wave("QRS", 0.60 + d, 0.64, 0.70 + d),
 ...           Wave("T", 0.90, 1.00, 1.10 + d)) for ld, d in (("I", 0), ("II", .01), ("V1", .02))}
 >>> b = (Beat(0.64, "dominant", p_wave=True), Beat(1.64, "dominant", p_wave=True))
@@ -32,6 +32,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,11 +52,12 @@ class WaveIntervalConfig:
 
     def __post_init__(self) -> None:
         from ecgread.errors import ConfigError
+        from ecgread.models.dsp_config import check_range
 
-        if not 0.0 < self.same_beat_s <= 0.2 or not 0.1 <= self.max_pr_s <= 0.6:
-            raise ConfigError("need 0 < same_beat_s <= 0.2 s and 0.1 <= max_pr_s <= 0.6 s")
-        if min(self.min_leads, self.min_beats, self.p_onset_rank) < 1:
-            raise ConfigError("min_leads, min_beats and p_onset_rank must be at least 1")
+        check_range(self, "same_beat_s", 0.0, 0.2, lo_open=True)
+        check_range(self, "max_pr_s", 0.1, 0.6)
+        for name in ("min_leads", "min_beats", "p_onset_rank"):
+            check_range(self, name, 1, math.inf)
         if self.p_onset_rank > self.min_leads:
             raise ConfigError("p_onset_rank cannot exceed min_leads")
 

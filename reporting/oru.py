@@ -10,25 +10,29 @@ One message per read (HL7 v2.5.1 chapter 7.3.1, ORU^R01 / ORU_R01)::
 
 Decisions (each documented where it is made):
 
-- **Codes**: the eight measurements of DESIGN.md carry their LOINC codes (8867-4 HR,
-  8625-6 PR, 8633-0 QRS, 8634-8 QT, 8636-3 QTc, 8626-4 P axis, 8632-2 QRS axis, 8638-9
-  T axis). LOINC 8636-3 names no correction formula; we send Bazett's there (what ECG
-  carts and EHR flowsheets call "QTc") and say so in OBX-3 text and an NTE. Fridericia and
-  Framingham (the formula the QT statements use) go as two more OBX with local codes
-  (:data:`LOCAL_SYSTEM`, HL7 Table 0396 "99zzz"). Statements use LOINC 8601-7 "EKG
-  impression" with our statement code as the alternate identifier (CE.4/CE.6).
+- **Codes and units** come from the measurement catalogue (:mod:`models.catalogue`):
+  every measurement with a code is sent, in the catalogue's order. The eight measurements
+  of DESIGN.md carry their LOINC codes (8867-4 HR, 8625-6 PR, 8633-0 QRS, 8634-8 QT,
+  8636-3 QTc, 8626-4 P axis, 8632-2 QRS axis, 8638-9 T axis). LOINC 8636-3 names no
+  correction formula; we send Bazett's there (what ECG carts and EHR flowsheets call "QTc")
+  and say so in OBX-3 text and an NTE. Fridericia and Framingham (the formula the QT
+  statements use) go as two more OBX with local codes (:data:`LOCAL_SYSTEM`, HL7 Table 0396
+  "99zzz"). Statements use LOINC 8601-7 "EKG impression" with our statement code as the
+  alternate identifier (CE.4/CE.6).
 - **OBR-4** is the ordered procedure as the order gave it; an unordered ECG gets LOINC
   11524-6 "EKG study" (not CPT 93000: CPT is a US billing code for a physician-interpreted
   ECG, licensed, and an automated read should not look billable).
 - **OBR-3** is the order's filler number, else our own: the ECG's SOP Instance UID in our
   namespace (MSH-3), so a correction (OBR-25 C) of the same ECG names the same order.
   OBR-2/ORC-2 stay empty for an unordered ECG (the EHR creates the order, IHE style).
-- **Flags** (Table 0078): reference ranges in OBX-7 are the thresholds of the criteria
-  engine, as closed ranges of the reported (rounded) value, so flags and statements use the
-  same limits (the QT statements judge Framingham's QTc, so Bazett's may be flagged H where
-  no QT statement is made); outside them L/H, and LL/HH at the critical limits (HR < 40 or > 150 bpm,
-  QTc >= 500 ms); N within range; empty where no range applies (QT, T axis).
-  Statements: AA when critical, A for abnormal or borderline severity, N for normal ones.
+- **Flags** (Table 0078): the catalogue's normal ranges (by sex where they differ) and
+  critical limits, which the criteria engine reads too, applied to the reported (rounded)
+  value; OBX-7 is the normal range as a closed range of reported values. So flags and
+  statements use the same limits (the QT statements judge Framingham's QTc, so Bazett's
+  may be flagged H where no QT statement is made): L/H beyond the normal range, LL/HH
+  beyond the critical limits (HR < 40 or > 150 bpm, QTc >= 500 ms); N within range; empty
+  where no range applies (QT, T axis). Statements: AA when critical, A for abnormal or
+  borderline severity, N for normal ones.
 - **Critical findings** are marked three ways for the EHR to alert: OBX-8 AA on the
   statement, OBR-5 / TQ1-9 priority S (stat), and an NTE under the OBR naming them.
 - **A measurement that could not be made** is sent, not omitted: OBX-5 empty, OBX-11 X
@@ -60,8 +64,8 @@ Example
 from __future__ import annotations
 
 import base64
+import math
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -69,6 +73,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 
 from ecgread.integration.hl7_header import escape
+from ecgread.models.catalogue import CATALOGUE, LOCAL_SYSTEM, Limit, Measurement
 
 if TYPE_CHECKING:
     from ecgread.config.settings import Settings
@@ -77,11 +82,9 @@ if TYPE_CHECKING:
     from ecgread.reporting.context import ReportContext
 
 __all__ = ["IMPRESSION", "LOCAL_SYSTEM", "MEASUREMENTS", "REPORT_CODE", "VERSIONS_CODE",
-           "MeasurementCode", "build_oru", "statement_text"]
+           "build_oru", "statement_text"]
 
 VERSION = "2.5.1"
-#: Our local coding system (HL7 v2.5.1 Table 0396, "99zzz" local general code).
-LOCAL_SYSTEM = "99ECG"
 #: OBX-3 of statements: LOINC 8601-7 "EKG impression".
 IMPRESSION = ("8601-7", "EKG impression", "LN")
 #: OBR-4 default and OBX-3 of the PDF: LOINC 11524-6 "EKG study".
@@ -93,56 +96,8 @@ _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 _ST_MAX = 199  # hl7apy's ST (v2.5.1 section 2.A.74)
 
 
-@dataclass(frozen=True)
-class MeasurementCode:
-    """How one global measurement is sent: OBX-3 code and OBX-6 UCUM unit.
-
-    ``low``/``high`` bound the normal range (closed, on the reported integer value; None:
-    no bound) and ``critical_low``/``critical_high`` the panic limits (LL below, HH at or
-    above). ``note`` goes into an NTE after the OBX.
-    """
-
-    name: str  # GlobalMeasurements field
-    code: str
-    text: str
-    system: str
-    unit: str
-    unit_text: str
-    low: float | None = None
-    high: float | None = None  # QTc: men's; see _qtc_high
-    critical_low: float | None = None  # value < critical_low -> LL
-    critical_high: float | None = None  # value >= critical_high -> HH
-    note: str = ""
-
-
-_BPM = ("{beats}/min", "beats per minute")
-_MS = ("ms", "millisecond")
-_DEG = ("deg", "degree")
-
-#: The measurements sent, in order. Ranges follow models/interpret/criteria: sinus rate
-#: 60-100 bpm, PR 120-200 ms, QRS <= 110 ms (IVCD > 110), QTc > 390 and < 450 ms (men) or
-#: < 460 ms (women, unknown sex), P axis -30..100 deg (sinus P axis), QRS axis -30..90 deg.
-MEASUREMENTS: tuple[MeasurementCode, ...] = (
-    # critical: HR < 40 bpm (LL), HR > 150 bpm, i.e. >= 151 as reported (HH)
-    MeasurementCode("heart_rate_bpm", "8867-4", "Heart rate", "LN", *_BPM, 60, 100,
-                    critical_low=40, critical_high=151),
-    MeasurementCode("pr_ms", "8625-6", "P-R interval", "LN", *_MS, 120, 200),
-    MeasurementCode("qrs_ms", "8633-0", "QRS duration", "LN", *_MS, 0, 110),
-    MeasurementCode("qt_ms", "8634-8", "Q-T interval", "LN", *_MS),
-    MeasurementCode("qtc_bazett_ms", "8636-3", "Q-T interval corrected (Bazett)", "LN",
-                    *_MS, 391, 449, critical_high=500,
-                    note="QTc by Bazett's formula: QT / sqrt(RR), RR in s"),
-    MeasurementCode("qtc_fridericia_ms", "QTCF", "Q-T interval corrected (Fridericia)",
-                    LOCAL_SYSTEM, *_MS, 391, 449, critical_high=500,
-                    note="QTc by Fridericia's formula: QT / cbrt(RR), RR in s"),
-    MeasurementCode("qtc_framingham_ms", "QTCFRAM", "Q-T interval corrected (Framingham)",
-                    LOCAL_SYSTEM, *_MS, 391, 449, critical_high=500,
-                    note="QTc by the Framingham formula: QT + 154 ms x (1 - RR), RR in s; "
-                         "the QT statements of the interpretation use this QTc"),
-    MeasurementCode("p_axis_deg", "8626-4", "P wave axis", "LN", *_DEG, -30, 100),
-    MeasurementCode("qrs_axis_deg", "8632-2", "QRS axis", "LN", *_DEG, -30, 90),
-    MeasurementCode("t_axis_deg", "8638-9", "T wave axis", "LN", *_DEG),
-)
+#: The measurements sent, in order: those of the catalogue with a code.
+MEASUREMENTS: tuple[Measurement, ...] = tuple(m for m in CATALOGUE if m.code is not None)
 
 _STATUS_NOTE = {
     "P": "Unconfirmed computer interpretation: preliminary result, to be reviewed and "
@@ -194,34 +149,49 @@ def _format(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _qtc_high(m: MeasurementCode, sex: str | None) -> float | None:
-    """The upper normal limit; QTc of women and of unknown sex: prolonged from 460 ms
-    (models/interpret/criteria/st_t_qt.py), so normal up to 459 as reported."""
-    return 459.0 if m.name.startswith("qtc_") and sex != "M" else m.high
-
-
-def _measurement_flag(m: MeasurementCode, reported: float, sex: str | None) -> str:
-    """OBX-8 (Table 0078) for a reported value: LL/HH, L/H, N, or empty without a range."""
-    high = _qtc_high(m, sex)
-    if m.critical_low is not None and reported < m.critical_low:
+def _measurement_flag(m: Measurement, reported: float, sex: str | None) -> str:
+    """OBX-8 (Table 0078) for a reported value: LL/HH beyond the catalogue's critical
+    limits, L/H beyond its normal range for ``sex``, N within, empty without a range."""
+    if m.critical_low is not None and m.critical_low.beyond(reported):
         return "LL"
-    if m.critical_high is not None and reported >= m.critical_high:
+    if m.critical_high is not None and m.critical_high.beyond(reported):
         return "HH"
-    if m.low is None and high is None:
+    normal = m.normal_range(sex)
+    if normal is None:
         return ""
-    if m.low is not None and reported < m.low:
+    if normal.low is not None and normal.low.beyond(reported):
         return "L"
-    if high is not None and reported > high:
+    if normal.high is not None and normal.high.beyond(reported):
         return "H"
     return "N"
 
 
-def _range(m: MeasurementCode, sex: str | None) -> str:
-    """OBX-7 (section 7.4.2.7) as ``low-high``; empty where no range applies."""
-    high = _qtc_high(m, sex)
-    if m.low is None or high is None:
+def _last_within(limit: Limit) -> int:
+    """The reported (integer) value nearest ``limit`` that is not beyond it."""
+    t = limit.threshold
+    if limit.upper:
+        return math.floor(t) if limit.op == ">" else math.ceil(t) - 1
+    return math.ceil(t) if limit.op == "<" else math.floor(t) + 1
+
+
+def _range(m: Measurement, sex: str | None) -> str:
+    """OBX-7 (section 7.4.2.7) as ``low-high``, the closed range of normal reported values;
+    empty where no range applies. A range without a lower limit starts at 0 (durations)."""
+    normal = m.normal_range(sex)
+    if normal is None or normal.high is None:
         return ""
-    return f"{m.low:.0f}-{high:.0f}"
+    low = _last_within(normal.low) if normal.low is not None else 0
+    return f"{low}-{_last_within(normal.high)}"
+
+
+def _method_note(m: Measurement) -> str:
+    """The NTE under a measurement's OBX: how it is computed, and for the QTc the QT
+    statements judge (:data:`models.interpret.criteria.st_t_qt.QTC`), that they do."""
+    from ecgread.models.interpret.criteria.st_t_qt import QTC
+
+    if m.name == QTC:
+        return f"{m.method}; the QT statements of the interpretation use this QTc"
+    return m.method
 
 
 def _statement_flag(st: Statement) -> str:
@@ -510,8 +480,9 @@ def _observations(b: _Builder, analysis: Analysis, context: ReportContext,
     values = analysis.measurements.as_dict()
     sex = context.patient_sex
     for m in MEASUREMENTS:
-        code = f"{m.code}^{_e(m.text)}^{m.system}"
-        units = f"{_e(m.unit)}^{_e(m.unit_text)}^UCUM"
+        assert m.code is not None  # MEASUREMENTS holds the coded ones
+        code = f"{m.code.code}^{_e(m.code.display)}^{m.code.system}"
+        units = f"{_e(m.unit.ucum)}^{_e(m.unit.name)}^UCUM"
         value = values.get(m.name)
         if value is None:
             reason = analysis.measurements.unmeasured.get(m.name, "not measured")
@@ -521,7 +492,8 @@ def _observations(b: _Builder, analysis: Analysis, context: ReportContext,
         reported = _format(float(value))
         b.obx("NM", code, value=reported, units=units, ref=_range(m, sex),
               flag=_measurement_flag(m, float(reported), sex), observed=observed,
-              method=measure_method, equipment=equipment, analysed=now_ts, notes=(m.note,))
+              method=measure_method, equipment=equipment, analysed=now_ts,
+              notes=(_method_note(m),))
 
     interpret_version = versions.get("interpret", "criteria")
     for n, st in enumerate(analysis.statements, start=1):

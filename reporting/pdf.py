@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from ecgread.models.catalogue import CATALOGUE
 from ecgread.reporting.tracing import PANEL_LEADS, TracingLayout, slot_leads, tracing_svg
 
 if TYPE_CHECKING:
@@ -50,17 +51,8 @@ PAGE_SIZES = {"A4": "A4 landscape", "Letter": "letter landscape"}
 #: leaves the evidence spans to the tracing's marks).
 DENSITIES = ("regular", "natural", "compact", "tight")
 
-#: The measurement table: JSON name, label, unit as printed.
-MEASUREMENTS: tuple[tuple[str, str, str], ...] = (
-    ("heart_rate_bpm", "Heart rate", "bpm"), ("rr_ms", "RR interval", "ms"),
-    ("p_ms", "P duration", "ms"), ("pr_ms", "PR interval", "ms"),
-    ("qrs_ms", "QRS duration", "ms"), ("qt_ms", "QT interval", "ms"),
-    ("qtc_bazett_ms", "QTc Bazett", "ms"), ("qtc_fridericia_ms", "QTc Fridericia", "ms"),
-    ("qtc_framingham_ms", "QTc Framingham", "ms"), ("qtc_hodges_ms", "QTc Hodges", "ms"),
-    ("p_axis_deg", "P axis", "°"), ("qrs_axis_deg", "QRS axis", "°"),
-    ("t_axis_deg", "T axis", "°"),
-)
-_LABELS = {name: label for name, label, _ in MEASUREMENTS}
+#: Labels of the global measurements (the measurement table and evidence): the catalogue's.
+_LABELS = {m.name: m.label for m in CATALOGUE}
 _LEAD_FIELDS = {
     "p_uv": "P amplitude", "q_uv": "Q amplitude", "r_uv": "R amplitude", "s_uv": "S amplitude",
     "r_prime_uv": "R′ amplitude", "s_prime_uv": "S′ amplitude", "j_uv": "J point",
@@ -104,11 +96,13 @@ def format_value(value: float | str | None, unit: str) -> str:
 
 
 def measurement_rows(analysis: Analysis) -> list[MeasurementRow]:
-    """The measurement table; reasons for missing values get footnote letters a, b, ..."""
+    """The measurement table (the catalogue's measurements, labels and unit symbols, in its
+    order); reasons for missing values get footnote letters a, b, ..."""
     m = analysis.measurements
     letters: dict[str, str] = {}
     rows = []
-    for name, label, unit in MEASUREMENTS:
+    for entry in CATALOGUE:
+        name, label, unit = entry.name, entry.label, entry.unit.symbol
         value = getattr(m, name)
         if value is None:
             reason = m.unmeasured.get(name, "no reason recorded")

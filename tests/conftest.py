@@ -1,8 +1,12 @@
-"""Shared fixtures: settings on a temporary home, and the real servers CI starts.
+"""Shared fixtures: settings on a temporary home, the real servers CI starts, shared data.
 
 ``scripts/services.sh`` starts RabbitMQ and PostgreSQL and exports their URLs as
-``ECGREAD_TEST_BROKER_URL`` and ``ECGREAD_TEST_DATABASE_URL``. Without them the tests that
-need those servers skip, except under CI (``CI=true``), where a missing server fails.
+``ECGREAD_TEST_BROKER_URL`` and ``ECGREAD_TEST_DATABASE_URL``; the annotated databases are
+read from ``../shared/data`` beside the checkout. Without a server or the data, the tests
+that need them skip with a message, except under CI (``CI=true``), where anything missing
+fails: a gate that silently skips in CI is no gate. Every such test goes through
+:func:`need`: the ``broker_url``, ``postgres_url`` and ``ludb_dir`` fixtures and the ``ludb``
+marker.
 """
 
 from __future__ import annotations
@@ -13,19 +17,40 @@ from pathlib import Path
 import pytest
 
 from ecgread.config.settings import Settings, load_settings
+from ecgread.integration.ludb import LUDB_DIR
 
 REPO = Path(__file__).resolve().parents[1]
-LUDB_DIR = REPO.parent / "shared" / "data" / "ludb"
 
 
-def _need(var: str, what: str) -> str:
-    url = os.environ.get(var, "")
-    if not url:
-        message = f"{what} not available: set {var} (scripts/services.sh starts one)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
+def in_ci() -> bool:
+    """True under CI (``CI=true``, as CI services set it; ``.ci/run`` sets it too)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def need(available: bool, message: str) -> None:
+    """Skip the calling test when ``available`` is false, or fail it under CI."""
+    if not available:
+        if in_ci():
+            pytest.fail(f"{message} (CI=true: a missing prerequisite fails)", pytrace=False)
         pytest.skip(message)
+
+
+def _need_url(var: str, what: str) -> str:
+    url = os.environ.get(var, "")
+    need(bool(url), f"{what} not available: set {var} (scripts/services.sh starts one)")
     return url
+
+
+def need_ludb() -> Path:
+    need((LUDB_DIR / "RECORDS").is_file(),
+         f"LUDB not found at {LUDB_DIR} (../shared/data/ludb beside the checkout)")
+    return LUDB_DIR
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``ludb`` needs the data whether or not it asks for ``ludb_dir``."""
+    if item.get_closest_marker("ludb") is not None:
+        need_ludb()
 
 
 @pytest.fixture
@@ -37,16 +62,14 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def broker_url() -> str:
-    return _need("ECGREAD_TEST_BROKER_URL", "RabbitMQ")
+    return _need_url("ECGREAD_TEST_BROKER_URL", "RabbitMQ")
 
 
 @pytest.fixture
 def postgres_url() -> str:
-    return _need("ECGREAD_TEST_DATABASE_URL", "PostgreSQL")
+    return _need_url("ECGREAD_TEST_DATABASE_URL", "PostgreSQL")
 
 
 @pytest.fixture
 def ludb_dir() -> Path:
-    if not (LUDB_DIR / "RECORDS").is_file():
-        pytest.skip(f"LUDB not found at {LUDB_DIR} (../shared/data/ludb beside the checkout)")
-    return LUDB_DIR
+    return need_ludb()

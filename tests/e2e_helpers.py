@@ -1,9 +1,10 @@
-"""Helpers for tests that run ecgread as separate processes and talk to it as peers do."""
+"""Helpers for tests that run ecgread as separate processes and talk to it as peers do.
+
+Ports and the EHR stand-in are in :mod:`ecgread.testing`, shared with the benchmarks."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,12 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ecgread_env(home: Path, **settings: object) -> dict[str, str]:
@@ -32,17 +27,6 @@ def start_ecgread(args: list[str], env: dict[str, str], log: Path) -> subprocess
     out = open(log, "ab")
     return subprocess.Popen([sys.executable, "-m", "ecgread", *args], cwd=REPO, env=env,
                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_for_port(port: int, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"nothing listening on port {port} after {timeout_s} s")
 
 
 def wait_until(predicate: Callable[[], object], timeout_s: float = 90.0, every_s: float = 0.3):

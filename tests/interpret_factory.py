@@ -14,6 +14,8 @@ from ecgread.models.analysis import Analysis
 from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
 from ecgread.models.results import (Beat, GlobalMeasurements, LeadAmplitudes, LeadQuality, Quality,
                             RhythmFeatures, Wave)
+from ecgread.models.rhythm import atrial_waves
+from ecgread.models.rr import rr_irregularity_robust
 
 NORMAL_AMPS: dict[str, dict[str, float | None]] = {
     "I": {"p_uv": 80, "r_uv": 700, "s_uv": -100, "t_uv": 200},
@@ -47,12 +49,13 @@ def make_analysis(meas: dict[str, Any] | None = None,
                   sex: str | None = "M", age: float | None = 55.0, usable: bool = True,
                   duration_s: float = 10.0, p_waves: bool = True,
                   quality_problems: tuple[str, ...] = (), spikes_s: tuple[float, ...] = (),
-                  qt_s: float = 0.38) -> Analysis:
+                  qt_s: float = 0.38, qrs_s: float = 0.09) -> Analysis:
     """An analysis of a 12-lead, 500 Hz record of ``duration_s`` with the given values.
 
     ``meas`` and ``amps`` update the normal defaults (None removes a value); ``rr_ms`` sets
     the RR sequence (default: constant from ``meas['rr_ms']``); ``rhythm`` updates the
-    :class:`RhythmFeatures` derived from the beats (rr intervals, irregularity, P ratio).
+    :class:`RhythmFeatures` derived from the beats (rr intervals, irregularity, P ratio);
+    ``qrs_s`` is the duration of every lead's QRS waves.
     """
     m = {**NORMAL_MEAS, **(meas or {})}
     if rr_ms is None:
@@ -71,7 +74,7 @@ def make_analysis(meas: dict[str, Any] | None = None,
         for t in r_s:
             if p_waves:
                 ws.append(Wave("P", t - 0.2, t - 0.15, t - 0.1))
-            ws.append(Wave("QRS", t - 0.04, t, t + 0.05))
+            ws.append(Wave("QRS", t - 0.04, t, t - 0.04 + qrs_s))
             ws.append(Wave("T", t + 0.2, t + qt_s - 0.1, t + qt_s - 0.04))
         waves[lead] = tuple(w for w in ws if 0 <= w.onset_s and w.offset_s <= duration_s)
     lead_amps = {}
@@ -88,8 +91,16 @@ def make_analysis(meas: dict[str, Any] | None = None,
     rf: dict[str, Any] = {"rr_intervals_ms": tuple(float(x) for x in rr_arr),
                           "rr_irregularity": irr, "p_wave_ratio": 1.0 if p_waves else 0.0,
                           "pr_intervals_ms": (160.0,) * len(r_s) if p_waves else (),
-                          "pacing_spikes_s": spikes_s}
+                          "pacing_spikes_s": spikes_s,
+                          "p_wave_confidence": 1.0 if p_waves else 0.0,
+                          "p_wave_lead_count": 12 if p_waves else 0,
+                          "p_wave_leads": STANDARD_LEADS if p_waves else (),
+                          "qrs_consistency": 0.99}
+    other = np.array([b.kind not in ("dominant", "paced") for b in beats])
+    rf["rr_irregularity_robust"] = rr_irregularity_robust(np.asarray(r_s), other)
     rf.update(rhythm or {})
+    if "atrial_waves" not in (rhythm or {}):  # decided before interpretation, as analyze does
+        rf["atrial_waves"] = atrial_waves(RhythmFeatures(**rf), m.get("p_axis_deg"))
     gm = GlobalMeasurements(**{k: v for k, v in m.items()})
     n_samples = int(duration_s * 500)
     ecg = Ecg(np.zeros((12, n_samples), np.float32), 500.0, STANDARD_LEADS,

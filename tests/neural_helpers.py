@@ -1,10 +1,19 @@
-"""Helpers for the tests of the neural side: tiny ONNX models and temporary registries."""
+"""Helpers for the tests of the neural side: the shipped models, tiny ONNX models and
+temporary registries."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ecgread.models.registry import sha256_of
+from ecgread.models.neural.inference import NeuralModels
+from ecgread.workers.model_registry import DEFAULT_REGISTRY, sha256_of
+from ecgread.workers.onnx_models import process_models
+
+
+def shipped_models() -> NeuralModels:
+    """The shipped registry's models, loaded at the edge once per test process: what
+    ``ecgread analyze`` passes to the core's ``analyze``."""
+    return process_models(DEFAULT_REGISTRY)
 
 
 def export_bump_classifier(path: Path, n_leads: int = 12, samples: int = 1000) -> Path:

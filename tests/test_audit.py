@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from ecgread.audit import queries
-from audit.db import engine_for, migrate, session_scope
+from ecgread.audit.db import engine_for, migrate, session_scope
 from ecgread.audit.events import log_action, verify_chain
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Event, Hl7Order, Received
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
 from ecgread.integration.mllp_client import MllpClient, control_id_of
 from ecgread.errors import DeliveryError
-from tests.mllp_receiver import MllpReceiver
+from ecgread.testing import MllpReceiver
 from ecgread.workers.outbox import backoff_s, close_connections, dead_letters, deliver_due, enqueue_delivery, requeue
 
 

@@ -30,7 +30,7 @@ from pydicom.uid import (
 )
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import EcgRecord, Event, Received
 from ecgread.config.settings import Settings, load_settings
@@ -39,6 +39,7 @@ from ecgread.integration.dicom_ingest import Ingestor, Peer
 from ecgread.integration.dicom_scp import serve
 from ecgread.integration.recovery import unfinished_ecgs
 from ecgread.integration.status_map import DicomStatus
+from ecgread.testing import free_port
 from tests.conftest import REPO
 from tests.dicom_factory import (
     ct_as_ecg,
@@ -49,7 +50,7 @@ from tests.dicom_factory import (
     without_waveform,
     write,
 )
-from tests.e2e_helpers import free_port, wait_until
+from tests.e2e_helpers import wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("storescu") is None or shutil.which("echoscu")
                                 is None, reason="DCMTK (storescu, echoscu) not installed")
@@ -279,7 +280,7 @@ def test_data_set_of_another_ecg_class_than_sent_as(start_scp: StartScp, tmp_pat
 
 def test_context_and_request_class_mismatch(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    from audit.db import migrate
+    from ecgread.audit.db import migrate
 
     migrate(settings.audit_url)
     data = (write(twelve_lead(), tmp_path / "x.dcm")).read_bytes()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgread.errors import ConfigError, ModelError
+from ecgread.errors import ConfigError, MissingModelError
 from ecgread.models.analysis import analyze
 from ecgread.models.dsp_config import AnalysisConfig, ConditioningConfig, QrsDetectConfig
 from ecgread.models.ecg import Ecg
@@ -22,24 +22,34 @@ def test_cross_field_checks() -> None:
 
 
 def test_a_neural_delineator_without_a_registered_model_is_refused(tmp_path) -> None:
-    from ecgread.models.neural.runtime import NeuralModels
-    from ecgread.models.registry import load_registry
+    from ecgread.workers.model_registry import load_registry
+    from ecgread.workers.onnx_models import load_models
 
     empty = tmp_path / "config" / "models.toml"
     empty.parent.mkdir()
     empty.write_text("# no models\n")
-    models = NeuralModels(load_registry(empty))
+    models = load_models(load_registry(empty))
     ecg = Ecg(np.zeros((1, 5000), np.float32), 500.0, ("II",))
     for mode in ("network", "fused"):
-        with pytest.raises(ModelError, match="no delineator"):
+        with pytest.raises(MissingModelError, match="no delineator"):
             analyze(ecg, AnalysisConfig(delineator=mode), models=models)
     assert analyze(ecg, AnalysisConfig(delineator="dsp"), models=models).versions[
         "delineator"] == "dsp-1.1"
 
 
+def test_the_core_never_loads_a_network_it_is_not_given() -> None:
+    ecg = Ecg(np.zeros((1, 5000), np.float32), 500.0, ("II",))
+    for mode in ("network", "fused"):
+        with pytest.raises(MissingModelError, match="no models were passed"):
+            analyze(ecg, AnalysisConfig(delineator=mode))
+    assert "delineator_model" not in analyze(ecg, AnalysisConfig(delineator="dsp")).versions
+
+
 def test_all_flat_record_measures_nothing_and_says_why() -> None:
+    from tests.neural_helpers import shipped_models
+
     ecg = Ecg(np.zeros((12, 5000), np.float32), 500.0,
               ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"))
-    a = analyze(ecg)
+    a = analyze(ecg, models=shipped_models())
     assert not a.quality.usable and a.beats == ()
     assert a.measurements.qrs_ms is None and "qrs_ms" in a.measurements.unmeasured

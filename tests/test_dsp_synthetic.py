@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ecgread.models.analysis import analyze
+from tests.neural_helpers import shipped_models
 from tests.synthetic import Synthetic, synthetic_ecg
 
 
@@ -38,7 +39,7 @@ def _boundary_errors_ms(s: Synthetic, a, lead: str = "II") -> dict[str, float]: 
 @pytest.mark.parametrize("rate_bpm,fs", [(30, 500), (60, 250), (75, 1000), (220, 500)])
 def test_detection_and_boundaries_across_rates_and_sampling(rate_bpm: float, fs: float) -> None:
     s = synthetic_ecg(rate_bpm=rate_bpm, fs=fs, seed=1)
-    a = analyze(s.ecg)
+    a = analyze(s.ecg, models=shipped_models())
     r_s = np.array([b.r_s for b in a.beats])
     found, extra = _matched(s, r_s)
     assert found == len(s.beats) and extra == 0
@@ -59,7 +60,7 @@ def test_detection_and_boundaries_across_rates_and_sampling(rate_bpm: float, fs:
 def test_atrial_fibrillation_has_no_p_waves() -> None:
     for seed in (0, 1, 2):
         s = synthetic_ecg(rate_bpm=95, af=True, seed=seed)
-        a = analyze(s.ecg)
+        a = analyze(s.ecg, models=shipped_models())
         assert _matched(s, np.array([b.r_s for b in a.beats])) == (len(s.beats), 0)
         assert sum(len(_lead_waves(a, lead, "P")) for lead in a.waves) == 0
         assert a.measurements.pr_ms is None and a.measurements.p_ms is None
@@ -69,7 +70,7 @@ def test_atrial_fibrillation_has_no_p_waves() -> None:
 
 def test_wide_qrs_is_measured_wide() -> None:
     s = synthetic_ecg(rate_bpm=70, wide_qrs=True, seed=2)
-    a = analyze(s.ecg)
+    a = analyze(s.ecg, models=shipped_models())
     assert _matched(s, np.array([b.r_s for b in a.beats])) == (len(s.beats), 0)
     assert a.measurements.qrs_ms is not None and a.measurements.qrs_ms >= 150
     assert all(b.kind == "dominant" for b in a.beats)
@@ -77,7 +78,7 @@ def test_wide_qrs_is_measured_wide() -> None:
 
 def test_pacing_spikes_detected_and_beats_paced() -> None:
     s = synthetic_ecg(rate_bpm=70, paced=True, seed=3)
-    a = analyze(s.ecg)
+    a = analyze(s.ecg, models=shipped_models())
     assert _matched(s, np.array([b.r_s for b in a.beats])) == (len(s.beats), 0)
     spikes = np.array(a.rhythm.pacing_spikes_s)
     assert spikes.size == len(s.pacing_spikes_s)
@@ -89,7 +90,7 @@ def test_pacing_spikes_detected_and_beats_paced() -> None:
 
 def test_flat_lead_is_excluded_and_said_so() -> None:
     s = synthetic_ecg(rate_bpm=70, flat_lead="V3", seed=4)
-    a = analyze(s.ecg)
+    a = analyze(s.ecg, models=shipped_models())
     v3 = next(q for q in a.quality.leads if q.lead == "V3")
     assert not v3.usable and "flat" in v3.problems
     assert "V3" not in a.waves and "V3" not in a.amplitudes
@@ -100,7 +101,7 @@ def test_flat_lead_is_excluded_and_said_so() -> None:
 
 def test_noise_wander_and_mains_are_handled() -> None:
     s = synthetic_ecg(rate_bpm=80, noise_uv=25.0, wander_uv=800.0, mains_uv=80.0, seed=5)
-    a = analyze(s.ecg)
+    a = analyze(s.ecg, models=shipped_models())
     assert _matched(s, np.array([b.r_s for b in a.beats])) == (len(s.beats), 0)
     lead_ii = next(q for q in a.quality.leads if q.lead == "II")
     assert "baseline wander" in lead_ii.problems and lead_ii.usable
@@ -112,16 +113,18 @@ def test_heavy_noise_lead_flagged() -> None:
     s = synthetic_ecg(rate_bpm=70, seed=6)
     sig = s.ecg.signal_uv.copy()
     sig[7] += np.random.default_rng(0).normal(0, 400, sig.shape[1]).astype(np.float32)
-    a = analyze(type(s.ecg)(sig, s.ecg.sampling_rate_hz, s.ecg.lead_names))
+    a = analyze(type(s.ecg)(sig, s.ecg.sampling_rate_hz, s.ecg.lead_names),
+                models=shipped_models())
     v2 = next(q for q in a.quality.leads if q.lead == "V2")
     assert "heavy noise" in v2.problems
     assert _matched(s, np.array([b.r_s for b in a.beats])) == (len(s.beats), 0)
 
 
 def test_json_contract_and_versions() -> None:
-    a = analyze(synthetic_ecg(rate_bpm=60, seed=7).ecg)
+    a = analyze(synthetic_ecg(rate_bpm=60, seed=7).ecg, models=shipped_models())
     j = a.to_json_dict()
-    assert "dsp-1.1" in j["versions"]["delineator"] and j["versions"]["ecgread"]
+    assert "dsp-1.1" in j["versions"]["delineator"]
+    assert "ecgread" not in j["versions"]  # the edge adds it (test_cli checks the JSON)
     assert set(j["measurements"]) >= {"pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms"}
     rep = a.representative_beat
     assert rep["leads"]["II"].ndim == 1 and rep["fiducials_s"]["qrs_onset"] < 0

@@ -13,18 +13,11 @@ import pytest
 from pydicom.data import get_testdata_file
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
+from ecgread.testing import free_port, wait_for_port
 from tests.conftest import REPO
-from tests.e2e_helpers import (
-    ecgread_env,
-    free_port,
-    start_ecgread,
-    stop,
-    storescu,
-    wait_for_port,
-    wait_until,
-)
+from tests.e2e_helpers import ecgread_env, start_ecgread, stop, storescu, wait_until
 
 SAMPLE = Path(get_testdata_file("waveform_ecg.dcm"))
 pytestmark = pytest.mark.skipif(shutil.which("storescu") is None, reason="DCMTK not installed")
@@ -88,7 +81,7 @@ def test_broker_worker_reads_and_delivers_once(tmp_path, broker_url):
         sent = storescu(dicom_port, SAMPLE)
         assert sent.returncode == 0, sent.stderr
         time.sleep(1.0)
-        assert _state(url, uid)[0] in ("received", "queued")
+        assert _state(url, uid)[0] == "received"
         worker = start_ecgread(["worker", "--concurrency", "1"], env, tmp_path / "worker.log")
         wait_until(lambda: (s := _state(url, uid)) and s[0] == "reported" and s[3]
                    and all(d.state == "delivered" for d in s[3]), timeout_s=120)
@@ -113,7 +106,7 @@ def test_the_ehr_receives_a_well_formed_oru_with_the_read_and_its_pdf(settings):
     import hl7
 
     from ecgread.cli.service import start
-    from tests.mllp_receiver import MllpReceiver
+    from ecgread.testing import MllpReceiver
 
     ehr = MllpReceiver("AA")
     s = dataclasses.replace(settings, ehr_host="127.0.0.1", ehr_port=ehr.port)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from audit.db import engine_for, session_scope
+from ecgread.audit.db import engine_for, session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import EcgRecord, Event, Hl7Order, Received
 from ecgread.integration.hl7_header import parse_ts

@@ -17,6 +17,7 @@ from ecgread.models.interpret import check_evidence, interpret
 from ecgread.models.interpret.resolve import EXCLUDES
 from ecgread.models.ecg import STANDARD_LEADS
 from tests.interpret_factory import NORMAL_MEAS, make_analysis
+from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg
 
 
@@ -89,24 +90,25 @@ def test_every_statement_is_grounded_on_random_analyses(a: Analysis) -> None:
     {"rate_bpm": 180, "wide_qrs": True}, {"fs": 250.0}, {"duration_s": 3.0},
 ])
 def test_every_statement_is_grounded_on_synthetic_ecgs(kw: dict[str, object]) -> None:
-    a = analyze(synthetic_ecg(seed=7, **kw).ecg)  # type: ignore[arg-type]
+    a = analyze(synthetic_ecg(seed=7, **kw).ecg, models=shipped_models())  # type: ignore[arg-type]
     assert a.statements or not a.quality.usable
     assert_grounded(a)
     assert all(check_evidence(s, a) == [] for s in a.statements)
 
 
 def test_synthetic_rhythms_are_read_correctly() -> None:
-    sinus = {s.code for s in analyze(synthetic_ecg(seed=3).ecg).statements}
+    sinus = {s.code for s in analyze(synthetic_ecg(seed=3).ecg, models=shipped_models()).statements}
     assert "SR" in sinus and "AF" not in sinus
-    af = {s.code for s in analyze(synthetic_ecg(seed=3, af=True).ecg).statements}
+    af = {s.code for s in analyze(synthetic_ecg(seed=3, af=True).ecg,
+                                     models=shipped_models()).statements}
     assert "AF" in af and not {"SR", "SBRAD", "STACH"} & af
 
 
 @pytest.mark.ludb
 def test_every_statement_is_grounded_on_ludb_records(ludb_dir: object) -> None:
-    from bench import ludb
+    from ecgread.integration import ludb
 
     for rid in ludb.record_ids()[:8]:
-        a = analyze(ludb.read_record(rid))
+        a = analyze(ludb.read_record(rid), models=shipped_models())
         assert a.statements, rid
         assert_grounded(a)

@@ -74,9 +74,17 @@ def test_svt_and_wide_complex_tachycardia() -> None:
     svt = run(p_waves=False, meas={"heart_rate_bpm": 180, "rr_ms": 333, "pr_ms": None})
     assert "SVT" in svt and "HR_GT150" in svt
     vt = run(p_waves=False, meas={"heart_rate_bpm": 170, "rr_ms": 353, "pr_ms": None,
-                                  "qrs_ms": 160})
+                                  "qrs_ms": 160}, qrs_s=0.16)
     assert vt["VT"].critical and vt["VT"].certainty == "possible"
     assert "LBBB" not in vt and "SVT" not in vt
+    assert any(e.measurement == "wide_qrs_lead_count" for e in vt["VT"].evidence)
+
+
+def test_wide_global_qrs_without_wide_leads_is_not_vt() -> None:
+    # a wide global QRS that no lead's own complexes confirm (one late offset, noise)
+    out = run(p_waves=False, meas={"heart_rate_bpm": 170, "rr_ms": 353, "pr_ms": None,
+                                   "qrs_ms": 160})
+    assert "VT" not in out and "RHYTHM_UNDETERMINED" in out
 
 
 def test_first_degree_and_short_pr() -> None:
@@ -89,9 +97,19 @@ def test_first_degree_and_short_pr() -> None:
 
 
 def test_complete_av_block_from_av_dissociation() -> None:
-    pr = (80.0, 300.0, 150.0, 60.0, 250.0, 200.0)
-    out = run(meas={"heart_rate_bpm": 40, "rr_ms": 1500}, rhythm={"pr_intervals_ms": pr})
+    dissociated = {"atrial_signal_rate_bpm": 75.0, "av_phase_locking": 0.2}
+    out = run(meas={"heart_rate_bpm": 40, "rr_ms": 1500}, rhythm=dissociated)
     assert out["3AVB"].critical and "1AVB" not in out
+    # QRS locked to the atrial cycle (2:1 block, sinus): no AV dissociation
+    locked = {**dissociated, "av_phase_locking": 0.95}
+    assert "3AVB" not in run(meas={"heart_rate_bpm": 40, "rr_ms": 1500}, rhythm=locked)
+
+
+def test_pr_spread_alone_is_not_complete_av_block() -> None:
+    # PR ~175 ms on every beat but one: a spread, not AV dissociation
+    pr = (175.0, 176.0, 174.0, 175.0, 177.0, 300.0)
+    out = run(meas={"heart_rate_bpm": 45, "rr_ms": 1333}, rhythm={"pr_intervals_ms": pr})
+    assert "3AVB" not in out
 
 
 def test_mobitz_ii_pause_with_constant_pr() -> None:
@@ -220,8 +238,10 @@ def test_ectopy() -> None:
 def test_nonsustained_vt_run() -> None:
     rr = [800, 800, 450, 450, 450, 450, 900, 800, 800, 800]
     kinds = ["dominant"] * 3 + ["ventricular"] * 4 + ["dominant"] * 4
-    out = run(rr_ms=rr, kinds=kinds)
+    out = run(rr_ms=rr, kinds=kinds, qrs_s=0.14)
     assert out["NSVT"].critical
+    # the run must be wide in several leads: narrow complexes make no VT statement
+    assert "NSVT" not in run(rr_ms=rr, kinds=kinds)
 
 
 def test_paced_rhythms() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import EcgRecord, Event, Hl7Order
 from ecgread.integration.matching import (

@@ -10,18 +10,18 @@ import pytest
 from ecgread.models.analysis import analyze
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.neural.classifier import CATEGORY
-from ecgread.models.neural.runtime import NeuralModels, process_models
-from ecgread.models.registry import DEFAULT_REGISTRY, load_registry
-from tests.neural_helpers import classifier_table, export_bump_classifier
+from ecgread.workers.model_registry import DEFAULT_REGISTRY, load_registry
+from ecgread.workers.onnx_models import load_models
+from tests.neural_helpers import classifier_table, export_bump_classifier, shipped_models
 from tests.synthetic import synthetic_ecg
 
 
 def test_fused_is_the_default_and_records_the_model() -> None:
     assert AnalysisConfig().delineator == "fused"
-    a = analyze(synthetic_ecg(seed=2).ecg)
-    model = process_models().delineator
+    a = analyze(synthetic_ecg(seed=2).ecg, models=shipped_models())
+    model = shipped_models().delineator
     assert model is not None
-    assert a.versions["delineator_model"] == model.entry.provenance
+    assert a.versions["delineator_model"] == model.spec.provenance
     assert a.versions["delineator"].startswith("fused") and "fusion" in a.versions
     assert a.to_json_dict()["versions"]["delineator_model"].startswith("ludb-unet1d@")
 
@@ -29,7 +29,8 @@ def test_fused_is_the_default_and_records_the_model() -> None:
 @pytest.mark.parametrize("mode", ["dsp", "network", "fused"])
 def test_each_engine_finds_every_qrs_of_a_clean_record(mode: str) -> None:
     s = synthetic_ecg(rate_bpm=75, seed=4)
-    a = analyze(s.ecg, AnalysisConfig(delineator=mode))  # type: ignore[arg-type]
+    a = analyze(s.ecg, AnalysisConfig(delineator=mode),  # type: ignore[arg-type]
+                models=shipped_models())
     truth = [b.r_s for b in s.beats]
     qrs = [w for w in a.waves["II"] if w.type == "QRS"]
     assert len(qrs) == len(truth)
@@ -40,14 +41,16 @@ def test_each_engine_finds_every_qrs_of_a_clean_record(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["network", "fused"])
 def test_no_p_wave_is_invented_in_atrial_fibrillation(mode: str) -> None:
-    a = analyze(synthetic_ecg(seed=3, af=True).ecg, AnalysisConfig(delineator=mode))  # type: ignore[arg-type]
+    a = analyze(synthetic_ecg(seed=3, af=True).ecg, AnalysisConfig(delineator=mode),  # type: ignore[arg-type]
+                models=shipped_models())
     assert a.measurements.pr_ms is None
     assert not [w for ws in a.waves.values() for w in ws if w.type == "P"]
 
 
 def test_same_input_gives_the_same_read() -> None:
     ecg = synthetic_ecg(seed=5).ecg
-    assert analyze(ecg).to_json_dict() == analyze(ecg).to_json_dict()
+    assert (analyze(ecg, models=shipped_models()).to_json_dict()
+            == analyze(ecg, models=shipped_models()).to_json_dict())
 
 
 def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path) -> None:
@@ -57,7 +60,7 @@ def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path)
     shipped = DEFAULT_REGISTRY.read_text().replace(
         'file = "models/weights/', f'file = "{DEFAULT_REGISTRY.parents[1]}/models/weights/')
     registry.write_text(shipped + classifier_table(onnx))
-    models = NeuralModels(load_registry(registry))
+    models = load_models(load_registry(registry))
     s = synthetic_ecg(seed=6)
     a = analyze(s.ecg, models=models)
     ai = [st for st in a.statements if st.category == CATEGORY]
@@ -71,10 +74,10 @@ def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path)
 @pytest.mark.parametrize("record_id", [38, 52, 101])  # AF with "P waves" found (101), flutter
 def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: Path,
                                                                        record_id: int) -> None:
-    from bench import ludb
+    from ecgread.integration import ludb
     from ecgread.models.interpret.evidence import check_evidence
 
-    a = analyze(ludb.read_record(record_id))
+    a = analyze(ludb.read_record(record_id), models=shipped_models())
     codes = {s.code for s in a.statements}
     assert codes & {"AF", "AFL"}
     assert not [w for ws in a.waves.values() for w in ws if w.type == "P"]

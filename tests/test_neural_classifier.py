@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgread.models.registry import load_registry
-from ecgread.models.neural.classifier import CATEGORY, classify
-from ecgread.models.neural.runtime import NeuralModels
 from ecgread.models.ecg import STANDARD_LEADS
+from ecgread.models.neural.classifier import CATEGORY, classify
+from ecgread.models.neural.inference import NeuralModels
+from ecgread.workers.model_registry import load_registry
+from ecgread.workers.onnx_models import load_models
 from tests.neural_helpers import classifier_table, export_bump_classifier
 
 FS = 500.0
@@ -30,7 +31,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> NeuralModels:
     d = tmp_path_factory.mktemp("site")
     onnx = export_bump_classifier(d / "bump.onnx")
     (d / "models.toml").write_text(classifier_table(onnx))
-    return NeuralModels(load_registry(d / "models.toml"))
+    return load_models(load_registry(d / "models.toml"))
 
 
 def test_site_classifier_findings_have_probability_and_evidence(models: NeuralModels) -> None:
@@ -89,14 +90,14 @@ def test_training_script_on_ptbxl_format_data(tmp_path: Path) -> None:
                            "--epochs", "2", "--fs", "100", "--seconds", "2",
                            "--widths", "8,8,8,8,8", "--threads", "1"])
     assert out.is_file()
-    from ecgread.models.registry import sha256_of
+    from ecgread.workers.model_registry import sha256_of
 
     (tmp_path / "cfg").mkdir()
     table = classifier_table(out, name="site-test", samples=224).replace(
         '["BUMP", "OTHER"]', '["BUMP"]').replace('["Bump in lead II", "Something else"]',
                                                  '["Bump"]')
     (tmp_path / "cfg" / "models.toml").write_text(table)
-    m = NeuralModels(load_registry(tmp_path / "cfg" / "models.toml"))
-    assert m.classifiers[0].entry.sha256 == sha256_of(out)
+    m = load_models(load_registry(tmp_path / "cfg" / "models.toml"))
+    assert m.classifiers[0].spec.sha256 == sha256_of(out)
     p = m.classifiers[0].run(np.zeros((1, 12, 224), np.float32))
     assert p.shape == (1, 1) and 0.0 <= float(p[0, 0]) <= 1.0

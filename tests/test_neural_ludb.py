@@ -11,28 +11,27 @@ pytestmark = pytest.mark.ludb
 
 
 def test_network_detects_waves_on_held_out_records(ludb_dir: Path) -> None:
-    from bench import ludb
-    from bench.delineation_ludb import Score, score_record
+    from ecgread.integration import ludb
     from ecgread.models.neural.masks_to_waves import masks_to_waves
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.models.neural.delineation import predict_masks_many
+    from ecgread.models.scoring import DelineationScore, score_delineation
     from ecgread.workers.training.train_delineator import split_records
 
-    d = process_models().delineator
+    from tests.neural_helpers import shipped_models
+
+    d = shipped_models().delineator
     assert d is not None
     train, val = split_records()
     test_ids = [r for r in ludb.record_ids() if ludb.split(r) == "test"][:4]
     assert not set(test_ids) & set(train + val)
     ecgs = [ludb.read_record(r) for r in test_ids]
-    masks = d.predict_masks_many([(e.signal_uv, e.sampling_rate_hz) for e in ecgs])
-    total = Score()
+    masks = predict_masks_many(d, [(e.signal_uv, e.sampling_rate_hz) for e in ecgs])
+    total = DelineationScore()
     for rid, e, m in zip(test_ids, ecgs, masks):
         waves = masks_to_waves(m, e.sampling_rate_hz, e.lead_names, e.signal_uv)
-        det = {k: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in ws]
-               for k, ws in waves.items()}
-        total.add(score_record(ludb.expert_waves(rid, e.sampling_rate_hz), det))
+        total += score_delineation(ludb.expert_waves(rid, e.sampling_rate_hz), waves)
     for wave, floor in (("QRS", 98.0), ("P", 85.0), ("T", 90.0)):
-        se = total.tp[wave] / max(total.tp[wave] + total.fn[wave], 1) * 100
-        ppv = total.tp[wave] / max(total.tp[wave] + total.fp[wave], 1) * 100
+        se, ppv = total.sensitivity_pct(wave) or 0.0, total.ppv_pct(wave) or 0.0
         assert se >= floor and ppv >= floor, (wave, se, ppv)
     assert np.std(total.err_ms["QRS onset"]) < 15.0
     assert abs(np.mean(total.err_ms["QRS offset"])) < 10.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecgread.errors import ModelError
-from ecgread.models.registry import DEFAULT_REGISTRY, load_registry, sha256_of
+from ecgread.workers.model_registry import DEFAULT_REGISTRY, load_registry, sha256_of
 from tests.neural_helpers import classifier_table, export_bump_classifier
 
 
@@ -21,7 +21,8 @@ def test_valid_registry_loads(tmp_path: Path, onnx_file: Path) -> None:
     reg.write_text(classifier_table(onnx_file))
     r = load_registry(reg)
     assert r.delineator is None
-    (c,) = r.classifiers
+    (entry,) = r.classifiers
+    c = entry.spec
     assert c.name == "site-bump" and c.labels == ("BUMP", "OTHER")
     assert c.sha256 == sha256_of(onnx_file) and c.input.fs_hz == 100.0
     assert c.provenance.startswith("site-bump@0.1.0 sha256:")
@@ -79,5 +80,5 @@ def test_duplicate_names_and_bad_toml_are_refused(tmp_path: Path, onnx_file: Pat
 def test_shipped_registry_verifies() -> None:
     r = load_registry(DEFAULT_REGISTRY)
     d = r.delineator
-    assert d is not None and d.labels == ("none", "P", "QRS", "T")
-    assert d.input.fs_hz == 250.0 and d.path.stat().st_size < 5 * 1024 * 1024
+    assert d is not None and d.spec.labels == ("none", "P", "QRS", "T")
+    assert d.spec.input.fs_hz == 250.0 and d.path.stat().st_size < 5 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""The ONNX Runtime delineator: provider choice, shapes, determinism, batching."""
+"""The ONNX Runtime delineator (built at the edge, run through the core's inference
+contract): provider choice, shapes, determinism, batching."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgread.models.neural.runtime import Delineator, choose_providers, process_models
-from ecgread.models.registry import DEFAULT_REGISTRY, load_registry
+from ecgread.models.neural.delineation import predict_masks, predict_masks_many
+from ecgread.models.neural.inference import Network
+from ecgread.workers.model_registry import DEFAULT_REGISTRY, load_registry
+from ecgread.workers.onnx_models import OnnxNetwork, choose_providers, process_models
 
 FS = 500.0
 
 
 @pytest.fixture(scope="module")
-def delineator() -> Delineator:
+def delineator() -> Network:
     d = process_models(DEFAULT_REGISTRY).delineator
     assert d is not None
     return d
@@ -37,8 +40,8 @@ def test_cpu_is_chosen_and_logged(caplog: pytest.LogCaptureFixture, tmp_path: Pa
         assert choose_providers() == ["CPUExecutionProvider"]
     reg = load_registry(DEFAULT_REGISTRY)
     assert reg.delineator is not None
-    with caplog.at_level(logging.INFO, logger="ecgread.models.neural.runtime"):
-        d = Delineator(reg.delineator)
+    with caplog.at_level(logging.INFO, logger="ecgread.workers.onnx_models"):
+        d = OnnxNetwork(reg.delineator)
     assert d.provider in ("CPUExecutionProvider", "CUDAExecutionProvider")
     assert any(d.provider in r.getMessage() and "ludb-unet1d" in r.getMessage()
                for r in caplog.records)
@@ -48,35 +51,35 @@ def test_session_is_created_once_per_process() -> None:
     assert process_models(DEFAULT_REGISTRY) is process_models(str(DEFAULT_REGISTRY))
 
 
-def test_shapes_and_probabilities(delineator: Delineator) -> None:
+def test_shapes_and_probabilities(delineator: Network) -> None:
     x = synthetic(0)
-    p = delineator.predict_masks(x, FS)
+    p = predict_masks(delineator, x, FS)
     assert p.shape == (3, 4, 5000) and p.dtype == np.float32
     assert np.allclose(p.sum(axis=1), 1.0, atol=1e-4)
-    assert delineator.predict_masks(x[:, :3001], FS).shape == (3, 4, 3001)
-    assert delineator.predict_masks(x[None], FS).shape == (1, 3, 4, 5000)
+    assert predict_masks(delineator, x[:, :3001], FS).shape == (3, 4, 3001)
+    assert predict_masks(delineator, x[None], FS).shape == (1, 3, 4, 5000)
 
 
-def test_same_input_gives_identical_output(delineator: Delineator) -> None:
+def test_same_input_gives_identical_output(delineator: Network) -> None:
     x = synthetic(1)
-    assert np.array_equal(delineator.predict_masks(x, FS), delineator.predict_masks(x, FS))
+    assert np.array_equal(predict_masks(delineator, x, FS), predict_masks(delineator, x, FS))
 
 
-def test_batch_composition_does_not_change_an_ecg(delineator: Delineator) -> None:
+def test_batch_composition_does_not_change_an_ecg(delineator: Network) -> None:
     a, b = synthetic(2), synthetic(3)
-    alone = delineator.predict_masks(a, FS)
-    batched = delineator.predict_masks(np.stack([a, b]), FS)[0]
+    alone = predict_masks(delineator, a, FS)
+    batched = predict_masks(delineator, np.stack([a, b]), FS)[0]
     np.testing.assert_allclose(batched, alone, atol=1e-6)
-    many = delineator.predict_masks_many([(a, FS), (b[:, :4000], FS), (a[:, ::2], 250.0)])
+    many = predict_masks_many(delineator, [(a, FS), (b[:, :4000], FS), (a[:, ::2], 250.0)])
     np.testing.assert_allclose(many[0], alone, atol=1e-6)
     assert many[1].shape == (3, 4, 4000) and many[2].shape == (3, 4, 2500)
 
 
-def test_qrs_of_synthetic_beats_is_found(delineator: Delineator) -> None:
+def test_qrs_of_synthetic_beats_is_found(delineator: Network) -> None:
     from ecgread.models.neural.masks_to_waves import masks_to_waves
 
     x = synthetic(4, leads=1)
-    waves = masks_to_waves(delineator.predict_masks(x, FS), FS, ("II",), x)["II"]
+    waves = masks_to_waves(predict_masks(delineator, x, FS), FS, ("II",), x)["II"]
     qrs_peaks = [w.peak_s for w in waves if w.type == "QRS"]
     beats = np.arange(0.4, 10.0, 0.8)
     assert len(qrs_peaks) >= len(beats) - 3  # edge beats may be cut

@@ -15,7 +15,7 @@ import pydicom
 import pytest
 from sqlmodel import select
 
-from audit.db import migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord
 from ecgread.errors import DeliveryError
 from ecgread.integration.dicom_decode import decode_file
@@ -27,17 +27,12 @@ from ecgread.reporting.encapsulated_pdf import (
     report_uids,
     to_part10,
 )
+from ecgread.testing import free_port
 from ecgread.workers.outbox import deliver_due, enqueue_delivery
 
 STORESCP = shutil.which("storescp") or "/usr/bin/storescp"
 PDF = b"%PDF-1.4 test report\n%%EOF\n"  # odd length: stored padded to even
 pytestmark = pytest.mark.skipif(not Path(STORESCP).exists(), reason="DCMTK storescp missing")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class StoreScp:
@@ -75,7 +70,7 @@ class StoreScp:
 
 @pytest.fixture
 def pacs(tmp_path):
-    scp = StoreScp(tmp_path / "pacs", _free_port())
+    scp = StoreScp(tmp_path / "pacs", free_port())
     yield scp
     scp.stop()
 
@@ -149,7 +144,7 @@ def test_c_store_to_storescp(settings, pacs, ecg_context) -> None:
 
 
 def test_pacs_down_raises_delivery_error(settings, ecg_context) -> None:
-    s = _pacs_settings(settings, _free_port())  # nothing listens there
+    s = _pacs_settings(settings, free_port())  # nothing listens there
     with pytest.raises(DeliveryError):
         send_to_pacs(s, _dataset(ecg_context))
 

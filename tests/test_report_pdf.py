@@ -20,10 +20,8 @@ import pydicom.data
 import pytest
 
 from ecgread.config.settings import Settings
-from ecgread.errors import ConfigError
 from ecgread.integration.dicom_decode import decode_file
 from ecgread.models.analysis import Analysis, analyze
-from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
 from ecgread.models.results import Evidence, Statement
 from ecgread.reporting.context import ReportContext, report_context
@@ -37,6 +35,8 @@ from ecgread.reporting.tracing import (
     slot_leads,
     tracing_svg,
 )
+from ecgread.workers.provenance import with_ecgread_version
+from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg
 
 poppler = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None,
@@ -45,11 +45,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _analyze(ecg: Ecg) -> Analysis:
-    """The default pipeline; the DSP delineator where no neural delineator is available."""
-    try:
-        return analyze(ecg)
-    except ConfigError:
-        return analyze(ecg, AnalysisConfig(delineator="dsp"))
+    """The read as the workers make it: the shipped models, the ecgread version."""
+    return with_ecgread_version(analyze(ecg, models=shipped_models()))
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +190,7 @@ def test_evidence_is_printed_beside_its_statement(sample: Analysis, tmp_path: Pa
     sr = next(s for s in sample.statements if s.code == "SR")
     hr = next(e for e in sr.evidence if e.measurement == "heart_rate_bpm")
     assert isinstance(hr.value, float)
-    beside = (f"{sr.text} {sr.certainty} P-wave ratio 1.00 (≥ 0.5);")
+    beside = (f"{sr.text} {sr.certainty} P-wave ratio 1.00 (≥ 0.5)")
     spans = f"{len(hr.spans_s)} spans ({hr.spans_s[0][0]:.2f}–{hr.spans_s[0][1]:.2f} s, …)"
     html = _html_text(render_html(sample, ReportContext()))
     assert beside in html
@@ -251,7 +248,7 @@ def test_html_is_autoescaped(sample: Analysis) -> None:
 
 @poppler
 def test_example_script_writes_pdf_and_png(tmp_path: Path) -> None:
-    from ecgread.reporting.example import write_example
+    from ecgread.cli.example_report import write_example
 
     pdf, png, seconds = write_example(tmp_path)
     assert _page(pdf) == (1, (842, 595))

@@ -8,6 +8,7 @@ from ecgread.models.analysis import WAVE_INTERVALS, analyze
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.results import Beat, Wave
 from ecgread.models.wave_intervals import WaveIntervalConfig, intervals_from_waves
+from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg
 
 
@@ -38,7 +39,7 @@ def test_no_p_decision_no_pr_and_too_few_leads_nothing() -> None:
 @pytest.mark.parametrize("rate_bpm", [60, 90, 140])
 def test_fused_pr_and_qt_match_the_synthetic_truth(rate_bpm: float) -> None:
     s = synthetic_ecg(rate_bpm=rate_bpm, seed=11)
-    fused = analyze(s.ecg).measurements
+    fused = analyze(s.ecg, models=shipped_models()).measurements
     dsp = analyze(s.ecg, AnalysisConfig(delineator="dsp")).measurements
     b = s.beats[2]
     assert fused.pr_ms == pytest.approx(1000 * (b.qrs_onset_s - b.p_onset_s), abs=12)
@@ -49,7 +50,8 @@ def test_fused_pr_and_qt_match_the_synthetic_truth(rate_bpm: float) -> None:
 
 
 def test_no_pr_in_atrial_fibrillation_with_the_neural_waves() -> None:
-    m = analyze(synthetic_ecg(rate_bpm=100, af=True, seed=11).ecg).measurements
+    m = analyze(synthetic_ecg(rate_bpm=100, af=True, seed=11).ecg,
+                models=shipped_models()).measurements
     assert m.pr_ms is None and "pr_ms" in m.unmeasured
 
 

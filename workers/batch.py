@@ -25,7 +25,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -66,7 +66,7 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
         moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.astimezone()  # local time
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def run_batch(settings: Settings, paths: list[Path], *, stored: bool = False,
@@ -201,7 +201,7 @@ def _read_files(settings: Settings, paths: list[Path], out: Path, jobs: int, pdf
     options = BatchOptions(out_dir=out.resolve(), pdf=pdf)
     runner: _Runner
     if settings.broker_url:
-        from ecgread.workers.batch_tasks import CeleryRunner
+        from ecgread.workers.batch_celery import CeleryRunner
 
         runner = CeleryRunner(settings, options)
     else:
@@ -268,7 +268,7 @@ def _archive_report(folder: OutputFolder) -> Path | None:
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None,
                    deliver: bool) -> int:
     from ecgread.audit import queries
-    from audit.db import migrate, session_scope
+    from ecgread.audit.db import migrate, session_scope
     from ecgread.workers.read_job import read_ecg
 
     migrate(settings.audit_url)

@@ -116,7 +116,8 @@ def read_chunk(settings: Settings, items: list[tuple[str, str]], options: BatchO
     from ecgread.integration.ecg_files import read_ecg_file
     from ecgread.models.analysis import AnalysisConfig
     from ecgread.models.ecg import Ecg
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.models.neural.delineation import predict_masks_many
+    from ecgread.workers.onnx_models import process_models
 
     config = AnalysisConfig(delineator=settings.delineator)  # type: ignore[arg-type]
     models = process_models(settings.model_registry)
@@ -130,8 +131,8 @@ def read_chunk(settings: Settings, items: list[tuple[str, str]], options: BatchO
     masks: list[np.ndarray | None] = [None] * len(ecgs)
     if config.delineator != "dsp" and models.delineator is not None and ecgs:
         try:
-            masks = list(models.delineator.predict_masks_many(
-                [(e.signal_uv, e.sampling_rate_hz) for _, e in ecgs]))
+            masks = list(predict_masks_many(
+                models.delineator, [(e.signal_uv, e.sampling_rate_hz) for _, e in ecgs]))
         except Exception:  # noqa: BLE001 - each ECG is then run on its own, and fails alone
             log.warning("batched inference failed for a chunk; reading its ECGs one by one")
     for (i, ecg), mask in zip(ecgs, masks, strict=True):
@@ -152,8 +153,9 @@ def _read_one(settings: Settings, config: Any, models: Any, ecg: Any, mask: Any,
               options: BatchOptions) -> dict[str, Any]:
     from ecgread.models.agreement import compare_read
     from ecgread.models.analysis import analyze
+    from ecgread.workers.provenance import with_ecgread_version
 
-    analysis = analyze(ecg, config, models=models, masks=mask)
+    analysis = with_ecgread_version(analyze(ecg, config, models=models, masks=mask))
     pdf_name = None
     if options.pdf:
         from ecgread.integration.object_store import write_durably

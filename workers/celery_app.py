@@ -1,4 +1,12 @@
-"""The Celery application: configuration only, no work. Creating it connects to nothing.
+"""The Celery application: configuration and task registration, no work. Creating it
+connects to nothing.
+
+There is no module-level application: ``ecgread worker`` and ``ecgread serve`` each build
+one with :func:`make_celery` from the settings they resolved (command-line options over
+``ECGREAD_*``), the tasks are registered on that application, and a task reads the
+settings of the application it is bound to (:func:`settings_of`). So a worker started
+with ``--home``/``--database-url`` reads and writes there, whatever the environment says.
+There is no ``celery -A`` entry point: run workers with ``ecgread worker``.
 
 Embedded default (no ``ECGREAD_BROKER_URL``): tasks run eagerly in the calling process.
 Scale-out: RabbitMQ with durable queues, late acknowledgment (a task is acked only after
@@ -16,15 +24,29 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-from ecgread.config.settings import Settings, load_settings
+from ecgread.config.settings import Settings
+from ecgread.workers.queues import (
+    CRITICAL_DELIVERIES_QUEUE,
+    DELIVER_TASK,
+    DELIVERIES_QUEUE,
+    READ_TASK,
+    READS_QUEUE,
+    settings_of,
+)
+from ecgread.workers.tasks import register_tasks
 
-READS_QUEUE = "reads"
-CRITICAL_DELIVERIES_QUEUE = "deliveries.critical"
-DELIVERIES_QUEUE = "deliveries"
-
+__all__ = [
+    "CRITICAL_DELIVERIES_QUEUE", "DELIVERIES_QUEUE", "DELIVER_TASK", "READS_QUEUE", "READ_TASK",
+    "make_celery", "settings_of",
+]
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("ecgread", include=["ecgread.workers.tasks"])
+    """A Celery application configured from ``settings``, with the ecgread tasks registered.
+
+    ``settings`` travel with the application (:func:`settings_of`); the tasks read them
+    from there. Nothing connects until the application sends or consumes a message.
+    """
+    app = Celery("ecgread", set_as_current=False)
     exchange = Exchange("ecgread", type="direct", durable=True)
     eager = not settings.broker_url
     app.conf.update(
@@ -48,11 +70,8 @@ def make_celery(settings: Settings) -> Celery:
             Queue(DELIVERIES_QUEUE, exchange, routing_key=DELIVERIES_QUEUE, durable=True),
         ),
         task_default_queue=READS_QUEUE,
-        task_routes={"ecgread.read_ecg": {"queue": READS_QUEUE, "routing_key": READS_QUEUE}},
+        task_routes={READ_TASK: {"queue": READS_QUEUE, "routing_key": READS_QUEUE}},
     )
     app.conf.ecgread_settings = settings
+    register_tasks(app)
     return app
-
-
-#: The application the ``celery -A workers.celery_app worker`` command loads.
-app = make_celery(load_settings())

@@ -24,7 +24,8 @@ class Dispatcher(Protocol):
 
 
 class CeleryDispatcher:
-    """Publishes one persistent ``ecgread.read_ecg`` message per ECG to the ``reads`` queue."""
+    """Publishes one persistent ``ecgread.read_ecg`` message per ECG to the ``reads`` queue,
+    through the one Celery application built from ``settings`` (the broker they name)."""
 
     def __init__(self, settings: Settings) -> None:
         from ecgread.workers.celery_app import make_celery
@@ -32,9 +33,11 @@ class CeleryDispatcher:
         self._app = make_celery(settings)
 
     def submit(self, sop_instance_uid: str) -> None:
-        self._app.send_task("ecgread.read_ecg", args=[sop_instance_uid],
-                            task_id=f"read:{sop_instance_uid}", queue="reads",
-                            routing_key="reads", headers={"trace_id": sop_instance_uid})
+        from ecgread.workers.celery_app import READ_TASK, READS_QUEUE
+
+        self._app.send_task(READ_TASK, args=[sop_instance_uid],
+                            task_id=f"read:{sop_instance_uid}", queue=READS_QUEUE,
+                            routing_key=READS_QUEUE, headers={"trace_id": sop_instance_uid})
 
     def close(self) -> None:
         self._app.close()
@@ -44,7 +47,7 @@ class LocalWorker:
     """The embedded default: one background thread reads ECGs in arrival order.
 
     After each read it runs the outbox once so results leave at once; retries are the
-    outbox loop's job (``workers.outbox.run_outbox``).
+    outbox loop's job (``ecgread.workers.outbox.run_outbox``).
     """
 
     def __init__(self, settings: Settings) -> None:

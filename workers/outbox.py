@@ -31,7 +31,7 @@ from pathlib import Path
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import Delivery, DeliveryAttempt
 from ecgread.config.settings import Settings

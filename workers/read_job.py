@@ -13,15 +13,15 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import Session, select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import EcgRead, EcgRecord, Hl7Order, Report, utcnow
 from ecgread.config.settings import Settings
 from ecgread.errors import DecodeError
+from ecgread.integration.dicom_meta import age_from_birth_date
 from ecgread.integration.recovery import UNFINISHED_STATES
 from ecgread.models.ecg import Ecg
 
@@ -47,12 +47,10 @@ def _with_order_demographics(ecg: Ecg, order: Hl7Order | None) -> Ecg:
         updates["patient_sex"] = order.patient_sex
     if acq.patient_birth_date is None and order.patient_birth_date:
         updates["patient_birth_date"] = order.patient_birth_date
-    if acq.patient_age_years is None and order.patient_birth_date and acq.acquisition_time:
-        try:
-            born = datetime.strptime(order.patient_birth_date[:8], "%Y%m%d")
-            updates["patient_age_years"] = (acq.acquisition_time.replace(tzinfo=None) - born).days / 365.25
-        except ValueError:
-            pass
+    if acq.patient_age_years is None:
+        age = age_from_birth_date(order.patient_birth_date, acq.acquisition_time)
+        if age is not None:
+            updates["patient_age_years"] = age
     if acq.accession_number is None and order.accession_number:
         updates["accession_number"] = order.accession_number
     if not updates:
@@ -79,7 +77,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     from ecgread.integration.dicom_decode import decode_file
     from ecgread.integration.matching import match_order_for_ecg
     from ecgread.models.analysis import AnalysisConfig, analyze
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
     url = settings.audit_url
     with session_scope(url) as session:
@@ -106,8 +105,9 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     started = time.perf_counter()
     try:
         ecg = _with_order_demographics(decode_file(path), order)
-        analysis = analyze(ecg, AnalysisConfig(delineator=settings.delineator),
-                           models=process_models(settings.model_registry))
+        analysis = with_ecgread_version(analyze(
+            ecg, AnalysisConfig(delineator=settings.delineator),
+            models=process_models(settings.model_registry)))
     except DecodeError as exc:
         with session_scope(url) as session:
             record = session.get(EcgRecord, ecg_id)
@@ -140,8 +140,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
 
 
 def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, read_id: int,
-                      analysis, order: Hl7Order | None, deliver: bool = True
-                      ) -> None:  # type: ignore[no-untyped-def]
+                      analysis, order: Hl7Order | None,  # type: ignore[no-untyped-def]
+                      deliver: bool = True) -> None:
     """Render the PDF and ORU, store them durably, queue deliveries (when ``deliver``), mark
     the ECG reported."""
     import hashlib

@@ -1,12 +1,27 @@
-"""Celery tasks: thin wrappers that take IDs, retry only transient faults (STYLE #4)."""
+"""Celery tasks: thin wrappers that take IDs, retry only transient faults (STYLE #4).
+
+:func:`register_tasks` adds them to one application (``make_celery`` calls it); each task
+reads the settings of the application it is bound to, never a module-level one.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
-from ecgread.workers.celery_app import CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE, app
+from ecgread.workers.batch_tasks import ARCHIVE_TASK, read_archive_chunk
+from ecgread.workers.queues import (
+    CRITICAL_DELIVERIES_QUEUE,
+    DELIVER_TASK,
+    DELIVERIES_QUEUE,
+    READ_TASK,
+    settings_of,
+)
+
+__all__ = ["TRANSIENT", "deliver_task", "read_ecg_task", "register_tasks"]
 
 log = logging.getLogger("ecgread.tasks")
 
@@ -14,37 +29,33 @@ log = logging.getLogger("ecgread.tasks")
 TRANSIENT = (OperationalError, OSError)
 
 
-def _settings():  # type: ignore[no-untyped-def]
-    return app.conf.ecgread_settings
-
-
-@app.task(name="ecgread.read_ecg", bind=True, acks_late=True, max_retries=10,
-          autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300)
-def read_ecg_task(self, sop_instance_uid: str, trigger: str = "ingest") -> dict:  # type: ignore[no-untyped-def]
+def read_ecg_task(task: Task, sop_instance_uid: str, trigger: str = "ingest") -> dict[str, Any]:
+    """Read one stored ECG, then run the outbox on the queue its urgency calls for."""
     from ecgread.workers.read_job import read_ecg
 
-    outcome = read_ecg(_settings(), sop_instance_uid, trigger)
+    outcome = read_ecg(settings_of(task.app), sop_instance_uid, trigger)
     if outcome.read_id is not None:
-        deliver_task.apply_async(
-            queue=CRITICAL_DELIVERIES_QUEUE if outcome.critical else DELIVERIES_QUEUE,
-            routing_key=CRITICAL_DELIVERIES_QUEUE if outcome.critical else DELIVERIES_QUEUE,
-            priority=9 if outcome.critical else 0,
-        )
+        queue = CRITICAL_DELIVERIES_QUEUE if outcome.critical else DELIVERIES_QUEUE
+        task.app.tasks[DELIVER_TASK].apply_async(queue=queue, routing_key=queue,
+                                                 priority=9 if outcome.critical else 0)
     return {"sop_instance_uid": sop_instance_uid, "read_id": outcome.read_id,
             "critical": outcome.critical, "skipped": outcome.skipped, "error": outcome.error}
 
 
-@app.task(name="ecgread.deliver", acks_late=True, max_retries=10, autoretry_for=TRANSIENT,
-          retry_backoff=True)
-def deliver_task() -> int:
+def deliver_task(task: Task) -> int:
     """Send every delivery that is due (critical first); returns how many were attempted."""
     from ecgread.workers.outbox import deliver_due
 
-    return deliver_due(_settings())
+    return deliver_due(settings_of(task.app))
 
 
-# ``ecgread batch`` over a broker: one chunk of archive files per message (workers.batch_tasks).
-from ecgread.workers.batch_tasks import ARCHIVE_TASK, read_archive_chunk
-
-app.task(name=ARCHIVE_TASK, bind=True, acks_late=True, max_retries=10, autoretry_for=TRANSIENT,
-         retry_backoff=True, retry_backoff_max=300)(read_archive_chunk)
+def register_tasks(app: Celery) -> None:
+    """Register the ecgread tasks on ``app`` only (not shared with other applications)."""
+    app.task(name=READ_TASK, bind=True, shared=False, acks_late=True, max_retries=10,
+             autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300)(read_ecg_task)
+    app.task(name=DELIVER_TASK, bind=True, shared=False, acks_late=True, max_retries=10,
+             autoretry_for=TRANSIENT, retry_backoff=True)(deliver_task)
+    # ``ecgread batch`` over a broker: a chunk of archive files per message (batch_tasks)
+    app.task(name=ARCHIVE_TASK, bind=True, shared=False, acks_late=True, max_retries=10,
+             autoretry_for=TRANSIENT, retry_backoff=True,
+             retry_backoff_max=300)(read_archive_chunk)

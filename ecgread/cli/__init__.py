@@ -122,7 +122,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ecgread.cli.textual import describe
     from ecgread.integration.ecg_files import read_ecg_file
     from ecgread.models.analysis import AnalysisConfig, analyze
-    from ecgread.models.neural.runtime import process_models
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
     settings = _settings(args)
     config = AnalysisConfig(delineator=settings.delineator)
@@ -131,7 +132,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     for path in args.paths:
         try:
             ecg = read_ecg_file(path)
-            analysis = analyze(ecg, config, models=models)
+            analysis = with_ecgread_version(analyze(ecg, config, models=models))
         except EcgreadError as exc:
             failures += 1
             if args.json:
@@ -171,13 +172,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print("ecgread worker: needs a broker (--broker-url or ECGREAD_BROKER_URL); "
               "without one, `ecgread serve` reads in process", file=sys.stderr)
         return 2
-    from ecgread.models.registry import load_registry
     from ecgread.workers.celery_app import make_celery
+    from ecgread.workers.model_registry import load_registry
 
     load_registry(settings.model_registry)  # a wrong or missing model file stops us here
-    app = make_celery(settings)
-    import ecgread.workers.tasks  # noqa: F401  (registers the tasks)
-
+    app = make_celery(settings)  # the tasks run with these settings, not the environment's
     # A node name of its own per worker process: several workers on one host would
     # otherwise fight over the same exclusive control queue (celery@HOST.celery.pidbox).
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}",
@@ -220,7 +219,7 @@ def _until(text: str) -> datetime:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ecgread.audit import queries
-    from audit.db import migrate, session_scope
+    from ecgread.audit.db import migrate, session_scope
     from ecgread.audit.events import verify_chain
 
     settings = _settings(args)
@@ -260,7 +259,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from audit.db import migrate
+    from ecgread.audit.db import migrate
 
     settings = _settings(args)
     migrate(settings.audit_url)

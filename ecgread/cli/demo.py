@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from audit.db import session_scope
+from ecgread.audit.db import session_scope
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
 from ecgread.config.settings import Settings
 

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.db import migrate
+from ecgread.audit.db import migrate
 from ecgread.config.settings import Settings
 from ecgread.workers.dispatch import Dispatcher, make_dispatcher
 
@@ -51,8 +51,8 @@ def _verify_models(settings: Settings) -> None:
     Reading in process, the sessions are created now; with a broker the workers create
     their own, so only the files and checksums are checked here.
     """
-    from ecgread.models.neural.runtime import process_models
-    from ecgread.models.registry import load_registry
+    from ecgread.workers.model_registry import load_registry
+    from ecgread.workers.onnx_models import process_models
 
     if settings.broker_url:
         load_registry(settings.model_registry)

@@ -1,16 +1,12 @@
-"""The plain human-readable form of an analysis (``ecgread analyze`` without ``--json``)."""
+"""The plain human-readable form of an analysis (``ecgread analyze`` without ``--json``).
+
+Measurement labels and units come from the catalogue (:mod:`models.catalogue`).
+"""
 
 from __future__ import annotations
 
 from ecgread.models.analysis import Analysis
-
-_LABELS = (
-    ("heart_rate_bpm", "Heart rate", "bpm"), ("rr_ms", "RR", "ms"), ("p_ms", "P duration", "ms"),
-    ("pr_ms", "PR", "ms"), ("qrs_ms", "QRS", "ms"), ("qt_ms", "QT", "ms"),
-    ("qtc_bazett_ms", "QTc Bazett", "ms"), ("qtc_fridericia_ms", "QTc Fridericia", "ms"),
-    ("qtc_framingham_ms", "QTc Framingham", "ms"), ("qtc_hodges_ms", "QTc Hodges", "ms"),
-    ("p_axis_deg", "P axis", "°"), ("qrs_axis_deg", "QRS axis", "°"), ("t_axis_deg", "T axis", "°"),
-)
+from ecgread.models.catalogue import CATALOGUE
 
 
 def describe(analysis: Analysis) -> str:
@@ -20,13 +16,13 @@ def describe(analysis: Analysis) -> str:
     if not analysis.quality.usable or analysis.quality.problems:
         lines.append("  quality: " + ("usable" if analysis.quality.usable else "NOT usable")
                      + ("; " + "; ".join(analysis.quality.problems) if analysis.quality.problems else ""))
-    for name, label, unit in _LABELS:
-        value = getattr(m, name)
+    for entry in CATALOGUE:
+        value, label = getattr(m, entry.name), entry.short_label
         if value is None:
-            reason = m.unmeasured.get(name, "")
+            reason = m.unmeasured.get(entry.name, "")
             lines.append(f"  {label:<16} unable to measure" + (f" ({reason})" if reason else ""))
         else:
-            lines.append(f"  {label:<16} {value:6.0f} {unit}")
+            lines.append(f"  {label:<16} {value:6.0f} {entry.unit.symbol}")
     lines.append("  Statements:")
     for s in analysis.statements:
         flag = "CRITICAL " if s.critical else ""

@@ -18,7 +18,7 @@ True
 
 from __future__ import annotations
 
-from ecgread.models.analysis import Analysis
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.results import Statement
 from ecgread.models.interpret import criteria
 from ecgread.models.interpret.context import Ctx, Finding

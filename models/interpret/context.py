@@ -1,7 +1,7 @@
 """What every rule gets: the analysis, evidence builders that check as they build, and spans.
 
 A rule asks :meth:`Ctx.ev` for each fact it needs; ``ev`` reads the value through
-:func:`models.interpret.values.resolve` (the same path :func:`check_evidence` uses) and
+:func:`ecgread.models.interpret.values.resolve` (the same path :func:`check_evidence` uses) and
 returns an :class:`Evidence` only when the criterion holds, else None. A rule emits a
 :class:`Finding` only with all its evidence present, so no statement lacks evidence.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ecgread.models.analysis import Analysis
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.results import Certainty, Evidence, Wave
 from ecgread.models.interpret.evidence import holds
-from ecgread.models.interpret.values import resolve
+from ecgread.models.interpret.values import qrs_t_pairs, resolve
 
 Span = tuple[float, float]
 MAX_SPANS = 12
@@ -105,14 +105,8 @@ class Ctx:
         return [(w.onset_s, w.offset_s) for w in self.waves(lead, "T")]
 
     def qt(self, lead: str) -> list[Span]:
-        """QRS onset -> end of the next T wave."""
-        ts = self.waves(lead, "T")
-        out = []
-        for q in self.waves(lead, "QRS"):
-            nxt = [t for t in ts if t.onset_s >= q.offset_s and t.offset_s - q.onset_s < 0.8]
-            if nxt:
-                out.append((q.onset_s, nxt[0].offset_s))
-        return out
+        """QRS onset -> end of the next T wave (:func:`qrs_t_pairs`)."""
+        return [(q.onset_s, t.offset_s) for q, t in qrs_t_pairs(self.a.waves.get(lead, ()))]
 
     def beats(self, idx: Iterable[int], half_s: float = 0.1) -> list[Span]:
         return [(self.a.beats[i].r_s - half_s, self.a.beats[i].r_s + half_s) for i in idx]

@@ -26,7 +26,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ecgread.models.analysis import Analysis
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.results import Statement
 from ecgread.models.interpret.values import UnknownMeasurement, Value, resolve
 

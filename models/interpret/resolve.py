@@ -16,10 +16,11 @@ overall statement when the rhythm could not be determined and nothing is abnorma
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import normal_range
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.library import LIBRARY
 
-_P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "1AVB", "SHORT_PR", "2AVB_I",
+_P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "AT", "1AVB", "SHORT_PR",
                 "2AVB_II", "3AVB", "LAE", "RAE", "PAC", "WPW", "JUNCT", "ACC_JUNCT", "SVT"}
 _QRS_DEPENDENT = {"LBBB", "RBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "LVH", "RVH",
                   "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "ST_DEP", "T_INV", "EARLY_REPOL",
@@ -28,7 +29,7 @@ _QRS_DEPENDENT = {"LBBB", "RBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "LVH
 _STEMI = {"STEMI_ANT", "STEMI_INF", "STEMI_LAT"}
 
 EXCLUDES: dict[str, set[str]] = {
-    "VPACED": _QRS_DEPENDENT | {"1AVB", "3AVB", "2AVB_I", "2AVB_II", "PVC", "VBIGEMINY",
+    "VPACED": _QRS_DEPENDENT | {"1AVB", "3AVB", "2AVB_II", "PVC", "VBIGEMINY",
                                 "PVC_COUPLET", "NSVT", "VT"},
     "AVPACED": _QRS_DEPENDENT | _P_DEPENDENT | {"PVC", "VBIGEMINY", "PVC_COUPLET", "NSVT",
                                                  "VT"},
@@ -38,7 +39,7 @@ EXCLUDES: dict[str, set[str]] = {
     "NSVT": {"PVC_COUPLET"},
     "AF": _P_DEPENDENT,
     "AFL": _P_DEPENDENT | {"AF"},
-    "3AVB": {"1AVB", "2AVB_I", "2AVB_II", "SHORT_PR", "WPW"},
+    "3AVB": {"1AVB", "2AVB_II", "SHORT_PR", "WPW"},
     "WPW": {"SHORT_PR", "IVCD", "LBBB", "RBBB", "ILBBB", "IRBBB", "LVH", "RVH", "LAFB",
             "LPFB", "ST_DEP", "T_INV"} | _STEMI,
     "LBBB": {"ILBBB", "IRBBB", "IVCD", "LVH", "RVH", "LAFB", "LPFB", "ST_DEP", "T_INV",
@@ -95,8 +96,9 @@ def overall(c: Ctx, findings: list[Finding]) -> Finding | None:
     rhythm = [f for f in normal + minor if LIBRARY[f.code].category == "rhythm"]
     if not rhythm:
         return None
-    extra = tuple(e for e in (c.ev("qrs_ms", "< 110"), c.ev("pr_ms", "in [120, 200]"),
-                              c.ev("qrs_axis_deg", "in [-30, 90]")) if e)
+    extra = tuple(e for e in (c.ev("qrs_ms", "< 110"),
+                              c.ev("pr_ms", normal_range("pr_ms").criterion),
+                              c.ev("qrs_axis_deg", normal_range("qrs_axis_deg").criterion)) if e)
     if any(LIBRARY[f.code].severity == "minor" for f in minor):
         return Finding("OTHERWISE_NORMAL", "definite",
                        tuple(f.evidence[0] for f in minor) + extra)

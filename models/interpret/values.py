@@ -2,7 +2,7 @@
 
 Names (the ``Evidence.measurement`` grammar):
 
-- a global measurement of :data:`models.results.MEASUREMENT_NAMES`, e.g. ``"pr_ms"``;
+- a global measurement of :data:`ecgread.models.results.MEASUREMENT_NAMES`, e.g. ``"pr_ms"``;
 - ``"LEAD.field"``: a field of that lead's :class:`LeadAmplitudes`, e.g. ``"V1.r_uv"``;
 - ``"rhythm.field"``: a scalar field of :class:`RhythmFeatures`, e.g. ``"rhythm.p_wave_ratio"``;
 - ``"patient.sex"`` ("M", "F" or None) and ``"patient.age_years"``;
@@ -16,20 +16,22 @@ every cited value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 
 import numpy as np
 
-from ecgread.models.analysis import Analysis
-from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures
+from ecgread.models.analysis_result import Analysis
+from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures, Wave
+from ecgread.models.rr_irregularity import normalised_rmssd
 
 Value = float | str | None
 LIMB_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF")
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
 _AMP_FIELDS = {f.name for f in fields(LeadAmplitudes)}
 _RHYTHM_SCALARS = {f.name for f in fields(RhythmFeatures)
-                   if f.name not in ("rr_intervals_ms", "pr_intervals_ms", "pacing_spikes_s")}
+                   if f.name not in ("rr_intervals_ms", "pr_intervals_ms", "pacing_spikes_s",
+                                     "p_wave_leads", "flutter_leads")}
 
 #: Territories for ST elevation (4th UDMI, Thygesen K et al. Circulation 2018;138:e618) and
 #: the pairs of leads taken as contiguous: the Cabrera sequence aVL, I, -aVR, II, aVF, III in
@@ -249,10 +251,7 @@ def _couplets(a: Analysis) -> float | None:
 
 def _rr_irregularity_normal(a: Analysis) -> float | None:
     """Normalised RMSSD of normal-normal RR (ectopic beats left out), dimensionless."""
-    nn = np.array(_normal_rr(a))
-    if nn.size < 3:
-        return None
-    return float(np.sqrt(np.mean(np.diff(nn) ** 2)) / np.mean(nn))
+    return normalised_rmssd(_normal_rr(a))
 
 
 def _rr_range(a: Analysis) -> float | None:
@@ -442,21 +441,33 @@ for _ld in LIMB_LEADS + PRECORDIAL_LEADS:
     DERIVED[f"r_to_s_ratio.{_ld}"] = _r_to_s(_ld)
 
 
+#: A QRS and a T wave of one lead are one QT when the T wave starts after the QRS ends and
+#: ends less than this long after the QRS onset, s.
+QT_MAX_S = 0.8
+
+
+def qrs_t_pairs(waves: Sequence[Wave]) -> list[tuple[Wave, Wave]]:
+    """Each QRS of one lead's waves with the first T wave that makes a QT with it
+    (:data:`QT_MAX_S`), in the order of ``waves``; QRS complexes without one are left out."""
+    ts = [w for w in waves if w.type == "T"]
+    pairs = []
+    for q in (w for w in waves if w.type == "QRS"):
+        nxt = [t for t in ts if t.onset_s >= q.offset_s and t.offset_s - q.onset_s < QT_MAX_S]
+        if nxt:
+            pairs.append((q, nxt[0]))
+    return pairs
+
+
 def _qtc_lead_median(a: Analysis) -> float | None:
     """Framingham QTc (ms) of the median per-lead QT: per usable lead, the median over beats
-    of T offset - QRS onset (next T within 0.8 s), then the median over leads. A check on the
+    of T offset - QRS onset (:func:`qrs_t_pairs`), then the median over leads. A check on the
     global QT, whose latest T offset one lead can stretch (Sagie 1992 for the correction)."""
     rr = a.measurements.rr_ms
     if rr is None:
         return None
     per_lead = []
     for ws in a.waves.values():
-        qts = []
-        ts = [w for w in ws if w.type == "T"]
-        for q in (w for w in ws if w.type == "QRS"):
-            nxt = [t for t in ts if t.onset_s >= q.offset_s and t.offset_s - q.onset_s < 0.8]
-            if nxt:
-                qts.append((nxt[0].offset_s - q.onset_s) * 1000.0)
+        qts = [(t.offset_s - q.onset_s) * 1000.0 for q, t in qrs_t_pairs(ws)]
         if qts:
             per_lead.append(float(np.median(qts)))
     if len(per_lead) < 3:
@@ -465,3 +476,59 @@ def _qtc_lead_median(a: Analysis) -> float | None:
 
 
 DERIVED["qtc_framingham_lead_median_ms"] = _qtc_lead_median
+
+
+# --- rhythm corroboration (models/rhythm.py, models/atrial.py) ---------------------------
+
+def rhythm_lead_names(a: Analysis) -> list[str]:
+    """Leads with waves that take part in rhythm decisions: usable and not flagged noisy,
+    saturated, flat or off (:data:`models.rhythm.NOT_FOR_RHYTHM`)."""
+    from ecgread.models.rhythm import NOT_FOR_RHYTHM
+
+    bad = {lq.lead for lq in a.quality.leads if any(p in NOT_FOR_RHYTHM for p in lq.problems)}
+    return [ld for ld in a.waves if ld not in bad]
+
+
+def wide_qrs_leads(a: Analysis, beats: list[int] | None = None, min_ms: float = 120.0
+                   ) -> list[str]:
+    """Rhythm leads in which the median QRS duration over ``beats`` (default all) is >=
+    ``min_ms``: a wide complex seen in several good leads, not one lead's late offset."""
+    from ecgread.models.wave_intervals import beat_waves
+
+    idx = range(len(a.beats)) if beats is None else beats
+    out = []
+    for ld in rhythm_lead_names(a):
+        qrs = [w for w in a.waves[ld] if w.type == "QRS"]
+        widths = [(w.offset_s - w.onset_s) * 1000.0 for i in idx
+                  for w in beat_waves(qrs, a.beats[i].r_s)[:1]]
+        if widths and float(np.median(widths)) >= min_ms:
+            out.append(ld)
+    return out
+
+
+def longest_ventricular_run(a: Analysis) -> list[int]:
+    runs = [(i, j) for i, j in ventricular_runs(a) if j - i >= 2]
+    if not runs:
+        return []
+    i, j = max(runs, key=lambda r: r[1] - r[0])
+    return list(range(i, j + 1))
+
+
+def _pr_spread(a: Analysis) -> float | None:
+    from ecgread.models.rhythm import pr_spread_ms
+
+    return pr_spread_ms(a.rhythm.pr_intervals_ms)
+
+
+def _atrial_to_ventricular(a: Analysis) -> float | None:
+    """Atrial rate from the signal between QRS-T complexes over the heart rate."""
+    ar, hr = a.rhythm.atrial_signal_rate_bpm, a.measurements.heart_rate_bpm
+    return None if ar is None or not hr else float(ar / hr)
+
+
+DERIVED["pr_spread_ms"] = _pr_spread
+DERIVED["wide_qrs_lead_count"] = lambda a: float(len(wide_qrs_leads(a))) if a.waves else None
+DERIVED["ventricular_run_wide_lead_count"] = lambda a: (
+    float(len(wide_qrs_leads(a, longest_ventricular_run(a))))
+    if longest_ventricular_run(a) else None)
+DERIVED["atrial_to_ventricular_rate_ratio"] = _atrial_to_ventricular

@@ -1,10 +1,11 @@
 """AI findings: run a registered ONNX classifier on one ECG and ground its findings.
 
 A site registers its classifier in the model registry (``kind = "classifier"``, see
-:mod:`models.registry`) and its findings come out as :class:`Statement` objects with
-``category = "AI findings"``, ``source`` = the model name, ``probability``, a certainty
-from the model's probability thresholds, and evidence naming the leads and time spans
-that drove the probability.
+:mod:`ecgread.workers.model_registry`); the edge loads it and passes it in as a
+:class:`~ecgread.models.neural.inference.Network`, and its findings come out as
+:class:`Statement` objects with ``category = "AI findings"``, ``source`` = the model
+name, ``probability``, a certainty from the model's probability thresholds, and evidence
+naming the leads and time spans that drove the probability.
 
 Those leads and spans come from occlusion sensitivity (Zeiler and Fergus, "Visualizing
 and understanding convolutional networks", ECCV 2014): the input is run again with each
@@ -19,27 +20,19 @@ the model's ``fs_hz``, then the first ``samples`` samples (zero-padded when shor
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
+from ecgread.models.neural.inference import ModelSpec, Network
 from ecgread.models.neural.preprocess import net_length, padded_length, prepare
-from ecgread.models.registry import ModelEntry
 from ecgread.models.results import Evidence, Statement
 
 CATEGORY = "AI findings"
 
 
-class RunsOnnx(Protocol):
-    entry: ModelEntry
-
-    def run(self, x: np.ndarray) -> np.ndarray: ...
-
-
-def model_input(entry: ModelEntry, signal_uv: np.ndarray, sampling_rate_hz: float,
+def model_input(spec: ModelSpec, signal_uv: np.ndarray, sampling_rate_hz: float,
                 lead_names: tuple[str, ...]) -> tuple[np.ndarray, int, tuple[str, ...]]:
     """(leads, samples) float32 model input, the samples that hold signal, missing leads."""
-    c = entry.input
+    c = spec.input
     names = c.leads or lead_names
     missing = tuple(n for n in names if n not in lead_names)
     rows = np.zeros((len(names), signal_uv.shape[1]), np.float32)
@@ -55,21 +48,21 @@ def model_input(entry: ModelEntry, signal_uv: np.ndarray, sampling_rate_hz: floa
     return out, k, missing
 
 
-def _probabilities(model: RunsOnnx, x: np.ndarray) -> np.ndarray:
+def _probabilities(model: Network, x: np.ndarray) -> np.ndarray:
     p = np.asarray(model.run(x), dtype=np.float64).reshape(x.shape[0], -1)
-    if model.entry.activation == "sigmoid":
+    if model.spec.activation == "sigmoid":
         p = 1.0 / (1.0 + np.exp(-p))
     return p
 
 
-def classify(model: RunsOnnx, signal_uv: np.ndarray, sampling_rate_hz: float,
+def classify(model: Network, signal_uv: np.ndarray, sampling_rate_hz: float,
              lead_names: tuple[str, ...], window_s: float = 1.0) -> tuple[Statement, ...]:
     """AI findings of one registered classifier on one ECG (µV, leads x samples).
 
     Returns the labels whose probability reaches the model's ``possible`` threshold,
     most probable first.
     """
-    e = model.entry
+    e = model.spec
     x, k, missing = model_input(e, signal_uv, sampling_rate_hz, lead_names)
     names = e.input.leads or lead_names
     n_leads = x.shape[0]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgread.errors import ConfigError
+from ecgread.models.dsp_config import check_range
 from ecgread.models.results import Wave
 
 WAVE_CLASSES = {1: "P", 2: "QRS", 3: "T"}
@@ -35,10 +35,8 @@ class MaskConfig:
 
     def __post_init__(self) -> None:
         for name in ("min_p_ms", "min_qrs_ms", "min_t_ms", "merge_gap_ms"):
-            if not 0.0 <= getattr(self, name) <= 300.0:
-                raise ConfigError(f"{name} must be within 0..300 ms")
-        if not 0.0 <= self.min_mean_prob < 1.0:
-            raise ConfigError("min_mean_prob must be within 0..1")
+            check_range(self, name, 0.0, 300.0)
+        check_range(self, "min_mean_prob", 0.0, 1.0, hi_open=True)
 
     def min_ms(self, wave: str) -> float:
         return {"P": self.min_p_ms, "QRS": self.min_qrs_ms, "T": self.min_t_ms}[wave]

@@ -1,8 +1,8 @@
 """The input contract of the neural delineator: the one place that prepares its input.
 
 Training (``workers/training/train_delineator.py``) and inference
-(:mod:`models.neural.runtime`) both call :func:`prepare`, so the network always sees
-what it was trained on. Pure numpy/scipy, no torch.
+(:func:`ecgread.models.neural.delineation.predict_masks`) both call :func:`prepare`, so the
+network always sees what it was trained on. Pure numpy/scipy, no torch.
 
 Contract (also in ``models/weights/MODEL_CARD.md``):
 

@@ -1,7 +1,7 @@
 """The delineation network: a small 1-D U-Net that labels each sample of one lead.
 
 Architecture only (torch), for training and ONNX export. Inference never imports this
-module or torch: it runs the exported ONNX file through :mod:`models.neural.runtime`.
+module or torch: it runs the exported ONNX file through :mod:`ecgread.workers.onnx_models`.
 
 One lead at a time (input ``(batch, 1, samples)`` at 250 Hz, prepared by
 :func:`models.neural.preprocess.prepare`), so any lead set works and the 12 leads of an

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch.nn.functional as F
 
     from ecgread.workers.training.classifier_net import EcgClassifier, export_classifier
-    from ecgread.models.registry import sha256_of
+    from ecgread.workers.model_registry import sha256_of
 
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)

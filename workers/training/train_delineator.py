@@ -1,9 +1,9 @@
 """Train the shipped delineation network on LUDB and export it to ONNX (CPU is enough).
 
 Data: ../shared/data/ludb (LUDB v1.0.1, Kalyakulina et al., IEEE Access 2020, ODC-By 1.0).
-Split (record level): only the 'tune' half of :func:`bench.ludb.split` is used; every
-7th tune record (positions 3, 10, 17, ... of the sorted tune ids) is validation, for
-model selection and for choosing the fusion rule; the rest trains. 'test' records are
+Split (record level): only the 'tune' half of :func:`ecgread.integration.ludb.split` is
+used; every 7th tune record (positions 3, 10, 17, ... of the sorted tune ids) is validation,
+for model selection and for choosing the fusion rule; the rest trains. 'test' records are
 never read here.
 
 Each lead is one training sequence: the record is prepared by
@@ -38,7 +38,7 @@ CLASS_OF = {"P": 1, "QRS": 2, "T": 3}
 
 def split_records() -> tuple[list[int], list[int]]:
     """(train, validation) record ids from the LUDB 'tune' half."""
-    from bench import ludb
+    from ecgread.integration import ludb
 
     tune = sorted(r for r in ludb.record_ids() if ludb.split(r) == "tune")
     val = [r for i, r in enumerate(tune) if i % 7 == 3]
@@ -49,7 +49,7 @@ def load_record(record_id: int, net_fs: float = NET_FS_HZ
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, labels, loss_mask) for the 12 leads at 250 Hz: x float32 (12, n), labels int64
     (12, n), mask float32 (12, n)."""
-    from bench import ludb
+    from ecgread.integration import ludb
 
     ecg = ludb.read_record(record_id)
     fs = ecg.sampling_rate_hz

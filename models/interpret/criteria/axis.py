@@ -11,6 +11,7 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.values import LIMB_LEADS, PRECORDIAL_LEADS
 
@@ -19,9 +20,9 @@ def axis(c: Ctx) -> list[Finding]:
     out: list[Finding] = []
     frontal = tuple(ld for ld in LIMB_LEADS if ld in c.a.amplitudes)
     spans = c.qrs(c.first_lead(("I", "aVF", "II")) or "")
-    if e := c.ev("qrs_axis_deg", "in [-90, -30)", frontal, spans):
+    if e := c.ev("qrs_axis_deg", limit("qrs_axis_deg", "low").band(-90), frontal, spans):
         out.append(Finding("LAD", "definite", (e,)))
-    elif e := c.ev("qrs_axis_deg", "in (90, 180]", frontal, spans):
+    elif e := c.ev("qrs_axis_deg", limit("qrs_axis_deg", "high").band(180), frontal, spans):
         out.append(Finding("RAD", "definite", (e,)))
     elif e := c.ev("qrs_axis_deg", "in [-180, -90)", frontal, spans):
         out.append(Finding("EXTREME_AXIS", "definite", (e,)))

@@ -9,8 +9,13 @@ Sources
 - Second-degree AV block: a pause of about two RR intervals with a constant PR (Mobitz II) or
   preceded by PR lengthening (Mobitz I); non-conducted P waves are not detected, so both are
   "possible" (statements 83, 84).
-- Complete AV block: P waves without a fixed relation to a regular, slow ventricular rhythm
-  (AV dissociation): PR varying (SD >= 40 ms) with regular RR at < 60 bpm (statement 88).
+- Complete AV block: AV dissociation over the whole record (statement 88; Barold SS, Hayes
+  DL, Mayo Clin Proc 2001;76:44; 2018 ACC/AHA/HRS bradycardia guideline, Kusumoto FM et al.
+  Circulation 2019;140:e382): the atrial rate, from the periodicity of the signal between
+  QRS-T complexes (models/atrial.py), at least 1.2 x the ventricular rate; the QRS onsets
+  keep no place in the atrial cycle (phase locking < 0.5, i.e. the P-QRS relation varies
+  without pattern); a regular (normalised RMSSD <= 0.08) escape rhythm below 60 bpm. A PR
+  spread alone (one odd beat) is not AV dissociation.
 - Bundle-branch and fascicular blocks: Surawicz B et al. AHA/ACCF/HRS Part III:
   intraventricular conduction disturbances, Circulation 2009;119:e235. Complete RBBB:
   QRS >= 120 ms, rsr'/rsR'/rSR' in V1 (or a late monophasic R, R peak time > 50 ms) and an S
@@ -25,7 +30,11 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
+
+#: Incomplete bundle-branch block: QRS 110-119 ms, short of the complete block's width.
+INCOMPLETE_BBB_QRS = f"in [110, {limit('qrs_ms', 'wide').threshold:g})"
 
 
 def conduction(c: Ctx) -> list[Finding]:
@@ -35,9 +44,9 @@ def conduction(c: Ctx) -> list[Finding]:
     leads = (lead,) if lead else ()
     qrs_lead = c.first_lead(("V1", "II"))
     qrs_sp = c.qrs(qrs_lead) if qrs_lead else []
-    if e := c.ev("pr_ms", "> 200", leads, pr_sp):
+    if e := c.ev("pr_ms", limit("pr_ms", "high").criterion, leads, pr_sp):
         out.append(Finding("1AVB", "definite", (e,)))
-    short = c.ev("pr_ms", "< 120", leads, pr_sp)
+    short = c.ev("pr_ms", limit("pr_ms", "low").criterion, leads, pr_sp)
     if short and (narrow := c.ev("qrs_ms", "< 110", (qrs_lead,) if qrs_lead else (), qrs_sp)):
         out.append(Finding("SHORT_PR", "definite", (short, narrow)))
     if short and (wide := c.ev("qrs_ms", ">= 110", (qrs_lead,) if qrs_lead else (), qrs_sp)):
@@ -52,11 +61,13 @@ def _av_block(c: Ctx, leads: tuple[str, ...],
               pr_sp: list[tuple[float, float]]) -> list[Finding]:
     out: list[Finding] = []
     rr = c.rr()
-    varying = c.ev("pr_sd_ms", ">= 40", leads, pr_sp)
+    rec = c.record()
+    faster = c.ev("atrial_to_ventricular_rate_ratio", ">= 1.2", spans=rec)
+    dissociated = c.ev("rhythm.av_phase_locking", "< 0.5", spans=rec)
     regular = c.ev("rhythm.rr_irregularity", "<= 0.08", spans=rr)
-    slow = c.ev("heart_rate_bpm", "< 60", spans=rr)
-    if varying and regular and slow:
-        out.append(Finding("3AVB", "probable", (varying, regular, slow)))
+    slow = c.ev("heart_rate_bpm", limit("heart_rate_bpm", "low").criterion, spans=rr)
+    if faster and dissociated and regular and slow:
+        out.append(Finding("3AVB", "probable", (faster, dissociated, regular, slow)))
         return out
     pause = c.ev("rr_pause_ratio", "in [1.7, 2.3]", spans=rr)
     with_p = c.ev("rhythm.p_wave_ratio", ">= 0.9", leads, pr_sp)
@@ -75,27 +86,28 @@ def _bundle_branch(c: Ctx, qrs_sp: list[tuple[float, float]]) -> list[Finding]:
     s_left = (c.lead_ev("I", "s_uv", "<= -50", c.qrs("I"))
               or c.lead_ev("V6", "s_uv", "<= -50", c.qrs("V6")))
     if late_r and s_left:
-        if wide := c.ev("qrs_ms", ">= 120", ("V1",), v1):
+        if wide := c.ev("qrs_ms", limit("qrs_ms", "wide").criterion, ("V1",), v1):
             out.append(Finding("RBBB", "definite", (wide, late_r, s_left)))
-        elif mid := c.ev("qrs_ms", "in [110, 120)", ("V1",), v1):
+        elif mid := c.ev("qrs_ms", INCOMPLETE_BBB_QRS, ("V1",), v1):
             out.append(Finding("IRBBB", "definite", (mid, late_r, s_left)))
     neg_v1 = c.lead_ev("V1", "qrs_area_uv_ms", "< 0", v1)
     slow_lat = (c.lead_ev("V6", "r_peak_time_ms", "> 60", c.qrs("V6"))
                 or c.lead_ev("V5", "r_peak_time_ms", "> 60", c.qrs("V5")))
     no_q = c.lead_ev("V6", "q_uv", "is null", c.qrs("V6"))
     if neg_v1 and slow_lat and no_q and not late_r:
-        if wide := c.ev("qrs_ms", ">= 120", ("V1",), v1):
+        if wide := c.ev("qrs_ms", limit("qrs_ms", "wide").criterion, ("V1",), v1):
             out.append(Finding("LBBB", "definite", (wide, neg_v1, slow_lat, no_q)))
-        elif mid := c.ev("qrs_ms", "in [110, 120)", ("V1",), v1):
+        elif mid := c.ev("qrs_ms", INCOMPLETE_BBB_QRS, ("V1",), v1):
             out.append(Finding("ILBBB", "probable", (mid, neg_v1, slow_lat, no_q)))
-    if ivcd := c.ev("qrs_ms", "> 110", spans=qrs_sp):
+    if ivcd := c.ev("qrs_ms", limit("qrs_ms", "high").criterion, spans=qrs_sp):
         out.append(Finding("IVCD", "definite", (ivcd,)))
     return out
 
 
 def _fascicular(c: Ctx) -> list[Finding]:
     out: list[Finding] = []
-    narrow = c.ev("qrs_ms", "< 120", spans=c.qrs(c.first_lead(("II", "I")) or ""))
+    narrow = c.ev("qrs_ms", limit("qrs_ms", "wide").within,
+                  spans=c.qrs(c.first_lead(("II", "I")) or ""))
     if not narrow:
         return out
     frontal = tuple(ld for ld in ("I", "II", "III", "aVL", "aVF") if ld in c.a.amplitudes)

@@ -16,6 +16,7 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.values import patient_sex
 
@@ -24,12 +25,13 @@ CORNELL_MEN_UV, CORNELL_WOMEN_UV = 2800.0, 2000.0
 
 def hypertrophy(c: Ctx) -> list[Finding]:
     out: list[Finding] = []
-    narrow = c.ev("qrs_ms", "< 120", spans=c.qrs(c.first_lead(("V5", "V6", "II")) or ""))
+    narrow = c.ev("qrs_ms", limit("qrs_ms", "wide").within,
+                  spans=c.qrs(c.first_lead(("V5", "V6", "II")) or ""))
     if narrow:
         out += _lvh(c, narrow)
         out += _rvh(c, narrow)
     lead = c.first_lead(("II", "V1"))
-    if lead and (e := c.lead_ev(lead, "p_ms", "> 120", c.p(lead))):
+    if lead and (e := c.lead_ev(lead, "p_ms", limit("p_ms", "high").criterion, c.p(lead))):
         out.append(Finding("LAE", "probable", (e,)))
     elif (t := c.lead_ev("V1", "p_prime_uv", "<= -100", c.p("V1"))) and (
             up := c.lead_ev("V1", "p_uv", "> 0", c.p("V1"))):
@@ -67,7 +69,7 @@ def _rvh(c: Ctx, narrow) -> list[Finding]:  # type: ignore[no-untyped-def]
     v1 = c.qrs("V1")
     r = c.lead_ev("V1", "r_uv", ">= 700", v1)
     ratio = c.ev("r_to_s_ratio.V1", "> 1", ("V1",), v1) or c.lead_ev("V1", "s_uv", "is null", v1)
-    rad = c.ev("qrs_axis_deg", "in (90, 180]", ("I", "aVF"))
+    rad = c.ev("qrs_axis_deg", limit("qrs_axis_deg", "high").band(180), ("I", "aVF"))
     if r and ratio and rad:
         return [Finding("RVH", "probable", (r, ratio, rad, narrow))]
     return []

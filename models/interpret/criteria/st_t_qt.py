@@ -26,6 +26,7 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.values import (ER_LEADS, ST_DEPRESSION_LEADS, TERRITORIES,
                                      UPRIGHT_T_LEADS, j_elevated, patient_sex, st_depressed,
@@ -49,7 +50,7 @@ def st_t_qt(c: Ctx) -> list[Finding]:
     out += _qt(c)
     er = [ld for ld in ER_LEADS if j_elevated(c.a, ld)]
     if (g := c.ev("j_elevation_contiguous_leads", ">= 2", er)) and (
-            narrow := c.ev("qrs_ms", "< 120")):
+            narrow := c.ev("qrs_ms", limit("qrs_ms", "wide").within)):
         per = tuple(e for ld in er if (e := c.lead_ev(ld, "j_uv", ">= 100", c.st(ld))))
         out.append(Finding("EARLY_REPOL", "possible", (g, narrow) + per))
     return out
@@ -80,19 +81,23 @@ def _qt(c: Ctx) -> list[Finding]:
     leads = (lead,) if lead else ()
     if c.value(QTC) is None:
         return []
-    narrow = c.ev("qrs_ms", "< 120")
+    wide = limit("qrs_ms", "wide")
+    narrow = c.ev("qrs_ms", wide.within)
     if not narrow:
-        c.notes.append("QTc not interpreted: QRS >= 120 ms")
+        c.notes.append(f"QTc not interpreted: QRS {wide.criterion} ms")
         return []
     # the global QTc and the per-lead median QTc must both meet a prolonged-QT criterion
-    if (e := c.ev(QTC, ">= 500", leads, spans)) and (m := c.ev(QTC_MEDIAN, ">= 500")):
+    critical = limit(QTC, "critical_high").criterion
+    if (e := c.ev(QTC, critical, leads, spans)) and (m := c.ev(QTC_MEDIAN, critical)):
         return [Finding("QTC_GE500", "definite", (e, m, narrow))]
     sex = patient_sex(c.a)
-    limit = 450 if sex == "M" else 460
+    long_qt = limit(QTC, "high", sex).criterion
     if sex is None:
-        c.note_sex_unknown("prolonged QTc", "female threshold >= 460 ms")
-    if (e := c.ev(QTC, f">= {limit}", leads, spans)) and (m := c.ev(QTC_MEDIAN, f">= {limit}")):
+        female = limit(QTC, "high", "F").criterion
+        c.note_sex_unknown("prolonged QTc", f"female threshold {female} ms")
+    if (e := c.ev(QTC, long_qt, leads, spans)) and (m := c.ev(QTC_MEDIAN, long_qt)):
         return [Finding("LONG_QT", "definite", (e, m, narrow))]
-    if (e := c.ev(QTC, "<= 360", leads, spans)) and (m := c.ev(QTC_MEDIAN, "<= 360")):
+    short_qt = limit(QTC, "low", sex).criterion
+    if (e := c.ev(QTC, short_qt, leads, spans)) and (m := c.ev(QTC_MEDIAN, short_qt)):
         return [Finding("SHORT_QT", "probable", (e, m, narrow))]
     return []

@@ -1,4 +1,5 @@
-"""LUDB access for benchmarks and tests: records, expert wave annotations, diagnoses.
+"""LUDB access for the benchmarks, the tests and the training scripts: records, expert wave
+annotations, diagnoses, and the fixed tune/test split every one of them uses.
 
 Lobachevsky University Electrocardiography Database (LUDB), v1.0.1.
 Kalyakulina AI et al., "LUDB: A New Open-Access Validation Tool for Electrocardiogram

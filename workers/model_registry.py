@@ -1,5 +1,8 @@
 """The model registry: which ONNX models a site runs, verified before any ECG is read.
 
+At the edge: it reads a file and hashes model files. The core sees each model only as
+its :class:`~ecgread.models.neural.inference.ModelSpec` (this entry less its file).
+
 The registry is a TOML file (default ``config/models.toml``, setting ``model_registry``,
 env ``ECGREAD_MODEL_REGISTRY``) with one ``[[model]]`` table per model::
 
@@ -14,7 +17,7 @@ env ``ECGREAD_MODEL_REGISTRY``) with one ``[[model]]`` table per model::
     fs_hz = 250.0                  # the model's sampling rate (inputs are resampled)
     leads = []                     # [] = one lead at a time; else the lead order it takes
     samples = 0                    # 0 = any length (multiple of 16); else fixed window
-    normalization = "per-lead-std" # see models.neural.preprocess
+    normalization = "per-lead-std" # see ecgread.models.neural.preprocess
 
 Classifiers also give ``texts`` (one per label, the statement text), and optionally
 ``activation`` ("sigmoid" when the graph outputs logits, "none" when it already outputs
@@ -31,55 +34,22 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from ecgread.errors import ModelError
+from ecgread.models.neural.inference import InputContract, ModelSpec, Thresholds
 
 #: The registry shipped with the repository.
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[1] / "config" / "models.toml"
-Kind = Literal["delineator", "classifier"]
-
-
-@dataclass(frozen=True)
-class InputContract:
-    fs_hz: float
-    leads: tuple[str, ...] = ()  # () = one lead at a time
-    samples: int = 0  # 0 = any length
-    normalization: str = "per-lead-std"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Probability floors of each certainty (definite >= probable >= possible)."""
-
-    definite: float = 0.9
-    probable: float = 0.7
-    possible: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.possible <= self.probable <= self.definite <= 1.0:
-            raise ModelError("thresholds need 0 < possible <= probable <= definite <= 1")
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    name: str
-    version: str
-    kind: Kind
-    path: Path  # resolved absolute path
-    sha256: str
-    input: InputContract
-    labels: tuple[str, ...]
-    texts: tuple[str, ...] = ()
-    activation: Literal["none", "sigmoid"] = "none"
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    """One verified registry entry: what the core sees of the model, and its file."""
 
-    @property
-    def provenance(self) -> str:
-        """``name@version sha256:first-12`` as recorded in reads."""
-        return f"{self.name}@{self.version} sha256:{self.sha256[:12]}"
+    spec: ModelSpec
+    path: Path  # resolved absolute path
 
 
 @dataclass(frozen=True)
@@ -89,11 +59,11 @@ class Registry:
 
     @property
     def delineator(self) -> ModelEntry | None:
-        return next((m for m in self.models if m.kind == "delineator"), None)
+        return next((m for m in self.models if m.spec.kind == "delineator"), None)
 
     @property
     def classifiers(self) -> tuple[ModelEntry, ...]:
-        return tuple(m for m in self.models if m.kind == "classifier")
+        return tuple(m for m in self.models if m.spec.kind == "classifier")
 
 
 def sha256_of(path: Path) -> str:
@@ -133,9 +103,10 @@ def _entry(raw: dict, root: Path, where: str) -> ModelEntry:
     if actual != digest:
         raise ModelError(f"model {name} {version}: file {path} has sha256 {actual}, "
                          f"the registry expects {digest} (wrong or corrupted file)")
-    return ModelEntry(name, version, kind,  # type: ignore[arg-type]
-                      path, digest, contract, labels, texts,
-                      activation, thresholds)  # type: ignore[arg-type]
+    spec = ModelSpec(name, version, kind,  # type: ignore[arg-type]
+                     digest, contract, labels, texts,
+                     activation, thresholds)  # type: ignore[arg-type]
+    return ModelEntry(spec, path)
 
 
 def load_registry(path: str | Path = DEFAULT_REGISTRY, root: str | Path | None = None) -> Registry:
@@ -165,9 +136,9 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY, root: str | Path | None =
         raise ModelError(f"model registry {path} is not valid TOML: {exc}") from exc
     entries = tuple(_entry(raw, base, f"{path} model #{i + 1}")
                     for i, raw in enumerate(data.get("model", [])))
-    names = [m.name for m in entries]
+    names = [m.spec.name for m in entries]
     if len(set(names)) != len(names):
         raise ModelError(f"model registry {path}: model names repeat: {names}")
-    if sum(m.kind == "delineator" for m in entries) > 1:
+    if sum(m.spec.kind == "delineator" for m in entries) > 1:
         raise ModelError(f"model registry {path}: more than one delineator")
     return Registry(entries, path)

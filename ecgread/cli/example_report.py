@@ -1,4 +1,4 @@
-"""Write the example report of pydicom's sample ECG: ``python -m ecgread.reporting.example docs/``.
+"""Write the example report of pydicom's sample ECG: ``python -m ecgread.cli.example_report docs/``.
 
 Writes ``example-report.pdf`` (what :func:`reporting.pdf.render_pdf` makes) and
 ``example-report.png`` (its page at 110 dpi, by poppler's ``pdftoppm``) into the folder.
@@ -24,19 +24,18 @@ def write_example(folder: Path, page_size: str = "A4") -> tuple[Path, Path, floa
     import pydicom.data
 
     from ecgread.config.settings import Settings
-    from ecgread.errors import ConfigError
     from ecgread.integration.dicom_decode import decode_file
     from ecgread.models.analysis import analyze
     from ecgread.models.dsp_config import AnalysisConfig
     from ecgread.reporting.context import report_context
     from ecgread.reporting.pdf import render_pdf
+    from ecgread.workers.onnx_models import process_models
+    from ecgread.workers.provenance import with_ecgread_version
 
-    ecg = decode_file(str(pydicom.data.get_testdata_file("waveform_ecg.dcm")))
-    try:
-        analysis = analyze(ecg)
-    except ConfigError:  # no neural delineator in this installation
-        analysis = analyze(ecg, AnalysisConfig(delineator="dsp"))
     settings = Settings(page_size=page_size)
+    ecg = decode_file(str(pydicom.data.get_testdata_file("waveform_ecg.dcm")))
+    analysis = with_ecgread_version(analyze(ecg, AnalysisConfig(delineator=settings.delineator),
+                                            models=process_models(settings.model_registry)))
     context = report_context(ecg, None)
     start = time.perf_counter()
     pdf = render_pdf(analysis, context, settings)
@@ -55,7 +54,7 @@ def write_example(folder: Path, page_size: str = "A4") -> tuple[Path, Path, floa
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (1, 2):
-        print("usage: python -m ecgread.reporting.example FOLDER [A4|Letter]", file=sys.stderr)
+        print("usage: python -m ecgread.cli.example_report FOLDER [A4|Letter]", file=sys.stderr)
         return 2
     pdf, png, elapsed = write_example(Path(args[0]), *(args[1:] or ["A4"]))
     print(f"wrote {pdf} and {png} (first render {elapsed * 1000:.0f} ms)")

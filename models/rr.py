@@ -1,0 +1,93 @@
+"""RR-interval measures that premature beats cannot fake: which beats come early, and how
+irregular the rhythm is once they are set aside.
+
+Definitions
+-----------
+- *Premature* beat ``i``: its coupling interval RR[i-1] is shorter than
+  :data:`PREMATURE_RATIO` x the median RR of the record, and the interval after it is longer
+  than the coupling interval by :data:`PAUSE_RATIO` (the pause that follows an atrial or
+  ventricular premature beat; the last beat needs only the first condition). This is the
+  short-long pattern that a Lorenz (Poincare) plot of RR separates from the dispersion of
+  atrial fibrillation (Sarkar S, Ritscher D, Mehra R. A detector for a chronic
+  implantable atrial tachyarrhythmia monitor. IEEE TBME 2008;55:1219-1224).
+- ``rr_irregularity_robust``: the normalised RMSSD, sqrt(mean(diff(RR)^2)) / mean(RR), of
+  the RR intervals that touch neither a premature beat nor a beat of another QRS morphology
+  (its coupling interval and the pause after it are left out, as NN intervals are for
+  heart-rate variability: Task Force of the ESC and NASPE, Circulation 1996;93:1043).
+  Only successive differences between two kept intervals count. Sinus rhythm with
+  premature beats then stays regular; atrial fibrillation stays irregular, because its
+  irregularity is not confined to short-long pairs (normalised RMSSD as the AF measure:
+  Dash S, Chon KH, Lu S, Raeder EA. Automatic real time detection of atrial fibrillation.
+  Ann Biomed Eng 2009;37:1701-1709). None with fewer than 3 such differences.
+
+Example
+-------
+>>> import numpy as np
+>>> r = np.array([0.0, 1.0, 2.0, 2.6, 3.7, 4.7, 5.7, 6.3, 7.4, 8.4, 9.4])  # s, two PACs
+>>> premature_beats(r).nonzero()[0].tolist()
+[3, 7]
+>>> rr_irregularity_robust(r) < 0.05
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: A coupling interval shorter than this share of the median RR is premature.
+PREMATURE_RATIO = 0.85
+#: The interval after a premature beat is at least this multiple of its coupling interval.
+PAUSE_RATIO = 1.15
+
+
+def premature_beats(r_s: np.ndarray) -> np.ndarray:
+    """bool per beat: premature by the short-long rule of the module docstring.
+
+    Parameters
+    ----------
+    r_s:
+        QRS fiducial times, ascending (any unit, e.g. s or samples).
+    """
+    r = np.asarray(r_s, dtype=float)
+    out = np.zeros(r.size, bool)
+    if r.size < 3:
+        return out
+    rr = np.diff(r)
+    med = float(np.median(rr))
+    coupling = rr  # coupling interval of beat i + 1
+    after = np.append(rr[1:], np.inf)  # the interval that follows beat i + 1
+    out[1:] = (coupling < PREMATURE_RATIO * med) & (after > PAUSE_RATIO * coupling)
+    return out
+
+
+def rr_irregularity_robust(r_s: np.ndarray, other_morphology: np.ndarray | None = None
+                           ) -> float | None:
+    """Normalised RMSSD of the RR intervals that touch no premature beat (dimensionless).
+
+    Parameters
+    ----------
+    r_s:
+        QRS fiducial times, ascending.
+    other_morphology:
+        bool per beat: beats of another QRS morphology (ventricular), whose intervals are
+        left out as well. Default: none.
+
+    Returns
+    -------
+    float | None
+        None with fewer than 3 successive differences between kept intervals.
+    """
+    r = np.asarray(r_s, dtype=float)
+    if r.size < 4:
+        return None
+    ectopic = premature_beats(r)
+    if other_morphology is not None:
+        ectopic = ectopic | np.asarray(other_morphology, bool)
+    rr = np.diff(r)
+    # interval k runs from beat k to beat k + 1: it touches an ectopic beat at either end
+    keep = ~(ectopic[:-1] | ectopic[1:])
+    pairs = keep[:-1] & keep[1:]
+    if pairs.sum() < 3:
+        return None
+    d = np.diff(rr)[pairs]
+    return float(np.sqrt(np.mean(d ** 2)) / np.mean(rr[keep]))

@@ -1,0 +1,105 @@
+"""Rhythm reads on seeded synthetic ECGs (tests/synthetic_rhythm.py) and one CPSC record.
+
+Premature beats on a sinus background must stay sinus rhythm; AF needs irregular RR and
+no P waves; flutter waves are not P waves; gain, one noisy or one flat lead must not change
+the rhythm; pure noise is technically limited, never a diagnosis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgread.models.analysis import analyze
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.interpret import check_evidence
+from ecgread.models.rr import premature_beats, rr_irregularity_robust
+from tests.synthetic_rhythm import synthetic_rhythm
+
+DSP = AnalysisConfig(delineator="dsp")
+SINUS = {"SR", "SBRAD", "STACH", "SARRH"}
+CPSC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cpsc2018"
+CPSC = CPSC if CPSC.is_dir() else Path("/work/shared/data/cpsc2018")
+
+
+def _read(kind: str, seed: int, **kw):  # type: ignore[no-untyped-def]
+    a = analyze(synthetic_rhythm(kind, seed=seed, **kw).ecg, DSP)
+    for s in a.statements:
+        assert not check_evidence(s, a), (s.code, check_evidence(s, a))
+    return a, {s.code for s in a.statements}
+
+
+def test_premature_beats_short_long_rule() -> None:
+    r = np.array([0.0, 1.0, 2.0, 2.6, 3.7, 4.7, 5.7, 6.3, 7.4, 8.4, 9.4])
+    assert premature_beats(r).nonzero()[0].tolist() == [3, 7]
+    assert rr_irregularity_robust(r) < 0.05
+    rng = np.random.default_rng(0)
+    af = np.cumsum(rng.uniform(0.5, 1.3, 15))
+    assert rr_irregularity_robust(af) is None or rr_irregularity_robust(af) > 0.08
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["sinus_pac", "sinus_pvc"])
+def test_premature_beats_on_sinus_are_not_af(kind: str, seed: int) -> None:
+    a, codes = _read(kind, seed)
+    assert a.rhythm.rr_irregularity > 0.08  # irregular by the plain measure ...
+    assert a.rhythm.rr_irregularity_robust < 0.08  # ... not once the ectopy is set aside
+    assert a.rhythm.atrial_waves == "P"
+    assert a.rhythm.p_wave_confidence >= 0.5 and a.rhythm.p_wave_lead_count >= 2
+    assert "AF" not in codes and codes & SINUS
+
+
+@pytest.mark.parametrize("kw", [{"gain": 0.3}, {"gain": 3.0}, {"noisy_lead": "V3"},
+                                {"flat_lead": "V2"}])
+def test_sinus_survives_gain_and_one_bad_lead(kw: dict) -> None:
+    a, codes = _read("sinus", 1, **kw)
+    assert "SR" in codes and not codes & {"AF", "AFL", "EAR", "AT"}
+    for bad in kw.values():
+        if isinstance(bad, str):
+            assert bad not in a.rhythm.p_wave_leads
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_af_is_af_and_has_no_p_waves(seed: int) -> None:
+    a, codes = _read("af", seed)
+    assert "AF" in codes and not codes & SINUS
+    assert a.measurements.pr_ms is None
+    assert not any(w.type == "P" for ws in a.waves.values() for w in ws)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_flutter_four_to_one_is_flutter_read_once(seed: int) -> None:
+    a, codes = _read("flutter", seed, conduction=4)
+    assert "AFL" in codes and not codes & SINUS
+    assert 280 <= a.rhythm.flutter_wave_rate_bpm <= 320
+    assert a.measurements.pr_ms is None and "1AVB" not in codes
+    assert a.versions.get("interpret")  # interpreted (once: no second pass exists)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_sinus_tachycardia_is_not_flutter(seed: int) -> None:
+    _, codes = _read("sinus", seed, rate_bpm=120)
+    assert "STACH" in codes and "AFL" not in codes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pure_noise_is_technically_limited(seed: int) -> None:
+    a, codes = _read("noise", seed)
+    assert codes == {"UNINTERPRETABLE"}
+    assert not a.critical
+
+
+@pytest.mark.skipif(not (CPSC / "A1980.mat").is_file(), reason="CPSC 2018 sample not found")
+def test_cpsc_a1980_frequent_pacs_is_sinus() -> None:
+    import scipy.io as sio
+
+    from ecgread.models.ecg import STANDARD_LEADS, Ecg
+
+    m = sio.loadmat(str(CPSC / "A1980.mat"))["ECG"][0, 0]
+    ecg = Ecg((m["data"] * 1000).astype(np.float32), 500.0, STANDARD_LEADS, source="A1980")
+    a = analyze(ecg, DSP)
+    codes = {s.code for s in a.statements}
+    assert "AF" not in codes and codes & SINUS  # labelled PAC by the cardiologists
+    assert a.rhythm.p_wave_ratio >= 0.9
