@@ -1,6 +1,6 @@
 """The questions users ask of the audit trail, as plain functions returning rows.
 
-Who sent what (``received``), what was read with which versions (``reads``), what was
+Who sent what (``received``), which ECGs could not be read (``failed_ecgs``), what was read with which versions (``reads``), what was
 sent where and acknowledged (``deliveries``), which orders are still waiting
 (``orders``), and the event history of one ECG or message (``events``).
 """
@@ -60,6 +60,14 @@ def ecgs(session: Session, *, patient_id: str | None = None, accession: str | No
     if until:
         q = q.where(col(EcgRecord.received_at) < until)
     return list(session.exec(q.order_by(col(EcgRecord.id).desc()).limit(limit)))
+
+
+def failed_ecgs(session: Session, *, patient_id: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                limit: int = 200) -> list[EcgRecord]:
+    """ECGs whose read failed (``state_detail`` says why, ``attempts`` how many tries)."""
+    return ecgs(session, patient_id=patient_id, state="failed", since=since, until=until,
+                limit=limit)
 
 
 def reads(session: Session, *, sop_instance_uid: str | None = None, critical: bool | None = None,

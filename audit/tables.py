@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -63,6 +63,8 @@ class EcgRecord(SQLModel, table=True):
     state: str = Field(default="received", index=True)
     state_detail: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(default_factory=utcnow)
+    #: Read attempts started (committed before each read begins, so a crash counts too).
+    attempts: int = 0
 
 
 class Hl7Order(SQLModel, table=True):
@@ -89,8 +91,15 @@ class Hl7Order(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+#: One read per ECG from the listener path, even across crashes and redelivered tasks
+#: (batch and manual re-reads are more reads of the same ECG and are not limited).
+_ONE_INGEST_READ = text("trigger = 'ingest'")
+
+
 class EcgRead(SQLModel, table=True):
     __tablename__ = "ecg_read"
+    __table_args__ = (Index("uq_ecg_read_ingest", "ecg_id", unique=True,
+                            sqlite_where=_ONE_INGEST_READ, postgresql_where=_ONE_INGEST_READ),)
     id: int | None = Field(default=None, primary_key=True)
     ecg_id: int = Field(foreign_key="ecg.id", index=True)
     started_at: datetime = Field(default_factory=utcnow)

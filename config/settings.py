@@ -25,6 +25,13 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+#: Limits that must be positive (a zero would refuse everything or disable a timeout).
+_POSITIVE = ("dicom_max_associations", "dicom_acse_timeout_s", "dicom_idle_timeout_s",
+             "dicom_max_object_bytes", "dicom_max_inflated_bytes", "max_samples",
+             "hl7_max_message_bytes", "hl7_max_connections", "hl7_idle_timeout_s",
+             "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Working directory: received objects, reports, outbox files, SQLite database.
@@ -42,8 +49,23 @@ class Settings:
     dicom_allowed_aes: tuple[str, ...] = ()
     #: Peer IP addresses allowed to associate; empty allows any.
     dicom_allowed_hosts: tuple[str, ...] = ()
-    #: Minimum free bytes in the object store before C-STOREs get 0xA700 (out of resources).
+    #: Minimum free bytes left on the disk of ``home`` after writing a received object
+    #: or message: below it C-STOREs get 0xA700 (out of resources) and HL7 messages AE 207.
     store_min_free_bytes: int = 64 * 1024 * 1024
+    #: Most simultaneous DICOM associations; one more is rejected (transient, local limit
+    #: exceeded, PS3.8 9.3.4) and recorded.
+    dicom_max_associations: int = 32
+    #: Seconds a new connection may take to send its A-ASSOCIATE-RQ (ACSE/ARTIM timeout).
+    dicom_acse_timeout_s: float = 10.0
+    #: Seconds an association may stay silent before it is aborted (network timeout).
+    dicom_idle_timeout_s: float = 60.0
+    #: Largest received DICOM data set (bytes, as sent); larger ones are aborted and recorded.
+    dicom_max_object_bytes: int = 64 * 1024 * 1024
+    #: Largest data set once inflated (Deflated Explicit VR Little Endian), bytes: checked
+    #: by a bounded inflate before the data set is parsed.
+    dicom_max_inflated_bytes: int = 64 * 1024 * 1024
+    #: Most waveform samples in one ECG (channels x samples, all multiplex groups).
+    max_samples: int = 16_000_000
 
     # HL7 listener (integration.hl7_listener)
     hl7_host: str = "0.0.0.0"
@@ -51,6 +73,16 @@ class Settings:
     #: Our own application/facility in MSH-3/MSH-4 of what we send.
     hl7_sending_application: str = "ECGREAD"
     hl7_sending_facility: str = "CARDIOLOGY"
+    #: Largest MLLP frame (bytes); a larger one gets AR and the connection is closed.
+    hl7_max_message_bytes: int = 1024 * 1024
+    #: Most simultaneous MLLP connections; one more is closed at once and recorded.
+    hl7_max_connections: int = 32
+    #: Seconds an MLLP connection may stay silent before it is closed.
+    hl7_idle_timeout_s: float = 600.0
+    #: Most orders (ORC segments) in one message; more gets AR.
+    hl7_max_orders: int = 50
+    #: Most repetitions of one field (``~``) in one message; more gets AR.
+    hl7_max_repetitions: int = 100
 
     # Order matching
     #: Patient ID + acquisition time window (minutes) for ECGs without an accession match.
@@ -71,6 +103,10 @@ class Settings:
     pacs_ae_title: str = ""
     pacs_host: str = ""
     pacs_port: int = 0
+
+    # Reads
+    #: Read attempts of one ECG (counted across restarts) before it is ``failed``.
+    read_max_attempts: int = 3
 
     # Reporting
     page_size: str = "A4"  # "A4" or "Letter", landscape
@@ -94,6 +130,11 @@ class Settings:
             raise ConfigError("pacs_ae_title, pacs_host and pacs_port go together")
         if self.retry_initial_s <= 0 or self.retry_max_interval_s < self.retry_initial_s:
             raise ConfigError("need 0 < retry_initial_s <= retry_max_interval_s")
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.store_min_free_bytes < 0:
+            raise ConfigError("store_min_free_bytes must not be negative")
 
     @property
     def audit_url(self) -> str:

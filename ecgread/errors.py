@@ -89,3 +89,39 @@ class MissingModelError(ModelError):
     and the caller passed none, or the models it passed have no delineator (the registry
     registers none). Load them at the edge (``ecgread.workers.onnx_models``) and pass them.
     """
+
+
+class InvalidIdentifierError(DecodeError):
+    """A received identifier (SOP Instance UID, ...) is not valid for its type.
+
+    ``reason`` never repeats the identifier itself: it may hold control characters or a
+    path, and it goes back to the sender and into logs.
+    """
+
+
+class LimitExceededError(InputTooLargeError):
+    """A received object or message is beyond a limit of the listeners' settings (size,
+    samples, orders, connections): refused with 0xA700 / AR and recorded.
+
+    ``limit`` names the setting (e.g. ``dicom_max_object_bytes``); ``reason`` is safe to
+    send back and to log.
+    """
+
+    def __init__(self, reason: str, limit: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.limit = limit
+
+
+class IdentifierConflictError(EcgreadError):
+    """An identifier already received (SOP Instance UID, MSH-10) came with different
+    content. Both copies are kept; the first stays the one of record.
+
+    ``segment``/``field`` locate the identifier for HL7 ERR-2 (e.g. MSH-10).
+    """
+
+    def __init__(self, reason: str, segment: str = "", field: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.segment = segment
+        self.field = field

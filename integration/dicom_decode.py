@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgread.errors import DecodeError, NoWaveformError, SopClassMismatchError
+from ecgread.errors import DecodeError, LimitExceededError, NoWaveformError, SopClassMismatchError
 from ecgread.integration.dicom_leads import channel_lead_name
 from ecgread.integration.dicom_meta import acquisition_from
 from ecgread.models.ecg import Ecg
@@ -185,8 +185,13 @@ def _decode_group(group: Any, index: int, little_endian: bool) -> _Group:
     if mask is not None:
         signal[mask] = np.nan
     offset_ms = _num(group, "MultiplexGroupTimeOffset", where, default=0.0)
-    return _Group(index, signal.astype(np.float32), fs, tuple(names), offset_ms,
-                  _is_rhythm(group))
+    signal32 = signal.astype(np.float32)
+    # A finite baseline or sensitivity can still scale samples out of range (a baseline
+    # of 1e300 V): such a waveform cannot be measured, so it is refused here.
+    if np.isinf(signal32).any():
+        raise DecodeError(f"{where}: physical values out of range (check Channel Baseline "
+                          "and Sensitivity)")
+    return _Group(index, signal32, fs, tuple(names), offset_ms, _is_rhythm(group))
 
 
 def _combine(groups: Sequence[_Group]) -> tuple[np.ndarray, float, tuple[str, ...]]:
@@ -225,7 +230,22 @@ def _choose(groups: Sequence[_Group]) -> list[_Group]:
     return by_rate[max(by_rate, key=score)]
 
 
-def decode_dataset(ds: Any, source: str = "") -> Ecg:
+def _check_samples(sequence: Sequence[Any], max_samples: int) -> None:
+    """Refuse a waveform of more than ``max_samples`` samples (channels x samples, all
+    groups) before any of it is converted (8 bytes a sample while decoding)."""
+    total = 0
+    for group in sequence:
+        try:
+            total += int(group.get("NumberOfWaveformChannels") or 0) * int(
+                group.get("NumberOfWaveformSamples") or 0)
+        except (TypeError, ValueError):
+            continue  # the group's own decoding reports it
+    if total > max_samples:
+        raise LimitExceededError(f"waveform of {total} samples, more than {max_samples}",
+                                 "max_samples")
+
+
+def decode_dataset(ds: Any, source: str = "", max_samples: int | None = None) -> Ecg:
     """Turn a pydicom Dataset of an ECG waveform SOP class into an :class:`Ecg` (µV).
 
     Parameters
@@ -234,6 +254,8 @@ def decode_dataset(ds: Any, source: str = "") -> Ecg:
         A ``pydicom.Dataset`` (read from a file or received over the network).
     source:
         Provenance for ``Ecg.source``; defaults to the SOP Instance UID.
+    max_samples:
+        Most samples (channels x samples over all multiplex groups); None: no limit.
 
     Raises
     ------
@@ -243,6 +265,8 @@ def decode_dataset(ds: Any, source: str = "") -> Ecg:
         No Waveform Sequence, or no multiplex group with data.
     DecodeError
         Anything else that prevents a trustworthy decoding (reason says what).
+    LimitExceededError
+        More than ``max_samples`` samples.
 
     Example
     -------
@@ -253,14 +277,14 @@ def decode_dataset(ds: Any, source: str = "") -> Ecg:
     (('I', 'II', 'III'), 1000.0, (12, 10000))
     """
     try:
-        return _decode(ds, source)
-    except DecodeError:
+        return _decode(ds, source, max_samples)
+    except (DecodeError, LimitExceededError):
         raise
     except Exception as exc:  # malformed values surface as many exception types
         raise DecodeError(f"malformed data set ({type(exc).__name__})") from exc
 
 
-def _decode(ds: Any, source: str) -> Ecg:
+def _decode(ds: Any, source: str, max_samples: int | None) -> Ecg:
     sop_class = str(ds.get("SOPClassUID", "") or "")
     if not sop_class:
         raise DecodeError("SOP Class UID (0008,0016) is missing")
@@ -269,6 +293,8 @@ def _decode(ds: Any, source: str) -> Ecg:
     sequence = ds.get("WaveformSequence")
     if not sequence:
         raise NoWaveformError("no Waveform Sequence (5400,0100)")
+    if max_samples is not None:
+        _check_samples(sequence, max_samples)
     little_endian = ds.original_encoding[1] is not False
     candidates: list[_Group] = []
     errors: list[DecodeError] = []
@@ -297,7 +323,7 @@ def _failed(sequence: Sequence[Any], decoded: Sequence[_Group]) -> list[Any]:
     return [group for i, group in enumerate(sequence) if i not in ok]
 
 
-def decode_file(path: str | Path) -> Ecg:
+def decode_file(path: str | Path, max_samples: int | None = None) -> Ecg:
     """Read a DICOM file and decode it (see :func:`decode_dataset`); ``source`` is the path.
 
     Raises :class:`DecodeError` when the file is missing or not DICOM.
@@ -314,4 +340,4 @@ def decode_file(path: str | Path) -> Ecg:
         raise DecodeError(f"{p.name} is not a DICOM file") from exc
     except Exception as exc:
         raise DecodeError(f"{p.name}: unreadable DICOM ({type(exc).__name__})") from exc
-    return decode_dataset(ds, source=str(p))
+    return decode_dataset(ds, source=str(p), max_samples=max_samples)

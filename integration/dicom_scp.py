@@ -10,7 +10,15 @@ as ``ecgread.dicom.context.rejected``.
 Associations (PS3.8 9.3.4): a calling AE title not in ``dicom_allowed_aes`` gets
 A-ASSOCIATE-RJ rejected-permanent / service-user / calling-AE-title-not-recognized; a
 peer address not in ``dicom_allowed_hosts`` gets rejected-permanent / service-user /
-no-reason-given. Each refusal is recorded as ``ecgread.dicom.association.rejected``.
+no-reason-given; one association more than ``dicom_max_associations`` gets
+rejected-transient / service-provider (presentation) / local-limit-exceeded. Each refusal
+is recorded as ``ecgread.dicom.association.rejected``.
+
+Limits: a connection has ``dicom_acse_timeout_s`` to send its A-ASSOCIATE-RQ and may then
+be silent ``dicom_idle_timeout_s`` before it is aborted; PDUs are at most
+:data:`MAX_PDU_BYTES`; a data set whose P-DATA fragments pass ``dicom_max_object_bytes``
+is aborted (A-ABORT) while it arrives, so it is never held whole, and recorded as
+``ecgread.dicom.association.aborted``.
 
 C-STORE: :class:`integration.dicom_ingest.Ingestor` (validate, write durably, commit,
 then Success, then ``on_stored``). Failures carry an Error Comment (0000,0902).
@@ -46,12 +54,17 @@ from ecgread.audit.events import log_action
 from ecgread.config.settings import Settings, load_settings
 from ecgread.integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES
 from ecgread.integration.dicom_ingest import Ingestor, IngestResult, Peer
+from ecgread.integration.identifiers import escape_library_logs, printable
 from ecgread.integration.status_map import DicomStatus
 
 __all__ = ["TRANSFER_SYNTAXES", "RejectResult", "RejectSource", "RejectDiagnostic",
            "build_ae", "serve", "main"]
 
 log = logging.getLogger("ecgread.dicom")
+
+#: Largest PDU we accept (Maximum Length Received, PS3.8 D.1): large enough that an ECG
+#: needs few PDUs, small enough that one PDU is never a memory problem.
+MAX_PDU_BYTES = 4 * 1024 * 1024
 
 TRANSFER_SYNTAXES: tuple[str, ...] = (
     ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian,
@@ -70,6 +83,7 @@ class RejectSource(IntEnum):
     """A-ASSOCIATE-RJ Source (PS3.8 9.3.4)."""
 
     SERVICE_USER = 1
+    SERVICE_PROVIDER_PRESENTATION = 3
 
 
 class RejectDiagnostic(IntEnum):
@@ -77,6 +91,8 @@ class RejectDiagnostic(IntEnum):
 
     NO_REASON_GIVEN = 1
     CALLING_AE_TITLE_NOT_RECOGNIZED = 3
+    #: With source service-provider (presentation related function): local limit exceeded.
+    LOCAL_LIMIT_EXCEEDED = 2
 
 
 def build_ae(settings: Settings) -> AE:
@@ -85,8 +101,10 @@ def build_ae(settings: Settings) -> AE:
     ae.add_supported_context(Verification, list(TRANSFER_SYNTAXES))
     for sop_class in SUPPORTED_ECG_SOP_CLASSES:
         ae.add_supported_context(sop_class, list(TRANSFER_SYNTAXES))
-    # Let senders use PDUs as large as they like: fewer PDUs per ECG (PS3.8 D.1).
-    ae.maximum_pdu_size = 0
+    ae.maximum_pdu_size = MAX_PDU_BYTES
+    ae.maximum_associations = settings.dicom_max_associations
+    ae.acse_timeout = settings.dicom_acse_timeout_s
+    ae.network_timeout = settings.dicom_idle_timeout_s
     return ae
 
 
@@ -109,20 +127,26 @@ def _record(settings: Settings, action: str, peer: Peer, **detail: Any) -> None:
 
 
 def _on_requested(event: Any, settings: Settings) -> None:
-    """EVT_REQUESTED: the allowlist, before any negotiation."""
+    """EVT_REQUESTED: the association limit and the allowlist, before any negotiation."""
     peer = _peer(event.assoc)
-    if settings.dicom_allowed_aes and peer.calling_ae not in settings.dicom_allowed_aes:
-        diagnostic, reason = RejectDiagnostic.CALLING_AE_TITLE_NOT_RECOGNIZED, "calling AE"
+    result, source = RejectResult.PERMANENT, RejectSource.SERVICE_USER
+    acceptors = [a for a in event.assoc.ae.active_associations if a.is_acceptor]
+    if len(acceptors) > settings.dicom_max_associations:
+        result, source = RejectResult.TRANSIENT, RejectSource.SERVICE_PROVIDER_PRESENTATION
+        diagnostic = RejectDiagnostic.LOCAL_LIMIT_EXCEEDED
+        reason = f"more than {settings.dicom_max_associations} associations"
+    elif settings.dicom_allowed_aes and peer.calling_ae not in settings.dicom_allowed_aes:
+        diagnostic = RejectDiagnostic.CALLING_AE_TITLE_NOT_RECOGNIZED
+        reason = "calling AE not allowed"
     elif settings.dicom_allowed_hosts and peer.host not in settings.dicom_allowed_hosts:
-        diagnostic, reason = RejectDiagnostic.NO_REASON_GIVEN, "peer address"
+        diagnostic, reason = RejectDiagnostic.NO_REASON_GIVEN, "peer address not allowed"
     else:
         return
-    log.warning("association from %s@%s rejected: %s not allowed", peer.calling_ae,
+    log.warning("association from %s@%s rejected: %s", printable(peer.calling_ae),
                 peer.host, reason)
-    _record(settings, "ecgread.dicom.association.rejected", peer,
-            reason=f"{reason} not allowed", result=RejectResult.PERMANENT.name,
-            diagnostic=diagnostic.name)
-    event.assoc.acse.send_reject(RejectResult.PERMANENT, RejectSource.SERVICE_USER, diagnostic)
+    _record(settings, "ecgread.dicom.association.rejected", peer, reason=reason,
+            result=result.name, diagnostic=diagnostic.name)
+    event.assoc.acse.send_reject(result, source, diagnostic)
     # As pynetdicom does for its own rejections: wait until the DUL has sent the
     # A-ASSOCIATE-RJ and the peer closed (or the ARTIM timer ran out) before the socket goes.
     event.assoc.kill()
@@ -133,9 +157,59 @@ def _on_accepted(event: Any, settings: Settings) -> None:
     refused = sorted({str(cx.abstract_syntax) for cx in event.assoc.rejected_contexts})
     if refused:
         peer = _peer(event.assoc)
-        log.info("association from %s@%s: %d context(s) refused", peer.calling_ae, peer.host,
-                 len(refused))
+        log.info("association from %s@%s: %d context(s) refused", printable(peer.calling_ae),
+                 peer.host, len(refused))
         _record(settings, "ecgread.dicom.context.rejected", peer, sop_classes=refused)
+
+
+class _SizeGuard:
+    """EVT_PDU_RECV: counts the data set bytes of the message each association is
+    receiving and aborts the association once they pass ``dicom_max_object_bytes``, so an
+    oversized object is never held whole (pynetdicom assembles it before EVT_C_STORE)."""
+
+    #: Message Control Header (PS3.8 E.2): bit 0 set = command, bit 1 set = last fragment.
+    _COMMAND, _LAST = 0x01, 0x02
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._received: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        pdu = event.pdu
+        items = getattr(pdu, "presentation_data_value_items", None)
+        if not items:
+            return
+        key = id(event.assoc)
+        limit = self.settings.dicom_max_object_bytes
+        with self._lock:
+            size = self._received.get(key, 0)
+            if size < 0:
+                return  # aborted already; PDUs read before the A-ABORT went out
+
+            for item in items:
+                value = item.presentation_data_value or b""
+                if not value or value[0] & self._COMMAND:
+                    continue
+                size += len(value) - 1
+                if value[0] & self._LAST:
+                    size = 0 if size <= limit else size
+            if size <= limit:
+                self._received[key] = size
+                return
+            self._received[key] = -1
+        peer = _peer(event.assoc)
+        reason = f"data set larger than {limit} bytes"
+        log.warning("association from %s@%s aborted: %s", printable(peer.calling_ae),
+                    peer.host, reason)
+        _record(self.settings, "ecgread.dicom.association.aborted", peer, reason=reason,
+                limit="dicom_max_object_bytes", received_bytes=size)
+        event.assoc.abort(block=False)
+
+    def forget(self, event: Any) -> None:
+        """EVT_RELEASED / EVT_ABORTED / EVT_CONN_CLOSE: drop the association's count."""
+        with self._lock:
+            self._received.pop(id(event.assoc), None)
 
 
 def _on_echo(_event: Any) -> int:
@@ -158,9 +232,12 @@ def _on_store(event: Any, ingestor: Ingestor) -> Dataset:
 
 
 def handlers(settings: Settings, ingestor: Ingestor) -> list[Any]:
+    guard = _SizeGuard(settings)
     return [
         (evt.EVT_REQUESTED, _on_requested, [settings]),
         (evt.EVT_ACCEPTED, _on_accepted, [settings]),
+        (evt.EVT_PDU_RECV, guard),
+        (evt.EVT_CONN_CLOSE, guard.forget),
         (evt.EVT_C_ECHO, _on_echo),
         (evt.EVT_C_STORE, _on_store, [ingestor]),
     ]
@@ -176,6 +253,7 @@ def serve(settings: Settings, on_stored: Callable[[str], None] | None = None,
     """
     migrate(settings.audit_url)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
+    escape_library_logs()  # pydicom and pynetdicom log received UIDs themselves
     ae = build_ae(settings)
     ingestor = Ingestor(settings, on_stored)
     return ae.start_server((settings.dicom_host, settings.dicom_port), block=block,

@@ -10,13 +10,24 @@ For each message (see :func:`process_message`):
    the commit is AA sent.
 3. A message whose MSH-10 from the same MSH-3 was already accepted (AA) is a resend: AA
    again, a ``received`` row with ``duplicate=True`` and ``ecgread.hl7.duplicate``, no
-   order change.
+   order change, when its bytes are the same. With other bytes it is a conflict: AE with
+   ERR-3 205 (duplicate key identifier, Table 0357) at MSH-10 (v2.5.1 section 2.9), the
+   second copy kept beside the first, a ``received`` row (AE, ``duplicate=True``, the
+   reason) and ``ecgread.hl7.conflict``; no order change.
 4. Any error becomes AE or AR through :func:`integration.status_map.outcome_for` (the one
    table), with a ``received`` row giving the reason and ``ecgread.hl7.rejected``. A
    database failure while accepting gives AE 207, so the sender retries.
 
-Logs name message control IDs, types and ACK codes only, never patient data or field
-values. Run alone with ``python -m ecgread.integration.hl7_listener --port 2575``; it prints
+Limits (each a setting, each refusal recorded): a frame over ``hl7_max_message_bytes``
+gets AR and the connection is closed; more than ``hl7_max_orders`` ORC segments or
+``hl7_max_repetitions`` repetitions of one field get AR before anything is parsed or
+stored; a text without an MSH segment is refused without being stored; one connection more
+than ``hl7_max_connections`` is closed at once; a connection silent for
+``hl7_idle_timeout_s`` is closed (recorded when it held a partial message); a write that
+would leave less than ``store_min_free_bytes`` free gets AE 207.
+
+Logs name message control IDs, types and ACK codes only (received text through
+:func:`integration.identifiers.printable`), never patient data or field values. Run alone with ``python -m ecgread.integration.hl7_listener --port 2575``; it prints
 ``listening HOST PORT`` on stdout once the socket is bound.
 """
 
@@ -25,7 +36,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import os
 import signal
 import socket
 import socketserver
@@ -44,12 +54,23 @@ from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import Hl7Order, Received, utcnow
 from ecgread.config.settings import Settings, load_settings
-from ecgread.errors import MessageError
+from ecgread.errors import (
+    IdentifierConflictError,
+    LimitExceededError,
+    MessageError,
+)
 from ecgread.integration.hl7_ack import build_ack
-from ecgread.integration.hl7_header import MessageHeader, decode_message, salvage_header
+from ecgread.integration.hl7_header import (
+    MessageHeader,
+    decode_message,
+    normalise,
+    salvage_header,
+)
 from ecgread.integration.hl7_orders import Order, OrderMessage, parse_order_message
+from ecgread.integration.identifiers import escape_library_logs, printable
 from ecgread.integration.matching import match_ecgs_for_order
 from ecgread.integration.mllp import MllpReader, frame
+from ecgread.integration.object_store import ensure_room, write_durably
 from ecgread.integration.status_map import AckCode, outcome_for
 
 __all__ = ["Hl7Server", "Processed", "make_server", "process_message", "serve"]
@@ -89,18 +110,49 @@ class Processed:
 
 
 def _store_raw(settings: Settings, raw: bytes) -> tuple[Path, str]:
+    """The raw message, durably (file and folder fsynced), named by its sha256."""
     digest = hashlib.sha256(raw).hexdigest()
     folder = settings.home / "hl7" / time.strftime("%Y%m%d")
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{digest}.hl7"
     if not path.exists():
-        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        ensure_room(settings.home, len(raw), settings.store_min_free_bytes)
+        write_durably(path, raw)
     return path, digest
+
+
+def _check_limits(settings: Settings, text: str) -> None:
+    """Refuse, before parsing, a text that is no HL7 message or is beyond the limits."""
+    segments = normalise(text).split("\r")
+    if not segments[0].startswith("MSH"):
+        raise MessageError("no readable MSH segment at the start of the message", code=100,
+                           segment="MSH")
+    header = salvage_header(text)
+    enc = header.encoding_characters
+    repetition = enc[1] if len(enc) > 1 else "~"
+    orders = 0
+    for segment in segments:
+        orders += segment.startswith("ORC")
+        fields = segment.split(header.field_separator or "|")
+        for i, value in enumerate(fields):
+            if segment.startswith("MSH") and i == 1:
+                continue  # MSH-2, the encoding characters, holds the separator itself
+            if value.count(repetition) >= settings.hl7_max_repetitions:
+                raise LimitExceededError(
+                    f"{segment[:3]}-{i} repeats more than {settings.hl7_max_repetitions} "
+                    "times", "hl7_max_repetitions")
+    if orders > settings.hl7_max_orders:
+        raise LimitExceededError(f"{orders} orders in one message, at most "
+                                 f"{settings.hl7_max_orders}", "hl7_max_orders")
+
+
+def _record_event(settings: Settings, action: str, peer: tuple[str, int], **detail: Any) -> None:
+    """An event about a connection (no message to hang a ``received`` row on)."""
+    try:
+        with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
+            log_action(session, action, subject=f"hl7-peer:{peer[0]}",
+                       peer=f"{peer[0]}:{peer[1]}", **detail)
+    except Exception as exc:  # noqa: BLE001  the connection is handled regardless
+        log.error("could not record %s: %s", action, type(exc).__name__)
 
 
 def _find_order(session: Session, order: Order) -> Hl7Order | None:
@@ -170,12 +222,19 @@ def _received(header: MessageHeader, peer: tuple[str, int], status: str, path: P
                     calling_ae=header.sending_application or None,
                     called_ae=header.receiving_application or None,
                     identifier=header.control_id or None, kind=header.kind or None,
-                    status=status, path=str(path), sha256=digest, **extra)
+                    status=status, path=str(path) if path and str(path) != "." else None,
+                    sha256=digest or None, **extra)
+
+
+#: What :func:`_accept` did with a message.
+ACCEPTED, DUPLICATE, CONFLICT = "accepted", "duplicate", "conflict"
+_CONFLICT_REASON = "MSH-10 already accepted from this sender with other content"
 
 
 def _accept(settings: Settings, parsed: OrderMessage, peer: tuple[str, int], path: Path,
-            digest: str) -> bool:
-    """Commit the message's effects; True when it was a resend of an accepted message."""
+            digest: str) -> str:
+    """Commit the message's effects (or, for a resend or a conflict, the record of it);
+    returns :data:`ACCEPTED`, :data:`DUPLICATE` or :data:`CONFLICT`."""
     header = parsed.header
     first = parsed.orders[0]
     with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
@@ -184,27 +243,37 @@ def _accept(settings: Settings, parsed: OrderMessage, peer: tuple[str, int], pat
             Received.calling_ae == (header.sending_application or None),
             Received.status == AckCode.ACCEPT, Received.duplicate == False)
         ).first()
-        rec = _received(header, peer, AckCode.ACCEPT, path, digest,
-                        duplicate=earlier is not None, patient_id=first.patient_id,
-                        accession_number=first.accession_number)
+        conflict = earlier is not None and earlier.sha256 != digest
+        rec = _received(header, peer, AckCode.ERROR if conflict else AckCode.ACCEPT, path,
+                        digest, duplicate=earlier is not None, patient_id=first.patient_id,
+                        accession_number=first.accession_number,
+                        reason=_CONFLICT_REASON if conflict else None)
         session.add(rec)
         session.flush()
         common = {"subject": f"hl7:{header.control_id}", "trace_id": header.control_id}
+        if conflict:
+            assert earlier is not None
+            log_action(session, "ecgread.hl7.conflict", received_id=rec.id,
+                       first_received_id=earlier.id, kind=header.kind, ack=AckCode.ERROR,
+                       error_code=205, reason=_CONFLICT_REASON, sha256=digest,
+                       first_sha256=earlier.sha256, **common)
+            return CONFLICT
         if earlier is not None:
             log_action(session, "ecgread.hl7.duplicate", received_id=rec.id,
                        first_received_id=earlier.id, kind=header.kind,
-                       same_content=earlier.sha256 == digest, **common)
-            return True
+                       same_content=True, **common)
+            return DUPLICATE
         log_action(session, "ecgread.hl7.received", received_id=rec.id, kind=header.kind,
                    peer=f"{peer[0]}:{peer[1]}", version=header.version,
                    parsed_as=parsed.parsed_as_version, orders=len(parsed.orders), **common)
         for order in parsed.orders:
             _apply(session, settings, header, order)
-    return False
+    return ACCEPTED
 
 
 def _reject(settings: Settings, header: MessageHeader, peer: tuple[str, int], path: Path | None,
-            digest: str, code: str, error_code: int, reason: str, error: BaseException) -> None:
+            digest: str, code: str, error_code: int, reason: str, error: BaseException,
+            size_bytes: int | None = None) -> None:
     try:
         with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
             rec = _received(header, peer, code, path or Path(""), digest, reason=reason)
@@ -213,40 +282,72 @@ def _reject(settings: Settings, header: MessageHeader, peer: tuple[str, int], pa
             log_action(session, "ecgread.hl7.rejected", subject=f"hl7:{header.control_id}",
                        trace_id=header.control_id or None, received_id=rec.id, ack=code,
                        error_code=error_code, segment=getattr(error, "segment", ""),
-                       field=getattr(error, "field", None), reason=reason)
+                       field=getattr(error, "field", None), reason=reason,
+                       limit=getattr(error, "limit", None), size_bytes=size_bytes,
+                       peer=f"{peer[0]}:{peer[1]}")
     except Exception as exc:  # noqa: BLE001  the ACK still goes out; the sender learns of it
-        log.error("could not record rejected HL7 message %s: %s", header.control_id,
+        log.error("could not record rejected HL7 message %s: %s", printable(header.control_id),
                   type(exc).__name__)
+
+
+def _refusal(settings: Settings, header: MessageHeader, exc: BaseException) -> Processed:
+    """The AE/AR ACK for an error (the one table, :func:`outcome_for`)."""
+    outcome = outcome_for(exc)
+    reason = _reason(exc)
+    log.info("hl7 %s msh10=%s -> %s %d", printable(header.kind or "?"),
+             printable(header.control_id or "?"), outcome.hl7_ack, outcome.hl7_error_code)
+    ack = build_ack(header, outcome.hl7_ack,
+                    sending_application=settings.hl7_sending_application,
+                    sending_facility=settings.hl7_sending_facility,
+                    error_code=outcome.hl7_error_code, reason=reason,
+                    segment=getattr(exc, "segment", ""), field=getattr(exc, "field", None))
+    return Processed(ack, outcome.hl7_ack, header.control_id, False, outcome.hl7_error_code)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (MessageError, LimitExceededError, IdentifierConflictError)):
+        return exc.reason
+    return f"internal error ({type(exc).__name__}); retry later"
+
+
+def refuse_oversize(settings: Settings, head: bytes, peer: tuple[str, int]) -> Processed:
+    """AR for a frame over ``hl7_max_message_bytes`` (``head``: its first bytes), recorded."""
+    header = salvage_header(decode_message(head))
+    exc = LimitExceededError(f"MLLP frame larger than {settings.hl7_max_message_bytes} bytes",
+                             "hl7_max_message_bytes")
+    outcome = outcome_for(exc)
+    _reject(settings, header, peer, None, "", outcome.hl7_ack, outcome.hl7_error_code,
+            exc.reason, exc)
+    return _refusal(settings, header, exc)
 
 
 def process_message(settings: Settings, raw: bytes, peer: tuple[str, int]) -> Processed:
     """Handle one de-framed message and return the ACK to send. Never raises."""
-    header = salvage_header(decode_message(raw))
+    text = decode_message(raw)
+    header = salvage_header(text)
     path: Path | None = None
     digest = hashlib.sha256(raw).hexdigest()
     try:
+        _check_limits(settings, text)
         path, digest = _store_raw(settings, raw)
         parsed = parse_order_message(raw)
         header = parsed.header
-        duplicate = _accept(settings, parsed, peer, path, digest)
+        accepted = _accept(settings, parsed, peer, path, digest)
     except Exception as exc:  # noqa: BLE001  the one wrapper: any failure is AE/AR (STYLE #5)
         outcome = outcome_for(exc)
-        if isinstance(exc, MessageError):
-            reason = exc.reason
-        else:
-            reason = f"internal error ({type(exc).__name__}); retry later"
-            log.error("HL7 message %s failed: %s", header.control_id, type(exc).__name__)
+        if not isinstance(exc, (MessageError, LimitExceededError)):
+            log.error("HL7 message %s failed: %s", printable(header.control_id),
+                      type(exc).__name__)
         _reject(settings, header, peer, path, digest, outcome.hl7_ack, outcome.hl7_error_code,
-                reason, exc)
-        log.info("hl7 %s msh10=%s -> %s %d", header.kind or "?", header.control_id or "?",
-                 outcome.hl7_ack, outcome.hl7_error_code)
-        ack = build_ack(header, outcome.hl7_ack,
-                        sending_application=settings.hl7_sending_application,
-                        sending_facility=settings.hl7_sending_facility,
-                        error_code=outcome.hl7_error_code, reason=reason,
-                        segment=getattr(exc, "segment", ""), field=getattr(exc, "field", None))
-        return Processed(ack, outcome.hl7_ack, header.control_id, False, outcome.hl7_error_code)
-    log.info("hl7 %s msh10=%s -> AA%s", header.kind, header.control_id,
+                _reason(exc), exc, len(raw))
+        return _refusal(settings, header, exc)
+    if accepted == CONFLICT:
+        log.warning("hl7 %s msh10=%s: same MSH-10, different content; kept both",
+                    printable(header.kind), printable(header.control_id))
+        return _refusal(settings, header, IdentifierConflictError(
+            _CONFLICT_REASON, segment="MSH", field=10))
+    duplicate = accepted == DUPLICATE
+    log.info("hl7 %s msh10=%s -> AA%s", printable(header.kind), printable(header.control_id),
              " (duplicate)" if duplicate else "")
     ack = build_ack(header, AckCode.ACCEPT, sending_application=settings.hl7_sending_application,
                     sending_facility=settings.hl7_sending_facility)
@@ -258,29 +359,57 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        settings = self.server.settings
         peer = self.client_address
-        reader = MllpReader()
-        self.server.track(sock, True)
+        if not self.server.track(sock, True):
+            log.warning("HL7 connection from %s refused: more than %d connections", peer[0],
+                        settings.hl7_max_connections)
+            _record_event(settings, "ecgread.hl7.connection.rejected", peer,
+                          reason=f"more than {settings.hl7_max_connections} connections",
+                          limit="hl7_max_connections")
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(settings.hl7_idle_timeout_s)
+        reader = MllpReader(settings.hl7_max_message_bytes)
         try:
             while True:
                 try:
                     data = sock.recv(65536)
+                except TimeoutError:
+                    self._idle(reader)
+                    break
                 except OSError:
                     break
                 if not data:
                     break
                 try:
                     messages = reader.feed(data)
-                except MessageError as exc:
-                    log.warning("closing HL7 connection from %s:%s: %s", peer[0], peer[1],
-                                exc.reason)
+                except MessageError:
+                    # The frame outgrew hl7_max_message_bytes: answer it, then hang up (the
+                    # rest of the frame would only be read to be thrown away).
+                    log.warning("closing HL7 connection from %s:%s: frame over %d bytes",
+                                peer[0], peer[1], settings.hl7_max_message_bytes)
+                    result = refuse_oversize(settings, reader.oversize_head, peer)
+                    sock.sendall(frame(result.ack))
                     break
                 for raw in messages:
-                    result = process_message(self.server.settings, raw, peer)
+                    result = process_message(settings, raw, peer)
                     sock.sendall(frame(result.ack))
+        except OSError:
+            pass  # the peer went away while we answered
         finally:
             self.server.track(sock, False)
+
+    def _idle(self, reader: MllpReader) -> None:
+        settings, peer = self.server.settings, self.client_address
+        if reader.pending_bytes:
+            log.warning("closing HL7 connection from %s:%s: idle %.0f s inside a message",
+                        peer[0], peer[1], settings.hl7_idle_timeout_s)
+            _record_event(settings, "ecgread.hl7.connection.closed", peer,
+                          reason=f"idle for {settings.hl7_idle_timeout_s:g} s inside a message",
+                          limit="hl7_idle_timeout_s", pending_bytes=reader.pending_bytes)
+        else:
+            log.info("closing idle HL7 connection from %s:%s", peer[0], peer[1])
 
 
 class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -296,9 +425,16 @@ class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self._lock = threading.Lock()
         super().__init__((settings.hl7_host, settings.hl7_port), _Connection)
 
-    def track(self, sock: socket.socket, opened: bool) -> None:
+    def track(self, sock: socket.socket, opened: bool) -> bool:
+        """Register an opened (False when over ``hl7_max_connections``) or closed socket."""
         with self._lock:
-            (self._open.add if opened else self._open.discard)(sock)
+            if not opened:
+                self._open.discard(sock)
+                return True
+            if len(self._open) >= self.settings.hl7_max_connections:
+                return False
+            self._open.add(sock)
+            return True
 
     def server_close(self) -> None:
         super().server_close()
@@ -313,6 +449,7 @@ class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 def make_server(settings: Settings) -> Hl7Server:
     """Migrate the audit database and bind the listener (port 0 picks a free one)."""
     migrate(settings.audit_url)
+    escape_library_logs()
     return Hl7Server(settings)
 
 
@@ -341,12 +478,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings({"hl7_host": args.host, "hl7_port": args.port, "home": args.home,
                               "database_url": args.database_url})
     server = make_server(settings)
-    print(f"listening {settings.hl7_host} {server.server_address[1]}", flush=True)
 
     def stop(_signum: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    # before "listening": a parent that stops us as soon as it reads it gets a clean exit
     signal.signal(signal.SIGTERM, stop)
+    print(f"listening {settings.hl7_host} {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -27,6 +27,8 @@ TRAILER = b"\x0d"
 
 #: Default largest message accepted (bytes); an ECG order is a few kilobytes.
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: Bytes kept of a message refused for its size (enough for its MSH segment).
+HEAD_BYTES = 4096
 
 __all__ = ["END_BLOCK", "START_BLOCK", "TRAILER", "MllpReader", "frame"]
 
@@ -58,6 +60,9 @@ class MllpReader:
             raise ValueError("max_message_bytes must be positive")
         self.max_message_bytes = max_message_bytes
         self.discarded_bytes = 0
+        #: The first :data:`HEAD_BYTES` of the last message refused for its size (its MSH,
+        #: so the refusal can be answered and recorded).
+        self.oversize_head = b""
         self._buffer = bytearray()
         self._in_block = False
         self._expect_trailer = False
@@ -97,6 +102,7 @@ class MllpReader:
             stop = end if end >= 0 else n
             if len(self._buffer) + (stop - pos) > self.max_message_bytes:
                 self.discarded_bytes += len(self._buffer) + (stop - pos)
+                self.oversize_head = (bytes(self._buffer) + bytes(view[pos:stop]))[:HEAD_BYTES]
                 self._buffer.clear()
                 self._in_block = False
                 raise MessageError(

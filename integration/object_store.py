@@ -24,7 +24,8 @@ from pathlib import Path
 
 from ecgread.errors import StorageFullError
 
-__all__ = ["StoredObject", "object_path", "free_bytes", "write_durably", "store_object"]
+__all__ = ["StoredObject", "object_path", "free_bytes", "ensure_room", "write_durably",
+           "store_object"]
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
@@ -48,6 +49,13 @@ def free_bytes(path: Path) -> int:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     return int(shutil.disk_usage(probe).free)
+
+
+def ensure_room(folder: Path, size_bytes: int, min_free_bytes: int) -> None:
+    """Raise :class:`StorageFullError` when writing ``size_bytes`` under ``folder`` would
+    leave fewer than ``min_free_bytes`` free (the reserve the database shares)."""
+    if free_bytes(folder) - size_bytes < min_free_bytes:
+        raise StorageFullError("store below its free-space reserve")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -111,8 +119,7 @@ def store_object(store_dir: Path, sop_instance_uid: str, data: bytes,
     Refuses (:class:`StorageFullError`) when writing it would leave fewer than
     ``min_free_bytes`` free, so the store never fills the disk the database shares.
     """
-    if free_bytes(store_dir) - len(data) < min_free_bytes:
-        raise StorageFullError("object store below its free-space reserve")
+    ensure_room(store_dir, len(data), min_free_bytes)
     path = object_path(store_dir, sop_instance_uid)
     digest = write_durably(path, data)
     return StoredObject(path=path, sha256=digest, size_bytes=len(data))

@@ -13,6 +13,9 @@ from enum import IntEnum
 from ecgread.errors import (
     DecodeError,
     EcgreadError,
+    IdentifierConflictError,
+    InvalidIdentifierError,
+    LimitExceededError,
     MessageError,
     NoWaveformError,
     SopClassMismatchError,
@@ -33,6 +36,11 @@ class DicomStatus(IntEnum):
     PROCESSING_FAILURE = 0x0110
     #: PS3.7 C.5: Failure: SOP Class not supported.
     SOP_CLASS_NOT_SUPPORTED = 0x0122
+    #: PS3.7 C.5: Failure: Duplicate SOP Instance (the UID is already registered). Sent
+    #: when a stored SOP Instance UID arrives with different content: a failure, not the
+    #: 0xB000 coercion warning, because carts treat warnings as stored and may delete
+    #: their copy, and the new content is not what we read (see dicom_ingest).
+    DUPLICATE_SOP_INSTANCE = 0x0111
 
 
 class AckCode:
@@ -49,7 +57,13 @@ class Outcome:
 
 
 # Most specific first: the first class the error is an instance of wins.
+# ERR-3 205 is "duplicate key identifier" (Table 0357); a limit refusal is AR (the same
+# message will never be accepted, do not resend it) with 207.
 _TABLE: tuple[tuple[type[BaseException], Outcome], ...] = (
+    (IdentifierConflictError, Outcome(DicomStatus.DUPLICATE_SOP_INSTANCE, AckCode.ERROR, 205)),
+    (LimitExceededError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.REJECT, 207)),
+    # PS3.4 B.2.3 A9xx: the data set is not a conformant instance (its UID is invalid).
+    (InvalidIdentifierError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 102)),
     (StorageFullError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.ERROR, 207)),
     (SopClassMismatchError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),
     (NoWaveformError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),

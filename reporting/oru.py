@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from ecgread.reporting.context import ReportContext
 
 __all__ = ["IMPRESSION", "LOCAL_SYSTEM", "MEASUREMENTS", "REPORT_CODE", "VERSIONS_CODE",
-           "build_oru", "statement_text"]
+           "build_failure_oru", "build_oru", "failure_statement", "statement_text"]
 
 VERSION = "2.5.1"
 #: OBX-3 of statements: LOINC 8601-7 "EKG impression".
@@ -354,7 +354,7 @@ def build_oru(analysis: Analysis, context: ReportContext, pdf: bytes, settings: 
     result = msg.add_group("ORU_R01_PATIENT_RESULT")
     _patient(result.add_group("ORU_R01_PATIENT").add_segment("PID"), context)
     oo = result.add_group("ORU_R01_ORDER_OBSERVATION")
-    _order(oo, analysis, context, settings, now_ts)
+    _order(oo, tuple(analysis.statements), tuple(analysis.notes), context, settings, now_ts)
     b = _Builder(oo, context.result_status)
     _observations(b, analysis, context, settings, now_ts)
     data = base64.b64encode(pdf).decode("ascii")
@@ -407,8 +407,8 @@ def _patient(pid, context: ReportContext) -> None:  # type: ignore[no-untyped-de
         pid.pid_8 = context.patient_sex  # PID-8 administrative sex (3.4.2.8, Table 0001)
 
 
-def _order(oo, analysis: Analysis, context: ReportContext,  # type: ignore[no-untyped-def]
-           settings: Settings, now_ts: str) -> None:
+def _order(oo, statements: tuple[Statement, ...], notes: tuple[str, ...],  # type: ignore[no-untyped-def]
+           context: ReportContext, settings: Settings, now_ts: str) -> None:
     """ORC (4.5.1), OBR (7.4.1), the order's NTEs (2.15.10) and, when critical, TQ1."""
     app = _e(settings.hl7_sending_application)
     placer = (f"{_e(context.placer_order_number)}^{_e(context.placer_namespace or '')}"
@@ -436,7 +436,7 @@ def _order(oo, analysis: Analysis, context: ReportContext,  # type: ignore[no-un
     # OBR-4 universal service identifier (7.4.1.4): as ordered, else LOINC 11524-6.
     obr.obr_4 = (_components(context.procedure_code) if context.procedure_code
                  else _ce(REPORT_CODE))
-    critical = [s for s in analysis.statements if _statement_flag(s) == "AA"]
+    critical = [s for s in statements if _statement_flag(s) == "AA"]
     if critical:
         obr.obr_5 = "S"  # OBR-5 priority (7.4.1.5, Table 0027, kept in 2.5.1): stat
     if context.acquisition_time:
@@ -449,14 +449,14 @@ def _order(oo, analysis: Analysis, context: ReportContext,  # type: ignore[no-un
     obr.obr_24 = "EC"  # OBR-24 diagnostic serv sect ID (7.4.1.24, Table 0074): electrocardiac
     obr.obr_25 = context.result_status  # OBR-25 result status (7.4.1.25, Table 0123): P/F/C
 
-    notes = [_STATUS_NOTE.get(context.result_status, "")]
+    lines = [_STATUS_NOTE.get(context.result_status, "")]
     if context.confirmed_by and context.result_status in ("F", "C"):
-        notes.append(f"Confirmed by {context.confirmed_by}.")
+        lines.append(f"Confirmed by {context.confirmed_by}.")
     if critical:
-        notes.insert(0, "CRITICAL FINDING: " + "; ".join(s.text for s in critical)
+        lines.insert(0, "CRITICAL FINDING: " + "; ".join(s.text for s in critical)
                      + ". Notify the responsible clinician.")
-    notes += [f"Note: {n}" for n in analysis.notes]
-    for i, note in enumerate(n for n in notes if n):
+    lines += [f"Note: {n}" for n in notes]
+    for i, note in enumerate(n for n in lines if n):
         nte = oo.add_segment("NTE")
         nte.nte_1 = str(i + 1)  # NTE-1 set ID (2.15.10.1)
         nte.nte_2 = "L"  # NTE-2 source of comment (Table 0105): ancillary (filler)
@@ -510,3 +510,42 @@ def _observations(b: _Builder, analysis: Analysis, context: ReportContext,
     if context.device:
         provenance += f"; acquired on {context.device}"
     b.obx("TX", _ce(VERSIONS_CODE), spliced=_e(provenance, None), analysed=now_ts)
+
+
+def failure_statement(reason: str) -> str:
+    """The statement of an ECG the program could not interpret (unescaped)."""
+    return f"ECG could not be interpreted: {reason}"
+
+
+def build_failure_oru(context: ReportContext, reason: str, settings: Settings,
+                      control_id: str, ecgread_version: str = "") -> str:
+    """The ORU^R01 of an ECG whose read failed: no measurements, no PDF, one statement.
+
+    The EHR learns that the ECG was received and why no interpretation follows, so the
+    order does not wait for ever. The message has the MSH, SFT, PID, ORC and OBR of
+    :func:`build_oru` (OBR-25 P: the tracing still needs a physician), then one OBX TX
+    with LOINC 8601-7 "EKG impression" whose value is
+    ``ECG could not be interpreted: <reason>`` (OBX-11 P; no abnormal flag: nothing was
+    judged), and the provenance OBX.
+
+    References
+    ----------
+    HL7 v2.5.1 chapters 2, 3, 4 and 7 (as :func:`build_oru`).
+    """
+    now_ts = _ts(datetime.now().astimezone())
+    msg = Message("ORU_R01", version=VERSION, validation_level=VALIDATION_LEVEL.STRICT)
+    _header(msg, settings, control_id, now_ts, ecgread_version)
+    result = msg.add_group("ORU_R01_PATIENT_RESULT")
+    _patient(result.add_group("ORU_R01_PATIENT").add_segment("PID"), context)
+    oo = result.add_group("ORU_R01_ORDER_OBSERVATION")
+    note = "Automated interpretation was not possible; the tracing needs review by a physician."
+    _order(oo, (), (note,), context, settings, now_ts)
+    b = _Builder(oo, context.result_status)
+    observed = _ts(context.acquisition_time) if context.acquisition_time else ""
+    code = "^".join((*IMPRESSION, "NOINTERP", "", LOCAL_SYSTEM))
+    b.obx("TX", code, spliced=_e(failure_statement(reason), None), sub_id="1",
+          observed=observed, analysed=now_ts)
+    b.obx("TX", _ce(VERSIONS_CODE), spliced=_e(f"ecgread {ecgread_version or 'unknown'}",
+                                               None), analysed=now_ts)
+    msg.validate()
+    return _splice(msg.to_er7(), b.spliced)

@@ -44,7 +44,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "ecgread"
 LAYERS = ("ecgread.errors", "ecgread.models", "ecgread.config", "ecgread.audit",
-          "ecgread.integration", "ecgread.reporting", "ecgread.workers", "ecgread.cli")
+          "ecgread.integration", "ecgread.reporting", "ecgread.workers", "ecgread.cli",
+          "ecgread.testing")  # test and bench support (real peers): nothing imports it
 #: Repository folders that are importable only as ``ecgread.<name>`` (or not at all).
 BARE_NAMES = frozenset({"models", "config", "integration", "workers", "reporting", "audit",
                         "bench", "tests"})

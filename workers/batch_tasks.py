@@ -31,7 +31,6 @@ __all__ = [
     "ARCHIVE_PREFIX",
     "ARCHIVE_TASK",
     "BATCH_QUEUE",
-    "CeleryRunner",
     "read_archive_chunk",
     "store_results",
     "stored_results",

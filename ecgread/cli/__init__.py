@@ -5,7 +5,7 @@
     ecgread worker                          a Celery worker (scale-out; needs --broker-url)
     ecgread demo                            the whole loop on embedded defaults, once
     ecgread batch PATH... --out DIR         re-read a folder or archive of ECGs (resumable)
-    ecgread audit WHAT [filters]            query the audit trail
+    ecgread audit WHAT [filters]            query the audit trail ("failed": ECGs not read)
     ecgread db upgrade                      migrate the audit database
 
 Options given on the command line override ``ECGREAD_*`` environment variables.
@@ -85,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("audit", help="query the audit trail (JSON lines)")
-    p.add_argument("what", choices=("received", "ecgs", "reads", "orders", "deliveries",
-                                    "events", "verify"))
+    p.add_argument("what", choices=("received", "ecgs", "failed", "reads", "orders",
+                                    "deliveries", "events", "verify"),
+                   help="failed: ECGs whose read failed, with the reason and attempts")
     p.add_argument("--patient")
     p.add_argument("--accession")
     p.add_argument("--sop")
@@ -240,6 +241,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             rows = queries.ecgs(s, patient_id=args.patient, accession=args.accession,
                                 sop_instance_uid=args.sop, state=args.state, since=args.since,
                                 until=args.until, limit=args.limit)
+        elif args.what == "failed":
+            rows = queries.failed_ecgs(s, patient_id=args.patient, since=args.since,
+                                       until=args.until, limit=args.limit)
         elif args.what == "reads":
             rows = [read for read, _ in queries.reads(s, sop_instance_uid=args.sop,
                                                       limit=args.limit)]
