@@ -4,7 +4,7 @@
     ecgread serve                           DICOM + HL7 listeners, reads, deliveries
     ecgread worker                          a Celery worker (scale-out; needs --broker-url)
     ecgread demo                            the whole loop on embedded defaults, once
-    ecgread batch PATH... --out DIR         re-read a folder or archive of ECGs
+    ecgread batch PATH... --out DIR         re-read a folder or archive of ECGs (resumable)
     ecgread audit WHAT [filters]            query the audit trail ("failed": ECGs not read)
     ecgread db upgrade                      migrate the audit database
 
@@ -69,11 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("batch", help="re-read ECG files or stored ECGs, writing JSON and PDFs")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (DICOM, WFDB)")
+    p.add_argument("paths", nargs="*", type=Path,
+                   help="files or folders (DICOM, WFDB, GE MUSE, Philips, HL7 aECG, SCP-ECG)")
     p.add_argument("--stored", action="store_true", help="re-read ECGs in the audit database")
-    p.add_argument("--since", type=datetime.fromisoformat)
-    p.add_argument("--until", type=datetime.fromisoformat)
-    p.add_argument("--out", type=Path, help="folder for results (JSON lines, PDFs)")
+    p.add_argument("--since", type=_when, help="--stored: received from (date or date-time)")
+    p.add_argument("--until", type=_until,
+                   help="--stored: received before (date-time; a date includes that day)")
+    p.add_argument("--deliver", action="store_true",
+                   help="--stored: send the new results to the EHR/PACS again")
+    p.add_argument("--out", type=Path, help="folder for results (JSON lines, PDFs, report); "
+                   "a rerun into the same folder resumes")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (files, no broker)")
+    p.add_argument("--no-pdf", dest="pdf", action="store_false", help="analysis only")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_common(p)
 
     p = sub.add_parser("audit", help="query the audit trail (JSON lines)")
@@ -188,7 +196,26 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from ecgread.workers.batch import run_batch
 
     return run_batch(_settings(args), args.paths, stored=args.stored, since=args.since,
-                     until=args.until, out=args.out)
+                     until=args.until, out=args.out, jobs=args.jobs, pdf=args.pdf,
+                     deliver=args.deliver, progress=False if args.quiet else None)
+
+
+def _when(text: str) -> datetime:
+    from ecgread.workers.batch import parse_when
+
+    try:
+        return parse_when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date or date-time: {text!r}") from exc
+
+
+def _until(text: str) -> datetime:
+    from ecgread.workers.batch import parse_when
+
+    try:
+        return parse_when(text, end_of_day=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date or date-time: {text!r}") from exc
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
