@@ -8,6 +8,7 @@
     ecgread audit WHAT [filters]            query the audit trail
     ecgread db upgrade                      migrate the audit database
     ecgread config                          the effective settings and their sources
+    ecgread health [dicom] [hl7]            do the listeners answer? (healthcheck)
 
 Options given on the command line override ``ECGREAD_*`` environment variables; every
 command uses the same home (``--home``/``ECGREAD_HOME``, default ``/var/lib/ecgread`` when
@@ -83,6 +84,7 @@ def _command_settings(command: str) -> tuple[str, ...]:
         "audit": ("home", "database_url"),
         "db": ("home", "database_url"),
         "config": names,
+        "health": ("dicom_ae_title", "dicom_host", "dicom_port", "hl7_host", "hl7_port"),
     }[command]
 
 
@@ -182,6 +184,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=("upgrade",), help="upgrade: migrate to the newest schema")
     _add_settings(p, "db")
+
+    p = sub.add_parser("health", help="check this node's DICOM (C-ECHO) and HL7 MLLP listeners "
+                       "answer (exit 0 when all do); the containers' healthcheck")
+    p.add_argument("checks", nargs="*", metavar="CHECK",
+                   help="dicom and/or hl7 (default: both)")
+    _add_settings(p, "health")
 
     p = sub.add_parser("config", help="print the effective settings and where each comes "
                        "from (default, environment, option); secrets masked")
@@ -368,6 +376,15 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    from ecgread.cli.health import CHECKS, run_health
+
+    unknown = [c for c in args.checks if c not in CHECKS]
+    if unknown:
+        raise ConfigError(f"health: no check {', '.join(unknown)} (checks: {', '.join(CHECKS)})")
+    return run_health(load_settings(_overrides(args)), args.checks)
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     """One ``ECGREAD_X=value  # source`` line per setting, secrets masked."""
     overrides = _overrides(args)
@@ -384,7 +401,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"analyze": _cmd_analyze, "serve": _cmd_serve, "worker": _cmd_worker,
              "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "db": _cmd_db,
-             "config": _cmd_config}
+             "config": _cmd_config, "health": _cmd_health}
 
 if __name__ == "__main__":
     sys.exit(main())
