@@ -20,9 +20,9 @@ Example
 from __future__ import annotations
 
 import dataclasses
-import os
 import difflib
 import inspect
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -227,7 +227,7 @@ def _type_name(f: dataclasses.Field[Any]) -> str:
 def _default_doc(f: dataclasses.Field[Any]) -> str:
     if "default_doc" in f.metadata:
         return str(f.metadata["default_doc"])
-    value = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    value = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
     if isinstance(value, tuple):
         return ",".join(value)
     return str(value)

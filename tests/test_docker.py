@@ -55,7 +55,7 @@ def _compose_config(tmp_path, env_text: str | None, *extra: str) -> subprocess.C
         args += ["--env-file", str(work / "ecgread.env")]
     env = {k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")}
     return subprocess.run([*args, "config", *extra], capture_output=True, text=True, env=env,
-                          cwd=work)
+                          cwd=work, check=False)
 
 
 def _as_data(yaml_text: str) -> dict:
@@ -63,9 +63,9 @@ def _as_data(yaml_text: str) -> dict:
     client = shutil.which("docker-compose")
     assert client is not None
     interpreter = Path(client).read_text().splitlines()[0][2:].split()
-    out = subprocess.run([*interpreter, "-c", "import json,sys,yaml; "
-                          "print(json.dumps(yaml.safe_load(sys.stdin)))"],
-                         input=yaml_text, capture_output=True, text=True)
+    script = "import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))"
+    out = subprocess.run([*interpreter, "-c", script], input=yaml_text, capture_output=True,
+                         text=True, check=False)
     if out.returncode != 0:
         pytest.skip(f"no YAML parser beside the compose client: {out.stderr[-200:]}")
     return json.loads(out.stdout)
@@ -124,9 +124,9 @@ def test_home_is_created_and_owned_before_the_volume(dockerfile):
     lines = [ln.strip() for ln in (DOCKER / dockerfile).read_text().splitlines()]
     text = "\n".join(lines)
     home = re.search(r"ECGREAD_HOME=(\S+)", text).group(1)  # type: ignore[union-attr]
-    user = re.search(r"^USER (\S+)", text, re.M).group(1)  # type: ignore[union-attr]
+    user = re.search(r"^USER (\S+)", text, re.MULTILINE).group(1)  # type: ignore[union-attr]
     chown = re.search(rf"chown {user}:{user} {re.escape(home)}", text)
-    volume = re.search(rf"^VOLUME {re.escape(home)}", text, re.M)
+    volume = re.search(rf"^VOLUME {re.escape(home)}", text, re.MULTILINE)
     assert chown and volume and chown.start() < volume.start()
     assert re.search(rf"mkdir -p {re.escape(home)}", text)
 
@@ -174,21 +174,21 @@ def test_the_image_tree_runs_as_an_unprivileged_user(open_tmp):
            "ECGREAD_HL7_PORT": str(hport), "PYTHONUNBUFFERED": "1",
            "PYTHONDONTWRITEBYTECODE": "1"}
     as_user = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([*as_user, sys.executable, "-m", "ecgread", "serve"], cwd=app,
-                            env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    with open(tmp_path / "serve.log", "wb") as log:
+        proc = subprocess.Popen([*as_user, sys.executable, "-m", "ecgread", "serve"], cwd=app,
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         try:
             wait_for_port(hport, 120)
         except TimeoutError:
             pytest.fail((tmp_path / "serve.log").read_text()[-3000:])
         health = subprocess.run([*as_user, sys.executable, "-m", "ecgread", "health"],
-                                cwd=app, env=env, capture_output=True, text=True, timeout=60)
+                                cwd=app, env=env, capture_output=True, text=True, timeout=60,
+                                check=False)
         assert health.returncode == 0, health.stdout + health.stderr
     finally:
         stop(proc)
-        log.close()
     text = (tmp_path / "serve.log").read_text()
     assert f"home {home}" in text, text
     assert (home / "store").is_dir() and (home / "audit.db").is_file()

@@ -5,6 +5,7 @@ unknown variables warned about, `ecgread config`, logs that say what happens, --
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ SAMPLE = get_testdata_file("waveform_ecg.dcm")
 
 def run(*args: str, env: dict[str, str], cwd: Path = REPO, timeout: float = 300):
     return subprocess.run([sys.executable, "-m", "ecgread", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
@@ -76,7 +77,7 @@ def served_home(tmp_path_factory):
 
 
 def test_demo_twice_says_duplicate_and_filters_apply(served_home):
-    home, e, first = served_home
+    _, e, first = served_home
     assert "duplicate" not in first.stdout
     second = run("demo", env=e)
     assert second.returncode == 0, second.stderr
@@ -88,7 +89,7 @@ def test_demo_twice_says_duplicate_and_filters_apply(served_home):
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == "", f"audit {what} --patient NOBODY returned rows"
     mine = run("audit", "ecgs", env=e).stdout.splitlines()[0]
-    patient = __import__("json").loads(mine)["patient_id"]
+    patient = json.loads(mine)["patient_id"]
     proc = run("audit", "events", "--patient", patient, env=e)
     assert 0 < proc.stdout.count("\n") <= everything.stdout.count("\n")
     assert run("audit", "reads", "--patient", patient, env=e).stdout.strip()
@@ -176,7 +177,8 @@ def test_serve_says_where_results_go_logs_outcomes_and_stops_cleanly(tmp_path, e
         assert health.returncode == 0, health.stdout + health.stderr
         assert "dicom: ok" in health.stdout and "hl7: ok" in health.stdout
         sent = subprocess.run(["storescu", "-aet", "CART1", "-aec", "ECGREAD", "127.0.0.1",
-                               str(dport), SAMPLE], capture_output=True, text=True, timeout=120)
+                               str(dport), SAMPLE], capture_output=True, text=True, timeout=120,
+                              check=False)
         assert sent.returncode == 0, sent.stderr
         deadline = time.monotonic() + 120
         while "delivered" not in log.read_text() and time.monotonic() < deadline:

@@ -273,10 +273,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         print("ecgread worker: needs a broker (--broker-url or ECGREAD_BROKER_URL); "
               "without one, `ecgread serve` reads in process", file=sys.stderr)
         return 2
+    from ecgread.cli.startup import check_broker, migrate_database, results_destination
     from ecgread.models.registry import load_registry
     from ecgread.workers.celery_app import make_celery
-
-    from ecgread.cli.startup import check_broker, migrate_database, results_destination
 
     migrate_database(settings)
     check_broker(settings)

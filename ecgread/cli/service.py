@@ -61,12 +61,16 @@ def _verify_models(settings: Settings) -> None:
 
 def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
     """Start everything in the background and return a handle (ports resolved)."""
+    from ecgread.cli.startup import (
+        bind_error,
+        check_broker,
+        migrate_database,
+        prepare_home,
+        results_destination,
+    )
     from ecgread.integration import dicom_scp, hl7_listener
-    from ecgread.cli.startup import bind_error, results_destination
     from ecgread.integration.recovery import unfinished_ecgs
     from ecgread.workers.outbox import run_outbox
-
-    from ecgread.cli.startup import check_broker, migrate_database, prepare_home
 
     prepare_home(settings)
     migrate_database(settings)
