@@ -177,7 +177,8 @@ def _j_beat_se(record_uv: np.ndarray, beat_samples: np.ndarray, pre_samples: int
     base = np.nanmean(record_uv[:, base_idx], axis=2)  # (leads, beats)
     dev = record_uv[:, off + qoff] - base
     mad = np.nanmedian(np.abs(dev - np.nanmedian(dev, axis=1, keepdims=True)), axis=1)
-    return 1.2533 * 1.4826 * mad / np.sqrt(off.size)
+    se: np.ndarray = 1.2533 * 1.4826 * mad / np.sqrt(off.size)
+    return se
 
 
 def qtc_all(qt_ms: float, rr_ms: float) -> dict[str, float]:

@@ -405,6 +405,15 @@ def _st_elev_group(territory: str) -> Callable[[Analysis], float | None]:
     return f
 
 
+def _reciprocal_count(territory: str) -> Callable[[Analysis], float | None]:
+    def f(a: Analysis) -> float | None:
+        """Measurable leads opposite the territory with reciprocal J depression."""
+        if not any(ld in a.amplitudes for ld in RECIPROCAL[territory]):
+            return None
+        return float(len(reciprocal_leads(a, territory)))
+    return f
+
+
 def st_depressed(a: Analysis, ld: str) -> bool:
     v = amp(a, ld, "st_j60_uv")
     return v is not None and v <= -100.0
@@ -453,9 +462,7 @@ DERIVED: dict[str, Callable[[Analysis], Value]] = {
 }
 for _t in TERRITORIES:
     DERIVED[f"st_elevation_contiguous_leads.{_t}"] = _st_elev_group(_t)
-    DERIVED[f"reciprocal_st_depression_leads.{_t}"] = (
-        lambda a, t=_t: float(len(reciprocal_leads(a, t)))
-        if any(ld in a.amplitudes for ld in RECIPROCAL[t]) else None)
+    DERIVED[f"reciprocal_st_depression_leads.{_t}"] = _reciprocal_count(_t)
 DERIVED["sgarbossa_concordant_ste_leads"] = lambda a: (
     float(len(sgarbossa_concordant_ste(a))) if a.amplitudes else None)
 DERIVED["sgarbossa_concordant_std_v1_v3_leads"] = lambda a: (

@@ -44,13 +44,26 @@ from __future__ import annotations
 
 from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
-from ecgread.models.interpret.values import (ER_LEADS, RECIPROCAL_DEPRESSION_UV,
-                                     SGARBOSSA_ST_UV, SMITH_RATIO, ST_DEPRESSION_LEADS,
-                                     TERRITORIES, UPRIGHT_T_LEADS, j_elevated, patient_sex,
-                                     reciprocal_leads, sgarbossa_concordant_ste,
-                                     sgarbossa_concordant_std, smith_ratio_leads,
-                                     st_depressed, stemi_leads, stemi_threshold_uv,
-                                     t_inverted)
+from ecgread.models.interpret.values import (
+    ER_LEADS,
+    RECIPROCAL_DEPRESSION_UV,
+    SGARBOSSA_ST_UV,
+    SMITH_RATIO,
+    ST_DEPRESSION_LEADS,
+    TERRITORIES,
+    UPRIGHT_T_LEADS,
+    j_elevated,
+    patient_sex,
+    reciprocal_leads,
+    sgarbossa_concordant_std,
+    sgarbossa_concordant_ste,
+    smith_ratio_leads,
+    st_depressed,
+    stemi_leads,
+    stemi_threshold_uv,
+    t_inverted,
+)
+from ecgread.models.results import Certainty, Evidence
 
 QTC = "qtc_framingham_ms"
 QTC_MEDIAN = "qtc_framingham_lead_median_ms"
@@ -84,7 +97,7 @@ def _stemi(c: Ctx) -> list[Finding]:
                    else "male < 40 y threshold >= 250 µV in V2-V3")
         c.note_sex_unknown("STEMI ST elevation (4th UDMI)", assumed)
     atrial = c.a.rhythm.atrial_waves in ("flutter", "fibrillation")
-    uncorroborated: list = []
+    uncorroborated: list[Evidence] = []
     for territory in TERRITORIES:
         g = c.ev(f"st_elevation_contiguous_leads.{territory}", ">= 2",
                  stemi_leads(c.a, territory))
@@ -97,7 +110,7 @@ def _stemi(c: Ctx) -> list[Finding]:
         if r and not atrial:
             per_r = tuple(e for ld in recip if (e := c.lead_ev(
                 ld, "j_uv", f"<= {RECIPROCAL_DEPRESSION_UV:g}", c.st(ld))))
-            certainty = "definite" if len(per) >= 3 else "probable"
+            certainty: Certainty = "definite" if len(per) >= 3 else "probable"
             out.append(Finding(_STEMI_CODE[territory], certainty, (g,) + per + (r,) + per_r))
         else:
             uncorroborated += [g, *per]
