@@ -148,8 +148,10 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         rep = delineate(med["qrs_smooth_uv"], med["pt_smooth_uv"], fs,
                         np.array([typing.pre_samples]), usable, cfg.delineation,
                         p_present=rep_p, rr_s=typing.rr_median_s)
+        in_median = typing.dominant & (np.asarray(typing.kinds) != "supraventricular")
         m = measure(med["signal_uv"], rep, fs, typing.pre_samples, names, usable,
-                    np.diff(r) / fs, p_ratio)
+                    np.diff(r) / fs, p_ratio, record_uv=cond.signal_uv,
+                    beat_samples=r[in_median] if in_median.any() else r[typing.dominant])
         measurements, amplitudes = m.measurements, m.amplitudes
         if m.lead_problems:
             quality = dataclasses.replace(quality, problems=quality.problems + m.lead_problems)

@@ -23,6 +23,11 @@ Definitions (all on the representative (median) beat of the dominant beats)
   signed value at the lead's T peak. ``r_peak_time_ms`` = QRS onset to the peak of the
   last R (R' when present). ``q_ms`` = QRS onset to the end of Q. ``qrs_area_uv_ms`` =
   signed area over the global QRS.
+- ``j_beat_se_uv``: how well the J level is measured. On each beat of the median, J minus
+  the PR baseline (the same windows); the robust SD (1.4826 x MAD) over beats, times
+  1.2533 / sqrt(n), the standard error of a median. Noise or wander in a lead scatters the
+  per-beat J levels although the median beat looks clean; a STEMI criterion needs the ST
+  level measured (:mod:`models.interpret.criteria.st_t_qt`). None with fewer than 3 beats.
 - Limb-lead checks: "suspected limb lead reversal (LA/RA)" when lead I has negative QRS
   and T areas (and negative P when present) while aVR has a positive QRS; "limb leads
   inconsistent" when II differs from I + III (Einthoven) by > 25 % RMS.
@@ -155,6 +160,27 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
                           r_peak_time_ms=rpt, qrs_area_uv_ms=area)
 
 
+def _j_beat_se(record_uv: np.ndarray, beat_samples: np.ndarray, pre_samples: int,
+               g: dict[str, int | None], fs: float) -> np.ndarray | None:
+    """Per lead, the standard error (µV) of the median J level over the beats."""
+    qon, qoff = g["qrs_onset"], g["qrs_offset"]
+    if qon is None or qoff is None:
+        return None
+    ms = fs / 1000.0
+    off = np.asarray(beat_samples, int) - pre_samples
+    a, b = max(0, qon - int(20 * ms)), max(1, qon - int(4 * ms))
+    ok = (off + a >= 0) & (off + max(b, qoff + 1) <= record_uv.shape[1])
+    off = off[ok]
+    if off.size < 3 or b <= a:
+        return None
+    base_idx = off[:, None] + np.arange(a, b)[None, :]  # (beats, window)
+    base = np.nanmean(record_uv[:, base_idx], axis=2)  # (leads, beats)
+    dev = record_uv[:, off + qoff] - base
+    mad = np.nanmedian(np.abs(dev - np.nanmedian(dev, axis=1, keepdims=True)), axis=1)
+    se: np.ndarray = 1.2533 * 1.4826 * mad / np.sqrt(off.size)
+    return se
+
+
 def qtc_all(qt_ms: float, rr_ms: float) -> dict[str, float]:
     """QTc by Bazett, Fridericia, Framingham (Sagie 1992) and Hodges, ms.
 
@@ -170,7 +196,8 @@ def qtc_all(qt_ms: float, rr_ms: float) -> dict[str, float]:
 
 def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pre_samples: int,
             lead_names: tuple[str, ...], usable: np.ndarray, rr_s: np.ndarray,
-            p_beat_ratio: float | None) -> Measurement:
+            p_beat_ratio: float | None, *, record_uv: np.ndarray | None = None,
+            beat_samples: np.ndarray | None = None) -> Measurement:
     """Global intervals, QTc, axes and per-lead amplitudes from the representative beat.
 
     Parameters
@@ -183,6 +210,9 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
         All RR intervals of the record, s.
     p_beat_ratio:
         Share of dominant beats with a P wave (None when there are no dominant beats).
+    record_uv, beat_samples:
+        The (leads, samples) signal the median was taken from and the fiducial samples of
+        the beats in it, for ``j_beat_se_uv``; without them it is None.
     """
     fs = float(sampling_rate_hz)
     ms = fs / 1000.0
@@ -259,6 +289,12 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
             amps[n] = _amplitudes(median_uv[i], fs, gi, tp)
             if g["p_onset"] is not None and np.isfinite(p_on[i]) and np.isfinite(p_off[i]):
                 amps[n] = dataclasses.replace(amps[n], p_ms=float(p_off[i] - p_on[i]) / ms)
+    se = (_j_beat_se(record_uv, beat_samples, pre_samples, gi, fs)
+          if record_uv is not None and beat_samples is not None else None)
+    if se is not None:
+        for i, n in enumerate(lead_names):
+            if n in amps and amps[n].j_uv is not None and np.isfinite(se[i]):
+                amps[n] = dataclasses.replace(amps[n], j_beat_se_uv=float(se[i]))
     problems = _limb_checks(median_uv, lead_names, use, amps, gi)
     gm = GlobalMeasurements(heart_rate_bpm=hr, rr_ms=rr_ms, p_ms=p_ms, pr_ms=pr_ms,
                             qrs_ms=qrs_ms, qt_ms=qt_ms, **qtc, **axes, unmeasured=un)

@@ -59,6 +59,9 @@ class LeadAmplitudes:
     p_ms: float | None = None  # P wave duration in this lead (onset to offset)
     r_peak_time_ms: float | None = None  # QRS onset to R peak (intrinsicoid deflection)
     qrs_area_uv_ms: float | None = None  # signed QRS area, for axis computation
+    #: standard error of the J level (vs the PR baseline) over the beats of the median, µV:
+    #: how well the ST level is measured (None: fewer than 3 beats, so not measured)
+    j_beat_se_uv: float | None = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ def make_analysis(meas: dict[str, Any] | None = None,
         base = dict(NORMAL_AMPS[lead])
         base.setdefault("j_uv", 0.0)
         base.setdefault("st_j60_uv", 0.0)
+        base.setdefault("j_beat_se_uv", 5.0)  # ST level measured (values.st_measurable)
         base.setdefault("qrs_area_uv_ms", 10000.0)
         base.update((amps or {}).get(lead, {}))
         lead_amps[lead] = LeadAmplitudes(**base)

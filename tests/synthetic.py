@@ -57,8 +57,14 @@ def _gauss(t: np.ndarray, c: float, s: float) -> np.ndarray:
 def synthetic_ecg(rate_bpm: float = 70.0, fs: float = 500.0, duration_s: float = 10.0,
                   seed: int = 0, af: bool = False, wide_qrs: bool = False,
                   paced: bool = False, flat_lead: str | None = None, noise_uv: float = 0.0,
-                  wander_uv: float = 0.0, mains_uv: float = 0.0) -> Synthetic:
-    """A 12-lead ECG in µV with its true boundaries (see the module docstring)."""
+                  wander_uv: float = 0.0, mains_uv: float = 0.0,
+                  st_uv: dict[str, float] | None = None, mains_hz: float = 50.0) -> Synthetic:
+    """A 12-lead ECG in µV with its true boundaries (see the module docstring).
+
+    ``st_uv`` shifts the ST segment of the named leads by that many µV (positive: ST
+    elevation): the level rises over the last 20 ms of the QRS, holds from the J point
+    (the QRS offset) to the T peak and returns to the baseline over the T wave's descent.
+    """
     rng = np.random.default_rng(seed)
     n = int(round(duration_s * fs))
     t = np.arange(n) / fs
@@ -87,6 +93,10 @@ def synthetic_ecg(rate_bpm: float = 70.0, fs: float = 500.0, duration_s: float =
             wave += gt * 300 * _gauss(t, t_c, t_sig)
             if has_p:
                 wave += gp * 120 * _gauss(t, p_c, p_sig)
+            if st_uv and lead in st_uv:
+                rise = 1.0 / (1.0 + np.exp(np.clip(-(t - qrs_off + 0.008) / 0.003, -50, 50)))
+                fall = 1.0 / (1.0 + np.exp(np.clip((t - t_c - t_sig) / (0.5 * t_sig), -50, 50)))
+                wave += st_uv[lead] * rise * fall
             sig[i] += wave
         if paced:
             spikes.append(qrs_on - 0.01)
@@ -107,7 +117,7 @@ def synthetic_ecg(rate_bpm: float = 70.0, fs: float = 500.0, duration_s: float =
     if wander_uv:
         sig += wander_uv * np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 6))[None, :]
     if mains_uv:
-        sig += mains_uv * np.sin(2 * np.pi * 50.0 * t)[None, :]
+        sig += mains_uv * np.sin(2 * np.pi * mains_hz * t)[None, :]
     if noise_uv:
         sig += rng.normal(0.0, noise_uv, sig.shape)
     if flat_lead is not None:

@@ -132,3 +132,16 @@ def test_json_contract_and_versions() -> None:
     amp = a.amplitudes["II"]
     assert amp.r_uv is not None and amp.r_uv > 500 and amp.r_peak_time_ms is not None
     assert a.measurements.qrs_axis_deg is not None and 20 < a.measurements.qrs_axis_deg < 90
+
+
+def test_mains_notch_only_where_mains_is_present() -> None:
+    from ecgread.models.conditioning import notch_mains
+
+    clean = synthetic_ecg(seed=3, noise_uv=5.0).ecg.signal_uv.astype(np.float64)
+    out, found = notch_mains(clean, 500.0)
+    assert found == () and out is clean  # nothing detected, nothing touched
+    hum = synthetic_ecg(seed=3, noise_uv=5.0, mains_uv=100.0, mains_hz=60.0).ecg.signal_uv
+    out, found = notch_mains(hum.astype(np.float64), 500.0)
+    assert found == (60.0,)
+    resid = out[:, 500:-500] - clean[:, 500:-500]
+    assert float(np.sqrt(np.mean(resid ** 2))) < 10.0  # 71 µV RMS of hum removed

@@ -115,7 +115,7 @@ def test_limb_reversal_suppresses_axis_statements() -> None:
 
 def test_critical_flags_come_from_the_library() -> None:
     assert CRITICAL_CODES == {"VT", "NSVT", "HR_LT40", "HR_GT150", "3AVB", "STEMI_ANT",
-                              "STEMI_INF", "STEMI_LAT", "QTC_GE500"}
+                              "STEMI_INF", "STEMI_LAT", "STEMI_SGARB", "QTC_GE500"}
     st = interpret(make_analysis(meas={"heart_rate_bpm": 30, "rr_ms": 2000}))[0]
     assert all(s.critical == LIBRARY[s.code].critical for s in st)
     assert any(s.critical for s in st)

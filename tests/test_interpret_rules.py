@@ -172,21 +172,89 @@ def test_cornell_sex_specific_threshold_and_unknown_sex_note() -> None:
     assert any(n.startswith("sex unknown:") and "Cornell" in n for n in notes)
 
 
+#: reciprocal J depression in the inferior leads (for an anterior or lateral STEMI)
+INF_DEP = {"III": {"j_uv": -80}, "aVF": {"j_uv": -60}}
+#: reciprocal J depression in I and aVL (for an inferior STEMI)
+HIGH_LAT_DEP = {"aVL": {"j_uv": -90}, "I": {"j_uv": -40}}
+
+
 def test_stemi_thresholds_by_sex_and_age_and_contiguity() -> None:
-    amps = {"V2": {"j_uv": 180}, "V3": {"j_uv": 180}}
+    amps = {"V2": {"j_uv": 180}, "V3": {"j_uv": 180}, **INF_DEP}
     assert "STEMI_ANT" in run(amps=amps, sex="F", age=60)  # >= 150 µV in women
     assert "STEMI_ANT" not in run(amps=amps, sex="M", age=60)  # >= 200 µV in men >= 40
-    men = run(amps={"V2": {"j_uv": 220}, "V3": {"j_uv": 220}}, sex="M", age=60)
-    assert men["STEMI_ANT"].critical
-    assert "STEMI_ANT" not in run(amps={"V2": {"j_uv": 220}, "V3": {"j_uv": 220}}, sex="M",
-                                  age=35)  # >= 250 µV in men < 40
-    inferior = run(amps={"II": {"j_uv": 150}, "aVF": {"j_uv": 150}})
+    men = run(amps={"V2": {"j_uv": 220}, "V3": {"j_uv": 220}, **INF_DEP}, sex="M", age=60)
+    assert men["STEMI_ANT"].critical and men["STEMI_ANT"].certainty == "probable"
+    assert "STEMI_ANT" not in run(amps={"V2": {"j_uv": 220}, "V3": {"j_uv": 220}, **INF_DEP},
+                                  sex="M", age=35)  # >= 250 µV in men < 40
+    inferior = run(amps={"II": {"j_uv": 150}, "aVF": {"j_uv": 150}, **HIGH_LAT_DEP})
     ev = inferior["STEMI_INF"].evidence
     assert ev[0].measurement == "st_elevation_contiguous_leads.inferior"
-    assert {e.leads[0] for e in ev[1:]} == {"II", "aVF"}
-    assert all(b - a == pytest.approx(0.08) for e in ev[1:] for a, b in e.spans_s[:-1])
+    assert {e.leads[0] for e in ev[1:3]} == {"II", "aVF"}
+    assert ev[3].measurement == "reciprocal_st_depression_leads.inferior" and ev[3].value == 1
+    assert ev[4].measurement == "aVL.j_uv"  # I at -40 µV is not reciprocal depression
+    assert all(b - a == pytest.approx(0.08) for e in ev[1:3] for a, b in e.spans_s[:-1])
     # two non-contiguous leads do not make a STEMI
-    assert "STEMI_LAT" not in run(amps={"aVL": {"j_uv": 150}, "V5": {"j_uv": 150}})
+    assert not {"STEMI_LAT", "STE"} & set(run(amps={"aVL": {"j_uv": 150}, "V5": {"j_uv": 150},
+                                                     **INF_DEP}))
+
+
+def test_stemi_needs_reciprocal_depression_else_possible_and_not_critical() -> None:
+    alone = run(amps={"II": {"j_uv": 150}, "III": {"j_uv": 200}, "aVF": {"j_uv": 180}})
+    assert not {"STEMI_INF", "STEMI_ANT", "STEMI_LAT"} & set(alone)
+    assert alone["STE"].certainty == "possible" and not alone["STE"].critical
+    assert not any(s.critical for s in alone.values())
+    assert "BORDERLINE" in alone  # a possible abnormal finding
+    full = run(amps={"II": {"j_uv": 150}, "III": {"j_uv": 200}, "aVF": {"j_uv": 180},
+                     **HIGH_LAT_DEP})
+    assert full["STEMI_INF"].certainty == "definite" and "STE" not in full
+
+
+def test_stemi_only_in_leads_whose_st_is_measured() -> None:
+    # V3 elevated, V2 elevated only through noise (J level scattered over the beats)
+    noisy = {"V2": {"j_uv": 300, "j_beat_se_uv": 60}, "V3": {"j_uv": 300}, **INF_DEP}
+    out = run(amps=noisy, sex="M", age=60)
+    assert not {"STEMI_ANT", "STE"} & set(out)
+    # the same values with V2 measured make the statement
+    assert "STEMI_ANT" in run(amps={**noisy, "V2": {"j_uv": 300}}, sex="M", age=60)
+    # a noisy lead is no reciprocal corroboration either
+    unsure = {"V2": {"j_uv": 300}, "V3": {"j_uv": 300},
+              "III": {"j_uv": -150, "j_beat_se_uv": 40}}
+    assert "STEMI_ANT" not in run(amps=unsure, sex="M", age=60)
+    # a J level without its measurement quality (fewer than 3 beats) is not measured
+    assert "STEMI_ANT" not in run(amps={**noisy, "V2": {"j_uv": 300, "j_beat_se_uv": None}},
+                                  sex="M", age=60)
+
+
+def test_stemi_in_flutter_is_at_most_possible() -> None:
+    amps = {"II": {"j_uv": 150}, "III": {"j_uv": 200}, "aVF": {"j_uv": 180}, **HIGH_LAT_DEP}
+    out = run(amps=amps, rhythm={"atrial_waves": "flutter"})
+    assert "STEMI_INF" not in out and out["STE"].certainty == "possible"
+    assert not out["STE"].critical
+
+
+def test_lbbb_stemi_only_by_sgarbossa_criteria() -> None:
+    # discordant ST elevation in V1-V3 (negative QRS), ST/S below 0.25: not a STEMI
+    discordant = {**LBBB_AMPS, "V1": {**LBBB_AMPS.get("V1", {}), "j_uv": 250,
+                                      "s_uv": -2000, "qrs_area_uv_ms": -40000},
+                  "V2": {"j_uv": 300, "s_uv": -2500, "qrs_area_uv_ms": -50000},
+                  "V3": {"j_uv": 250, "s_uv": -1800, "qrs_area_uv_ms": -30000}, **INF_DEP}
+    out = run(meas={"qrs_ms": 150}, amps=discordant)
+    assert "LBBB" in out
+    assert not {"STEMI_ANT", "STE", "STEMI_SGARB"} & set(out)
+    assert not any(s.critical for s in out.values())
+    # concordant ST elevation over a positive QRS (Sgarbossa): critical
+    conc = run(meas={"qrs_ms": 150}, amps={**discordant, "V5": {**LBBB_AMPS["V5"],
+                                                                 "j_uv": 150}})
+    assert "LBBB" in conc and conc["STEMI_SGARB"].critical
+    assert conc["STEMI_SGARB"].evidence[0].measurement == "sgarbossa_concordant_ste_leads"
+    # excessively discordant ST elevation (modified Sgarbossa, ST/S >= 0.25)
+    smith = run(meas={"qrs_ms": 150}, amps={**discordant, "V2": {
+        "j_uv": 700, "s_uv": -2000, "qrs_area_uv_ms": -50000}})
+    assert smith["STEMI_SGARB"].evidence[0].measurement == "smith_st_to_s_ratio_max"
+    assert smith["STEMI_SGARB"].evidence[0].value == pytest.approx(0.35)
+    # without LBBB or pacing the Sgarbossa statement is not made
+    rbbb = run(meas={"qrs_ms": 150}, amps={"V5": {"j_uv": 150}, "V6": {"j_uv": 150}})
+    assert "STEMI_SGARB" not in rbbb
 
 
 def test_st_depression_t_inversion_and_early_repolarization() -> None:
@@ -194,8 +262,8 @@ def test_st_depression_t_inversion_and_early_repolarization() -> None:
                     "V6": {"t_uv": -200}, "I": {"t_uv": -200}})
     assert {"ST_DEP", "T_INV"} <= set(out)
     er = run(amps={"II": {"j_uv": 120}, "aVF": {"j_uv": 120}}, sex="M", age=30)
-    assert "STEMI_INF" in er and "EARLY_REPOL" not in er  # STEMI takes precedence
-    er2 = run(amps={"V5": {"j_uv": 110}, "V6": {"j_uv": 105}, "V4": {"j_uv": 90}})
+    assert "STE" in er and "EARLY_REPOL" not in er  # possible ST elevation takes precedence
+    er2 = run(amps={"V5": {"j_uv": 110}, "V6": {"j_uv": 105}, "V4": {"j_uv": 90}, **INF_DEP})
     assert "STEMI_LAT" in er2
 
 

@@ -90,3 +90,17 @@ def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: 
     # the AF statement does not cite the P axis it removed itself ("is null")
     assert not [e for st in a.statements for e in st.evidence
                 if e.measurement == "p_axis_deg" and e.criterion == "is null"]
+
+
+@pytest.mark.parametrize(("mains_hz", "seed"), [(50.0, 1), (60.0, 1), (60.0, 2)])
+def test_mains_interference_does_not_move_the_intervals(mains_hz: float, seed: int) -> None:
+    # 100 µV of 50/60 Hz: the network's input is notched like the DSP signal
+    # (models.neural.preprocess.prepare), so QT stays within 10 ms of the clean read
+    models = shipped_models()
+    clean = analyze(synthetic_ecg(seed=seed, noise_uv=5.0).ecg, models=models).measurements
+    noisy = analyze(synthetic_ecg(seed=seed, noise_uv=5.0, mains_uv=100.0,
+                                  mains_hz=mains_hz).ecg, models=models).measurements
+    assert clean.qt_ms is not None and noisy.qt_ms is not None
+    assert abs(noisy.qt_ms - clean.qt_ms) <= 10.0
+    assert abs(noisy.qrs_ms - clean.qrs_ms) <= 10.0  # type: ignore[operator]
+    assert abs(noisy.pr_ms - clean.pr_ms) <= 10.0  # type: ignore[operator]

@@ -111,6 +111,10 @@ _ENTRIES: tuple[StatementDef, ...] = (
                  "acute inferior MI", "st_t_qt", "abnormal", 161, critical=True),
     StatementDef("STEMI_LAT", "ST elevation meeting STEMI criteria, lateral (I, aVL, V5, V6): "
                  "acute lateral MI", "st_t_qt", "abnormal", 163, critical=True),
+    StatementDef("STEMI_SGARB", "ST elevation meeting Sgarbossa criteria with LBBB or "
+                 "ventricular pacing: acute MI", "st_t_qt", "abnormal", 160, critical=True),
+    StatementDef("STE", "ST elevation, possible acute injury (not corroborated by reciprocal "
+                 "ST depression)", "st_t_qt", "abnormal", 145),
     StatementDef("ST_DEP", "ST depression", "st_t_qt", "abnormal", 145),
     StatementDef("T_INV", "T-wave inversion (T-wave abnormality)", "st_t_qt", "abnormal", 147),
     StatementDef("LONG_QT", "Prolonged QT interval", "st_t_qt", "abnormal", 148),

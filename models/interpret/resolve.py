@@ -5,7 +5,9 @@ the statements it excludes (:data:`EXCLUDES`), e.g. atrial fibrillation removes 
 statement that needs P waves (sinus rhythms, PR statements, atrial enlargement), and a
 bundle-branch block or ventricular pacing removes the QRS-voltage, axis-block and ST
 statements whose criteria do not apply with abnormal depolarisation (Surawicz 2009 Part III;
-Thygesen 2018 for STEMI in LBBB and pacing; Hancock 2009 Part V for LVH in LBBB).
+Thygesen 2018 for STEMI in LBBB and pacing; Hancock 2009 Part V for LVH in LBBB). A statement
+of :data:`REQUIRES` stays only beside one of the statements it needs (Sgarbossa's STEMI
+criteria with LBBB or ventricular pacing).
 
 Overall (Mason 2007 statements 1-3, plus "borderline"): abnormal when any abnormal finding is
 definite or probable; borderline when the only findings are borderline ones or "possible"
@@ -23,10 +25,10 @@ from ecgread.models.interpret.library import LIBRARY
 _P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "AT", "1AVB", "SHORT_PR",
                 "2AVB_II", "3AVB", "LAE", "RAE", "PAC", "WPW", "JUNCT", "ACC_JUNCT", "SVT"}
 _QRS_DEPENDENT = {"LBBB", "RBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "LVH", "RVH",
-                  "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "ST_DEP", "T_INV", "EARLY_REPOL",
+                  "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "STE", "ST_DEP", "T_INV", "EARLY_REPOL",
                   "LAD", "RAD", "EXTREME_AXIS", "WPW", "SHORT_PR", "LONG_QT", "SHORT_QT",
                   "QTC_GE500"}
-_STEMI = {"STEMI_ANT", "STEMI_INF", "STEMI_LAT"}
+_STEMI = {"STEMI_ANT", "STEMI_INF", "STEMI_LAT", "STE"}
 
 EXCLUDES: dict[str, set[str]] = {
     "VPACED": _QRS_DEPENDENT | {"1AVB", "3AVB", "2AVB_II", "PVC", "VBIGEMINY",
@@ -50,14 +52,22 @@ EXCLUDES: dict[str, set[str]] = {
     "STEMI_ANT": {"EARLY_REPOL"},
     "STEMI_INF": {"EARLY_REPOL"},
     "STEMI_LAT": {"EARLY_REPOL"},
+    "STE": {"EARLY_REPOL"},
+    "STEMI_SGARB": _STEMI | {"EARLY_REPOL"},
     "QTC_GE500": {"LONG_QT"},
     "LIMB_REVERSAL": {"LAD", "RAD", "EXTREME_AXIS", "LAFB", "LPFB", "EAR"},
     "VBIGEMINY": {"PVC"},
 }
 PRIORITY: tuple[str, ...] = (
     "UNINTERPRETABLE", "AVPACED", "VPACED", "APACED", "VT", "NSVT", "AFL", "AF", "3AVB", "WPW",
-    "LBBB", "RBBB", "ILBBB", "IRBBB", "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "QTC_GE500",
+    "LBBB", "RBBB", "ILBBB", "IRBBB", "STEMI_SGARB", "STEMI_ANT", "STEMI_INF", "STEMI_LAT",
+    "STE", "QTC_GE500",
     "LIMB_REVERSAL", "VBIGEMINY")
+
+
+#: A statement kept only when one of these statements is kept too (after EXCLUDES):
+#: the Sgarbossa criteria apply to LBBB and ventricular pacing only.
+REQUIRES: dict[str, set[str]] = {"STEMI_SGARB": {"LBBB", "VPACED", "AVPACED"}}
 
 
 def resolve(findings: list[Finding]) -> list[Finding]:
@@ -65,12 +75,17 @@ def resolve(findings: list[Finding]) -> list[Finding]:
     by_code: dict[str, Finding] = {}
     for f in findings:
         by_code.setdefault(f.code, f)
+    for code, needs in REQUIRES.items():
+        if code in by_code and not needs & by_code.keys():
+            del by_code[code]
     removed: set[str] = set()
     order = [c for c in PRIORITY if c in by_code] + [c for c in by_code if c not in PRIORITY]
     for code in order:
         if code not in removed:
             removed |= EXCLUDES.get(code, set()) - {code}
     kept = [f for f in by_code.values() if f.code not in removed]
+    codes = {f.code for f in kept}
+    kept = [f for f in kept if f.code not in REQUIRES or REQUIRES[f.code] & codes]
     rank = {code: i for i, code in enumerate(LIBRARY)}
     return sorted(kept, key=lambda f: rank[f.code])
 

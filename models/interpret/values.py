@@ -99,9 +99,80 @@ def stemi_threshold_uv(a: Analysis, lead: str) -> float:
     return 250.0
 
 
+#: The ST level of a lead is measured when the standard error of its J level over the beats
+#: (:attr:`LeadAmplitudes.j_beat_se_uv`) is at most this, µV: a quarter of the 100 µV
+#: STEMI threshold, so noise or wander in one lead cannot make or complete a STEMI.
+ST_MAX_SE_UV = 25.0
+#: Reciprocal territories: ST depression opposite an ST elevation corroborates acute injury
+#: (Birnbaum Y, Drew BJ. Postgrad Med J 2003;79:490; Zimetbaum PJ, Josephson ME. N Engl J
+#: Med 2003;348:933): inferior STE with depression in I/aVL; anterior or lateral STE with
+#: depression in II, III, aVF. V1-V3 depression beside inferior STE is the posterior
+#: pattern, not counted here: in V1 it is also where flutter waves are largest.
+RECIPROCAL: dict[str, tuple[str, ...]] = {
+    "inferior": ("I", "aVL"),
+    "anterior": ("II", "III", "aVF"),
+    "lateral": ("II", "III", "aVF"),
+}
+#: J-point depression that counts as reciprocal, µV (0.5 mm, the 4th UDMI ST-depression
+#: level for ischaemia, Thygesen 2018).
+RECIPROCAL_DEPRESSION_UV = -50.0
+#: Sgarbossa / modified Sgarbossa (Smith) criteria with LBBB or ventricular pacing: J-point
+#: deviation of >= 100 µV (1 mm) and a discordant ST/S ratio of >= 0.25.
+SGARBOSSA_ST_UV = 100.0
+SMITH_RATIO = 0.25
+
+
+def st_measurable(a: Analysis, lead: str) -> bool:
+    """The lead has amplitudes (usable quality), a J level and a J level measured to within
+    :data:`ST_MAX_SE_UV` over the beats."""
+    se = amp(a, lead, "j_beat_se_uv")
+    return amp(a, lead, "j_uv") is not None and se is not None and se <= ST_MAX_SE_UV
+
+
 def stemi_leads(a: Analysis, territory: str) -> list[str]:
-    return [ld for ld in TERRITORIES[territory]
-            if (j := amp(a, ld, "j_uv")) is not None and j >= stemi_threshold_uv(a, ld)]
+    """Leads of ``territory`` whose ST is measurable and whose J point meets the threshold."""
+    return [ld for ld in TERRITORIES[territory] if st_measurable(a, ld)
+            and (j := amp(a, ld, "j_uv")) is not None and j >= stemi_threshold_uv(a, ld)]
+
+
+def reciprocal_leads(a: Analysis, territory: str) -> list[str]:
+    """Measurable leads opposite ``territory`` (:data:`RECIPROCAL`) with J depression."""
+    return [ld for ld in RECIPROCAL[territory] if st_measurable(a, ld)
+            and (j := amp(a, ld, "j_uv")) is not None and j <= RECIPROCAL_DEPRESSION_UV]
+
+
+def _qrs_sign(a: Analysis, lead: str) -> float:
+    """+1 for a predominantly positive QRS (net area), -1 for a negative one, 0 unknown."""
+    area = amp(a, lead, "qrs_area_uv_ms")
+    return 0.0 if area is None or area == 0 else float(np.sign(area))
+
+
+def sgarbossa_concordant_ste(a: Analysis) -> list[str]:
+    """Leads with J >= 100 µV over a predominantly positive QRS (Sgarbossa 1996, 5 points)."""
+    return [ld for ld in LIMB_LEADS + PRECORDIAL_LEADS if st_measurable(a, ld)
+            and _qrs_sign(a, ld) > 0 and (amp(a, ld, "j_uv") or 0.0) >= SGARBOSSA_ST_UV]
+
+
+def sgarbossa_concordant_std(a: Analysis) -> list[str]:
+    """V1-V3 with J <= -100 µV over a predominantly negative QRS (Sgarbossa 1996, 3 points)."""
+    return [ld for ld in ("V1", "V2", "V3") if st_measurable(a, ld)
+            and _qrs_sign(a, ld) < 0 and (amp(a, ld, "j_uv") or 0.0) <= -SGARBOSSA_ST_UV]
+
+
+def smith_ratio_leads(a: Analysis) -> dict[str, float]:
+    """Leads with discordant J elevation >= 100 µV over a negative QRS, and their ST/S ratio
+    (J over the depth of the deepest negative deflection; Smith SW et al. Ann Emerg Med
+    2012;60:766)."""
+    out = {}
+    for ld in LIMB_LEADS + PRECORDIAL_LEADS:
+        j = amp(a, ld, "j_uv")
+        if not st_measurable(a, ld) or _qrs_sign(a, ld) >= 0 or j is None or j < SGARBOSSA_ST_UV:
+            continue
+        depth = -min((v for f in ("q_uv", "s_uv", "s_prime_uv")
+                      if (v := amp(a, ld, f)) is not None), default=0.0)
+        if depth > 0:
+            out[ld] = float(j / depth)
+    return out
 
 
 # --- derived quantities ------------------------------------------------------------------
@@ -334,6 +405,15 @@ def _st_elev_group(territory: str) -> Callable[[Analysis], float | None]:
     return f
 
 
+def _reciprocal_count(territory: str) -> Callable[[Analysis], float | None]:
+    def f(a: Analysis) -> float | None:
+        """Measurable leads opposite the territory with reciprocal J depression."""
+        if not any(ld in a.amplitudes for ld in RECIPROCAL[territory]):
+            return None
+        return float(len(reciprocal_leads(a, territory)))
+    return f
+
+
 def st_depressed(a: Analysis, ld: str) -> bool:
     v = amp(a, ld, "st_j60_uv")
     return v is not None and v <= -100.0
@@ -382,6 +462,12 @@ DERIVED: dict[str, Callable[[Analysis], Value]] = {
 }
 for _t in TERRITORIES:
     DERIVED[f"st_elevation_contiguous_leads.{_t}"] = _st_elev_group(_t)
+    DERIVED[f"reciprocal_st_depression_leads.{_t}"] = _reciprocal_count(_t)
+DERIVED["sgarbossa_concordant_ste_leads"] = lambda a: (
+    float(len(sgarbossa_concordant_ste(a))) if a.amplitudes else None)
+DERIVED["sgarbossa_concordant_std_v1_v3_leads"] = lambda a: (
+    float(len(sgarbossa_concordant_std(a))) if a.amplitudes else None)
+DERIVED["smith_st_to_s_ratio_max"] = lambda a: max(smith_ratio_leads(a).values(), default=None)
 
 
 class UnknownMeasurement(KeyError):

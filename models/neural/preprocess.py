@@ -10,6 +10,9 @@ Contract (also in ``models/weights/MODEL_CARD.md``):
 2. Resampling to the model's rate (``NET_FS_HZ``, 250 Hz, unless the registry entry says
    otherwise) by polyphase filtering (``scipy.signal.resample_poly``).
 3. Baseline: zero-phase 2nd-order Butterworth high-pass at ``HIGHPASS_HZ`` (0.5 Hz).
+   Mains: a zero-phase notch at 50 and/or 60 Hz only where the spectrum shows mains
+   interference (:func:`ecgread.models.conditioning.notch_mains`, the same detection as the
+   DSP conditioning); a clean signal is left exactly as before.
 4. Per-lead normalisation: divided by the lead's standard deviation (floor ``MIN_SCALE_UV``,
    20 µV, so flat leads stay flat), then clipped to +-``CLIP``.
 5. Padded with zeros at the end to a multiple of ``LENGTH_MULTIPLE`` samples.
@@ -52,6 +55,8 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     """
     from scipy.signal import butter, sosfiltfilt
 
+    from ecgread.models.conditioning import notch_mains
+
     x = np.array(signal_uv, dtype=np.float64, ndmin=2)
     n_leads, n = x.shape
     finite = np.isfinite(x)
@@ -69,6 +74,7 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     if m > 12:
         sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=target_fs_hz, output="sos")
         y = sosfiltfilt(sos, y, axis=1, padlen=min(m - 1, int(3 * target_fs_hz)))
+        y, _ = notch_mains(y, target_fs_hz)
     scale = np.maximum(y.std(axis=1, keepdims=True), MIN_SCALE_UV)
     y = np.clip(y / scale, -CLIP, CLIP)
     n_net = padded_length(y.shape[1])

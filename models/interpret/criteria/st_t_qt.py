@@ -5,8 +5,24 @@ Sources
 - STEMI: new ST elevation at the J point in >= 2 contiguous leads: >= 100 µV in all leads
   other than V2-V3; in V2-V3 >= 200 µV in men >= 40 y, >= 250 µV in men < 40 y, >= 150 µV in
   women (Thygesen K et al. Fourth Universal Definition of Myocardial Infarction (2018),
-  Circulation 2018;138:e618). Not applicable with LBBB or ventricular pacing (resolve).
-  Unknown sex: the men's threshold, and the < 40 y one when the age is unknown too.
+  Circulation 2018;138:e618). Unknown sex: the men's threshold, and the < 40 y one when the
+  age is unknown too (the strictest; said in the notes). J is measured on the
+  representative beat against the PR segment (models/measure.py), only in leads of usable
+  quality whose J level is measured to within 25 µV over the beats (``j_beat_se_uv``,
+  values.st_measurable): a noisy lead neither makes nor completes a STEMI.
+  Corroboration: the critical statement (definite with >= 3 leads, else probable) needs
+  reciprocal J depression >= 50 µV in at least one measurable lead of the opposite
+  territory (values.RECIPROCAL: inferior <-> I, aVL; anterior and lateral <-> II,
+  III, aVF; Birnbaum Y, Drew BJ. Postgrad Med J 2003;79:490). Without it, or when the
+  atrial waves are flutter or fibrillation waves (they distort the PR-segment reference,
+  and a fixed 2:1 or 4:1 flutter does not average out of the median beat), the finding is
+  at most "possible ST elevation" (STE), which is not critical. Not applicable with LBBB
+  or ventricular pacing (resolve), except by the Sgarbossa criteria below.
+- STEMI with LBBB or ventricular pacing (STEMI_SGARB, kept only with LBBB or ventricular
+  pacing; resolve.REQUIRES): concordant J elevation >= 100 µV in any lead, concordant J
+  depression >= 100 µV in V1-V3 (Sgarbossa EB et al. N Engl J Med 1996;334:481), or
+  discordant J elevation >= 100 µV with ST/S >= 0.25 (modified Sgarbossa, Smith SW et al.
+  Ann Emerg Med 2012;60:766), in measurable leads.
 - ST depression: >= 100 µV at J+60 ms in >= 2 contiguous leads (aVR excluded); T-wave
   inversion: T <= -100 µV in >= 2 of I, II, V3-V6, where T is normally upright (Rautaharju PM
   et al. AHA/ACCF/HRS Part IV, Circulation 2009;119:e241).
@@ -28,9 +44,26 @@ from __future__ import annotations
 
 from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
-from ecgread.models.interpret.values import (ER_LEADS, ST_DEPRESSION_LEADS, TERRITORIES,
-                                     UPRIGHT_T_LEADS, j_elevated, patient_sex, st_depressed,
-                                     stemi_leads, stemi_threshold_uv, t_inverted)
+from ecgread.models.interpret.values import (
+    ER_LEADS,
+    RECIPROCAL_DEPRESSION_UV,
+    SGARBOSSA_ST_UV,
+    SMITH_RATIO,
+    ST_DEPRESSION_LEADS,
+    TERRITORIES,
+    UPRIGHT_T_LEADS,
+    j_elevated,
+    patient_sex,
+    reciprocal_leads,
+    sgarbossa_concordant_std,
+    sgarbossa_concordant_ste,
+    smith_ratio_leads,
+    st_depressed,
+    stemi_leads,
+    stemi_threshold_uv,
+    t_inverted,
+)
+from ecgread.models.results import Certainty, Evidence
 
 QTC = "qtc_framingham_ms"
 QTC_MEDIAN = "qtc_framingham_lead_median_ms"
@@ -63,6 +96,8 @@ def _stemi(c: Ctx) -> list[Finding]:
         assumed = ("male threshold >= 200 µV in V2-V3" if age is not None and age >= 40
                    else "male < 40 y threshold >= 250 µV in V2-V3")
         c.note_sex_unknown("STEMI ST elevation (4th UDMI)", assumed)
+    atrial = c.a.rhythm.atrial_waves in ("flutter", "fibrillation")
+    uncorroborated: list[Evidence] = []
     for territory in TERRITORIES:
         g = c.ev(f"st_elevation_contiguous_leads.{territory}", ">= 2",
                  stemi_leads(c.a, territory))
@@ -70,9 +105,44 @@ def _stemi(c: Ctx) -> list[Finding]:
             continue
         per = tuple(e for ld in stemi_leads(c.a, territory) if (e := c.lead_ev(
             ld, "j_uv", f">= {stemi_threshold_uv(c.a, ld):g}", c.st(ld))))
-        certainty = "definite" if len(per) >= 3 else "probable"
-        out.append(Finding(_STEMI_CODE[territory], certainty, (g,) + per))
+        recip = reciprocal_leads(c.a, territory)
+        r = c.ev(f"reciprocal_st_depression_leads.{territory}", ">= 1", recip)
+        if r and not atrial:
+            per_r = tuple(e for ld in recip if (e := c.lead_ev(
+                ld, "j_uv", f"<= {RECIPROCAL_DEPRESSION_UV:g}", c.st(ld))))
+            certainty: Certainty = "definite" if len(per) >= 3 else "probable"
+            out.append(Finding(_STEMI_CODE[territory], certainty, (g,) + per + (r,) + per_r))
+        else:
+            uncorroborated += [g, *per]
+    if uncorroborated:
+        c.notes.append("ST elevation without reciprocal ST depression" + (
+            " (flutter or fibrillation waves distort the PR-segment reference)" if atrial
+            else "") + ": possible, not a STEMI statement")
+        out.append(Finding("STE", "possible", tuple(uncorroborated)))
+    out += _sgarbossa(c)
     return out
+
+
+def _sgarbossa(c: Ctx) -> list[Finding]:
+    """STEMI by (modified) Sgarbossa criteria; kept only with LBBB or ventricular pacing."""
+    wide = c.ev("qrs_ms", limit("qrs_ms", "wide").criterion)
+    if not wide:
+        return []
+    st = f"{SGARBOSSA_ST_UV:g}"
+    for name, leads, fld, crit in (
+            ("sgarbossa_concordant_ste_leads", sgarbossa_concordant_ste(c.a), "j_uv",
+             f">= {st}"),
+            ("sgarbossa_concordant_std_v1_v3_leads", sgarbossa_concordant_std(c.a), "j_uv",
+             f"<= -{st}")):
+        if g := c.ev(name, ">= 1", leads):
+            per = tuple(e for ld in leads if (e := c.lead_ev(ld, fld, crit, c.st(ld))))
+            return [Finding("STEMI_SGARB", "probable", (g, wide) + per)]
+    ratios = smith_ratio_leads(c.a)
+    if g := c.ev("smith_st_to_s_ratio_max", f">= {SMITH_RATIO:g}", ratios):
+        per = tuple(e for ld, v in ratios.items() if v >= SMITH_RATIO
+                    and (e := c.lead_ev(ld, "j_uv", f">= {st}", c.st(ld))))
+        return [Finding("STEMI_SGARB", "probable", (g, wide) + per)]
+    return []
 
 
 def _qt(c: Ctx) -> list[Finding]:
