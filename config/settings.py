@@ -111,6 +111,22 @@ class Settings:
     # Reporting
     page_size: str = "A4"  # "A4" or "Letter", landscape
 
+    # Confirmation and serial comparison (issue 13)
+    #: OBR-25 / OBX-11 of the automatic read: "P" (preliminary until a cardiologist signs)
+    #: or "F" for sites that send automatic reads as final.
+    automatic_result_status: str = "P"
+    #: How far back the prior ECG of the same patient is looked for (days).
+    serial_lookback_days: int = 365
+
+    # Web application (ecgread web)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    #: Session cookie signing key; empty = one generated once into HOME/web_secret.
+    web_secret_key: str = ""
+    web_lockout_failures: int = 5  # failed logins in a row before the account locks
+    web_lockout_s: float = 900.0  # how long it stays locked
+    web_session_max_age_s: int = 8 * 3600
+
     # Models
     model_registry: Path = Path(__file__).with_name("models.toml")
     delineator: str = "fused"  # "fused", "dsp" or "network"
@@ -122,6 +138,8 @@ class Settings:
             raise ConfigError(f"page_size must be A4 or Letter, got {self.page_size!r}")
         if self.delineator not in ("fused", "dsp", "network"):
             raise ConfigError(f"delineator must be fused, dsp or network, got {self.delineator!r}")
+        if self.automatic_result_status not in ("P", "F"):
+            raise ConfigError("automatic_result_status must be P or F")
         if bool(self.ehr_host) != bool(self.ehr_port):
             raise ConfigError("ehr_host and ehr_port go together")
         if bool(self.pacs_host) != bool(self.pacs_port) or bool(self.pacs_host) != bool(

@@ -302,7 +302,7 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
     from ecgread.reporting.pdf import render_pdf
     from ecgread.workers.outbox import enqueue_delivery
 
-    context = report_context(analysis.ecg, order)
+    context = report_context(analysis.ecg, order, result_status=settings.automatic_result_status)
     pdf = render_pdf(analysis, context, settings)
     stem = f"{safe_key(sop_instance_uid)}.{read_id}"
     pdf_path = settings.reports_dir / f"{stem}.pdf"

@@ -7,6 +7,8 @@
     ecgread batch PATH... --out DIR         re-read a folder or archive of ECGs
     ecgread audit WHAT [filters]            query the audit trail ("failed": ECGs not read)
     ecgread db upgrade                      migrate the audit database
+    ecgread web                             the cardiologists' worklist, review and audit UI
+    ecgread user add NAME --role ROLE       a web account (password from stdin or a prompt)
 
 Options given on the command line override ``ECGREAD_*`` environment variables.
 """
@@ -90,6 +92,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=datetime.fromisoformat)
     p.add_argument("--until", type=datetime.fromisoformat)
     p.add_argument("--limit", type=int, default=200)
+    _add_common(p)
+
+    p = sub.add_parser("web", help="the web application: worklist, confirm, audit trail")
+    p.add_argument("--host", help="address to listen on [ECGREAD_WEB_HOST]")
+    p.add_argument("--port", type=int, help="port [ECGREAD_WEB_PORT]")
+    _add_common(p)
+
+    p = sub.add_parser("user", help="web accounts")
+    p.add_argument("action", choices=("add",))
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=("cardiologist", "technician", "auditor"))
     _add_common(p)
 
     p = sub.add_parser("db", help="database maintenance")
@@ -244,8 +257,42 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ecgread.web.app import create_app
+
+    settings = _settings(args, web_host=args.host, web_port=args.port)
+    print(f"ecgread web: http://{settings.web_host}:{settings.web_port}/", file=sys.stderr,
+          flush=True)
+    uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port,
+                log_level="warning")
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ecgread.audit.db import migrate
+    from ecgread.web.auth import add_user
+
+    settings = _settings(args)
+    migrate(settings.audit_url)
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("ecgread user: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    user = add_user(settings, args.name, password, args.role)
+    print(f"user {user.username} ({user.role}) saved")
+    return 0
+
+
 _COMMANDS = {"analyze": _cmd_analyze, "serve": _cmd_serve, "worker": _cmd_worker,
-             "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "db": _cmd_db}
+             "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "db": _cmd_db,
+             "web": _cmd_web, "user": _cmd_user}
 
 if __name__ == "__main__":
     sys.exit(main())
