@@ -50,6 +50,7 @@ class Site:
     base: str
     sop: str
     read_id: int
+    dicom_port: int
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     wait_for_port(port)
     try:
         assert read_id is not None
-        yield Site(settings, receiver, f"http://127.0.0.1:{port}", sop, read_id)
+        yield Site(settings, receiver, f"http://127.0.0.1:{port}", sop, read_id,
+                   service.dicom_port)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -287,3 +289,50 @@ def test_the_audit_trail_in_the_browser(browser: Any, site: Site) -> None:
     assert page.locator("table.results tbody tr").count() >= 1
     page.goto(site.base + "/audit/verify")
     assert "intact" in page.inner_text("#chain")
+
+
+def test_the_second_ecg_of_a_patient_is_compared_with_the_first(
+        browser: Any, site: Site, tmp_path: Path) -> None:
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+    from sqlmodel import select
+
+    from ecgread.audit.db import session_scope
+    from ecgread.audit.tables import EcgRead, EcgRecord
+
+    ds = pydicom.dcmread(get_testdata_file("waveform_ecg.dcm"))
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for key in ("AcquisitionDateTime", "ContentDate", "AcquisitionDate", "StudyDate"):
+        if key in ds and str(ds[key].value):
+            value = str(ds[key].value)
+            ds[key].value = str(int(value[:4]) + 1) + value[4:]  # one year later
+    path = tmp_path / "second.dcm"
+    ds.save_as(path)
+    proc = storescu(site.dicom_port, path, called_ae=site.settings.dicom_ae_title)
+    assert proc.returncode == 0, proc.stderr
+
+    def second_read() -> Any:
+        with session_scope(site.settings.audit_url) as s:
+            return s.exec(select(EcgRead).join(EcgRecord, EcgRecord.id == EcgRead.ecg_id)  # type: ignore[arg-type]
+                          .where(EcgRecord.sop_instance_uid == str(ds.SOPInstanceUID),
+                                 EcgRead.status == "ok")).first()
+
+    read = wait_until(second_read, timeout_s=120)
+    result = json.loads(read.result_json)
+    assert result["serial"]["prior_sop_instance_uid"] == site.sop
+    codes = [s["code"] for s in result["statements"]]
+    assert any(c.startswith("SERIAL_") for c in codes)
+    # the same tracing a year later, compared with what the cardiologist signed for the
+    # first: after the correction test set its QRS to 124 ms, this QRS is narrower
+    corrected = bool(_events(site, "ecgread.review.corrected"))
+    expected = "SERIAL_QRS_NARROWER" if corrected else "SERIAL_NO_CHANGE"
+    assert expected in codes
+    assert result["serial"]["prior_confirmed"] == corrected
+    text = "QRS duration narrower" if corrected else "No significant change"
+    wait_until(lambda: any(text in m for m in site.receiver.received), timeout_s=60)
+    page = _login(browser, site, "cardio")
+    page.goto(f"{site.base}/ecg/{read.id}")
+    assert "Compared with the prior ECG" in page.content()
+    assert text in page.inner_text("ul.serial-statements")
+    page.screenshot(path=str(REPO / "docs" / "web-ecg-serial.png"), full_page=True)

@@ -114,6 +114,8 @@ def ecg_view(settings: Settings, read_id: int) -> dict[str, Any] | None:
         "addable": [{"code": e.code, "text": e.text, "category": e.category}
                     for e in _ADDABLE],
         "versions": automatic.versions,
+        "labels": {m.name: m.label for m in CATALOGUE},
+        "serial_codes": [x["code"] for x in (serial or {}).get("statements", [])],
     }
 
 
