@@ -23,9 +23,8 @@ from ecgread.workers.review import (
     free_text_statement,
     library_statement,
     sign_read,
-    statement_from_json,
-    stored_analysis,
 )
+from ecgread.workers.stored_read import statement_from_json, stored_analysis
 
 _STATUS_TEXT = {"P": "Automatic read, not confirmed", "F": "Confirmed", "C": "Corrected"}
 #: Library statements a physician may add (the overall/technical ones included).

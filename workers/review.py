@@ -9,9 +9,8 @@ a re-analysis: every number in the signed report is one stored or one the physic
 typed), stores both durably, records a ``read_review`` row and an audit event with who,
 what, before and after, and queues a new delivery to the EHR in the same transaction.
 
-The stored read is turned back into an :class:`Analysis` by :func:`stored_analysis`
-(the inverse of ``Analysis.to_json_dict`` for what the reports use: measurements,
-statements with their evidence, waves, quality, notes, versions).
+The stored read is turned back into an :class:`Analysis` by
+:func:`ecgread.workers.stored_read.stored_analysis`.
 """
 
 from __future__ import annotations
@@ -33,17 +32,9 @@ from ecgread.config.settings import Settings
 from ecgread.errors import EcgreadError
 from ecgread.models.analysis_result import Analysis
 from ecgread.models.catalogue import MEASUREMENT_NAMES
-from ecgread.models.ecg import Ecg
 from ecgread.models.interpret.library import LIBRARY
-from ecgread.models.results import (
-    Evidence,
-    GlobalMeasurements,
-    LeadQuality,
-    Quality,
-    RhythmFeatures,
-    Statement,
-    Wave,
-)
+from ecgread.models.results import GlobalMeasurements, Statement
+from ecgread.workers.stored_read import stored_analysis
 
 #: Code of a statement a physician typed (not from the statement library).
 FREE_TEXT = "FREE_TEXT"
@@ -71,38 +62,6 @@ class Signed:
     result_status: str  # "F" or "C"
     delivery_message_id: str
     pdf_path: str
-
-
-def stored_analysis(ecg: Ecg, result: dict[str, Any]) -> Analysis:
-    """The :class:`Analysis` of a stored read: ``ecg`` as decoded, ``result`` its analyze
-    JSON. Beats, per-lead amplitudes and rhythm features are not stored and stay empty."""
-    m = result.get("measurements", {})
-    measurements = GlobalMeasurements(
-        **{k: (None if m.get(k) is None else float(m[k])) for k in MEASUREMENT_NAMES},
-        unmeasured=dict(result.get("unmeasured", {})))
-    q = result.get("quality", {})
-    quality = Quality(usable=bool(q.get("usable", True)), problems=tuple(q.get("problems", ())),
-                      leads=tuple(LeadQuality(lead, True, tuple(p))
-                                  for lead, p in q.get("leads", {}).items()))
-    waves = {lead: tuple(Wave(w["type"], w["onset_s"], w["peak_s"], w["offset_s"]) for w in ws)
-             for lead, ws in result.get("waves", {}).items()}
-    return Analysis(ecg=ecg, quality=quality, waves=waves, beats=(), measurements=measurements,
-                    amplitudes={}, rhythm=RhythmFeatures(),
-                    statements=tuple(statement_from_json(s) for s in result.get("statements", ())),
-                    versions=dict(result.get("versions", {})),
-                    notes=tuple(result.get("notes", ())))
-
-
-def statement_from_json(s: dict[str, Any]) -> Statement:
-    """The inverse of ``Statement.to_json_dict``."""
-    return Statement(
-        code=s["code"], text=s["text"], category=s.get("category", ""),
-        certainty=s.get("certainty", "definite"), critical=bool(s.get("critical", False)),
-        source=s.get("source", ""), probability=s.get("probability"),
-        evidence=tuple(Evidence(e["measurement"], e.get("value"), e.get("criterion", ""),
-                                tuple(e.get("leads", ())),
-                                tuple((float(a), float(b)) for a, b in e.get("spans_s", ())))
-                       for e in s.get("evidence", ())))
 
 
 def library_statement(code: str, automatic: tuple[Statement, ...]) -> Statement:
@@ -262,5 +221,4 @@ def sign_read(settings: Settings, read_id: int, signed_by: str,
 
 
 __all__ = ["FREE_TEXT", "Override", "ReviewError", "Signed", "free_text_statement",
-           "library_statement", "sign_read", "signed_content", "stored_analysis",
-           "statement_from_json"]
+           "library_statement", "sign_read", "signed_content"]

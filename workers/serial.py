@@ -23,6 +23,7 @@ from ecgread.models.analysis_result import Analysis
 from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.results import GlobalMeasurements
 from ecgread.models.serial import SerialInput, compare_serial
+from ecgread.workers.stored_read import statement_from_json
 
 
 def _measurements(result: dict[str, Any], overrides: dict[str, Any]) -> GlobalMeasurements:
@@ -36,8 +37,6 @@ def with_serial_comparison(settings: Settings, analysis: Analysis,
                            ecg_id: int) -> tuple[Analysis, dict[str, Any] | None]:
     """``analysis`` with the serial statements appended, and the ``serial`` object of the
     read's JSON (None, and ``analysis`` unchanged, when there is no prior ECG)."""
-    from ecgread.workers.review import statement_from_json
-
     with session_scope(settings.audit_url) as s:
         record = s.get(EcgRecord, ecg_id)
         if record is None or not record.patient_id or record.acquisition_time is None:
