@@ -78,6 +78,11 @@ class LocalWorker:
                     return
                 outcome = read_ecg(self._settings, uid)
                 if outcome.read_id is not None:
+                    log.info("read sop=%s: reported (read %d%s)", uid, outcome.read_id,
+                             ", critical" if outcome.critical else "")
+                elif outcome.skipped:
+                    log.info("read sop=%s: skipped, already read", uid)
+                if outcome.read_id is not None:
                     deliver_due(self._settings)
             except Exception:  # noqa: BLE001 - the row stays unfinished; recovery retries it
                 log.exception("read of sop=%s did not finish; it stays queued for recovery", uid)
