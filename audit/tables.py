@@ -165,3 +165,41 @@ class Event(SQLModel, table=True):
     detail_json: str = Field(default="{}", sa_column=Column(Text))
     prev_hash: str = ""
     hash: str = Field(default="", index=True)
+
+
+class WebUser(SQLModel, table=True):
+    """A local account of ``ecgread web`` (``ecgread user add``): an argon2id hash, never
+    the password; ``failed_logins`` since the last success and ``locked_until`` lock it."""
+
+    __tablename__ = "web_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    password_hash: str = ""
+    role: str = "technician"  # cardiologist | technician | auditor
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class ReadReview(SQLModel, table=True):
+    """A cardiologist's signature on a read: the confirmed (``F``) or corrected (``C``)
+    content, and what changed against the automatic read (the live quality figures)."""
+
+    __tablename__ = "read_review"
+    id: int | None = Field(default=None, primary_key=True)
+    read_id: int = Field(foreign_key="ecg_read.id", index=True)
+    signed_by: str = Field(index=True)
+    signed_at: datetime = Field(default_factory=utcnow, index=True)
+    result_status: str = "F"  # OBR-25: F final, C corrected
+    #: The signed statements, as the analyze JSON's ``statements`` list.
+    statements_json: str = Field(default="[]", sa_column=Column(Text))
+    #: Overridden measurements: {name: {"value": v, "automatic": v0, "reason": text}}.
+    overrides_json: str = Field(default="{}", sa_column=Column(Text))
+    #: Statement codes against the automatic read: kept, removed, added (JSON lists).
+    kept_json: str = Field(default="[]", sa_column=Column(Text))
+    removed_json: str = Field(default="[]", sa_column=Column(Text))
+    added_json: str = Field(default="[]", sa_column=Column(Text))
+    rhythm_revised: bool = False
+    report_id: int | None = Field(default=None, foreign_key="report.id")

@@ -156,6 +156,27 @@ class Settings:
     #: Paper size of the PDF report (landscape).
     page_size: str = field(default="A4", metadata={"choices": ("A4", "Letter")})
 
+    # Confirmation and serial comparison (issue 13)
+    #: OBR-25 / OBX-11 of the automatic read: "P" (preliminary until a cardiologist signs)
+    #: or "F" for sites that send automatic reads as final.
+    automatic_result_status: str = field(default="P", metadata={"choices": ("P", "F")})
+    #: How far back the prior ECG of the same patient is looked for (days).
+    serial_lookback_days: int = 365
+
+    # Web application (ecgread web)
+    #: Address ``ecgread web`` listens on.
+    web_host: str = "127.0.0.1"
+    #: Port ``ecgread web`` listens on.
+    web_port: int = 8080
+    #: Session cookie signing key; empty = one generated once into HOME/web_secret.
+    web_secret_key: str = field(default="", metadata={"secret": True})
+    #: Failed logins in a row before the account locks.
+    web_lockout_failures: int = 5
+    #: How long a locked account stays locked (seconds).
+    web_lockout_s: float = 900.0
+    #: Lifetime of a login session (seconds).
+    web_session_max_age_s: int = 8 * 3600
+
     # Models
     #: The model registry (TOML): model files, checksums, label maps.
     model_registry: Path = field(default=Path(__file__).with_name("models.toml"), metadata={

@@ -8,8 +8,9 @@ extras="${1:-cpu,test,bench}"
 
 # Debian packages: DCMTK (test peers), RabbitMQ and PostgreSQL (scale-out, tests),
 # poppler (pdftoppm/pdftotext), pango and harfbuzz-subset (weasyprint; without the latter it
-# subsets fonts with fontTools, twice as slow), docker-compose (validates docker/), venv.
-pkgs="dcmtk rabbitmq-server postgresql poppler-utils docker-compose libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core python3-venv"
+# subsets fonts with fontTools, twice as slow), docker-compose (validates docker/), venv,
+# chromium (the web tests drive it with Playwright; Playwright's own download is not used).
+pkgs="dcmtk rabbitmq-server postgresql poppler-utils docker-compose libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core python3-venv chromium"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -5,7 +5,8 @@ Every module under ``ecgread/`` (the top-level folders come in through the symli
 edge: absolute and relative, at module level and inside functions. Layers, bottom to top::
 
     ecgread.errors < ecgread.models < ecgread.config < ecgread.audit
-        < ecgread.integration < ecgread.reporting < ecgread.workers < ecgread.cli
+        < ecgread.integration < ecgread.reporting < ecgread.workers < ecgread.web
+        < ecgread.cli
 
 A module imports only from its own layer and the layers below. The package ``ecgread``
 itself (a docstring and a lazily resolved ``__version__``) sits at the bottom with
@@ -44,11 +45,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "ecgread"
 LAYERS = ("ecgread.errors", "ecgread.models", "ecgread.config", "ecgread.audit",
-          "ecgread.integration", "ecgread.reporting", "ecgread.workers", "ecgread.cli",
+          "ecgread.integration", "ecgread.reporting", "ecgread.workers",
+          "ecgread.web",  # shows reports and signs reads (workers.review): above workers
+          "ecgread.cli",
           "ecgread.testing")  # test and bench support (real peers): nothing imports it
 #: Repository folders that are importable only as ``ecgread.<name>`` (or not at all).
 BARE_NAMES = frozenset({"models", "config", "integration", "workers", "reporting", "audit",
-                        "bench", "tests"})
+                        "web", "bench", "tests"})
 #: Standard-library modules the core may import: no I/O, no processes, no global state.
 PURE_STDLIB = frozenset({
     "__future__", "abc", "bisect", "cmath", "collections", "copy", "dataclasses",

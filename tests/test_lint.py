@@ -17,8 +17,8 @@ import pytest
 
 from tests.conftest import REPO, need
 
-FOLDERS = ("models", "integration", "workers", "reporting", "config", "audit", "ecgread",
-           "bench", "tests")
+FOLDERS = ("models", "integration", "workers", "reporting", "config", "audit", "web",
+           "ecgread", "bench", "tests")
 
 
 def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -124,6 +124,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     from ecgread.models.analysis import AnalysisConfig, analyze
     from ecgread.workers.onnx_models import process_models
     from ecgread.workers.provenance import with_ecgread_version
+    from ecgread.workers.serial import with_serial_comparison
 
     url = settings.audit_url
     ingest = trigger == "ingest"
@@ -164,6 +165,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
         analysis = with_ecgread_version(analyze(
             ecg, AnalysisConfig(delineator=settings.delineator),
             models=process_models(settings.model_registry)))
+        analysis, serial = with_serial_comparison(settings, analysis, ecg_id)
     except INFRASTRUCTURE as exc:
         _note_error(settings, ecg_id, _error_reason(exc, "read"))
         raise
@@ -173,6 +175,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     analysis_ms = (time.perf_counter() - started) * 1000.0
     result = analysis.to_json_dict()
     result["source"] = sop_instance_uid
+    if serial is not None:  # additive: the comparison with the patient's prior ECG
+        result["serial"] = serial
 
     try:
         with session_scope(url) as session:
@@ -308,7 +312,7 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
     from ecgread.reporting.pdf import render_pdf
     from ecgread.workers.outbox import enqueue_delivery
 
-    context = report_context(analysis.ecg, order)
+    context = report_context(analysis.ecg, order, result_status=settings.automatic_result_status)
     pdf = render_pdf(analysis, context, settings)
     stem = f"{safe_key(sop_instance_uid)}.{read_id}"
     pdf_path = settings.reports_dir / f"{stem}.pdf"

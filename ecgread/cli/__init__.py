@@ -9,6 +9,8 @@
     ecgread db upgrade                      migrate the audit database
     ecgread config                          the effective settings and their sources
     ecgread health [dicom] [hl7]            do the listeners answer? (healthcheck)
+    ecgread web                             the cardiologists' worklist, review and audit UI
+    ecgread user add NAME --role ROLE       a web account (password from stdin or a prompt)
 
 Options given on the command line override ``ECGREAD_*`` environment variables; every
 command uses the same home (``--home``/``ECGREAD_HOME``, default ``/var/lib/ecgread`` when
@@ -86,6 +88,10 @@ def _command_settings(command: str) -> tuple[str, ...]:
         "db": ("home", "database_url"),
         "config": names,
         "health": ("dicom_ae_title", "dicom_host", "dicom_port", "hl7_host", "hl7_port"),
+        "web": ("home", "database_url", "ehr_host", "ehr_port", "web_host", "web_port",
+                "web_secret_key", "web_lockout_failures", "web_lockout_s",
+                "web_session_max_age_s", "page_size"),
+        "user": ("home", "database_url"),
     }[command]
 
 
@@ -189,6 +195,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=datetime.fromisoformat, help="before this ISO date-time")
     p.add_argument("--limit", type=int, default=200, help="most rows (default: 200)")
     _add_settings(p, "audit")
+
+    p = sub.add_parser("web", help="the web application: worklist, confirm, audit trail")
+    _add_settings(p, "web")
+
+    p = sub.add_parser("user", help="web accounts")
+    p.add_argument("action", choices=("add",))
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=("cardiologist", "technician", "auditor"))
+    _add_settings(p, "user")
 
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=("upgrade",), help="upgrade: migrate to the newest schema")
@@ -430,9 +445,43 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_web(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ecgread.web.app import create_app
+
+    settings = _settings(args)
+    print(f"ecgread web: http://{settings.web_host}:{settings.web_port}/", file=sys.stderr,
+          flush=True)
+    uvicorn.run(create_app(settings), host=settings.web_host, port=settings.web_port,
+                log_level="warning")
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ecgread.audit.db import migrate
+    from ecgread.web.auth import add_user
+
+    settings = _settings(args)
+    migrate(settings.audit_url)
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("ecgread user: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    user = add_user(settings, args.name, password, args.role)
+    print(f"user {user.username} ({user.role}) saved")
+    return 0
+
+
 _COMMANDS = {"analyze": _cmd_analyze, "serve": _cmd_serve, "worker": _cmd_worker,
              "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "db": _cmd_db,
-             "config": _cmd_config, "health": _cmd_health}
+             "config": _cmd_config, "health": _cmd_health, "web": _cmd_web,
+             "user": _cmd_user}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -88,6 +88,18 @@ def _send_dicom(settings: Settings, port: int, path: Path) -> str:
     return f"pynetdicom SCU: status 0x{int(status.Status):04X}"
 
 
+def _print_web_account(settings: Settings) -> None:
+    """A demo cardiologist account (new random password each run) and where to log in."""
+    import secrets
+
+    from ecgread.web.auth import add_user
+
+    password = secrets.token_urlsafe(9)
+    add_user(settings, "demo", password, "cardiologist")
+    print(f"7. web worklist: run `ecgread web --home {settings.home}`, open "
+          f"http://{settings.web_host}:{settings.web_port}/ and log in as demo / {password}")
+
+
 def run_demo(settings: Settings, file: Path | None) -> int:
     from ecgread.cli.service import start
     from ecgread.integration.dicom_decode import decode_file
@@ -139,6 +151,7 @@ def run_demo(settings: Settings, file: Path | None) -> int:
         for d in deliveries:
             print(f"6. ORU^R01 to {d.destination}: {d.state} -> {d.target or d.payload_path}")
         print(f"audit database: {settings.audit_url}   (try: ecgread audit events --sop {sop_uid})")
+        _print_web_account(settings)
         return 0
     finally:
         service.stop()
