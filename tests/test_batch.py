@@ -38,8 +38,9 @@ def test_archive_folder_is_read_with_one_line_and_one_pdf_per_ecg(tmp_path: Path
     proc = subprocess.run([sys.executable, "-m", "ecgread", "batch", str(archive), "--out",
                            str(out), "--home", str(tmp_path / "home")], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # some failed
     assert "3 read, 1 failed" in proc.stdout
+    assert "bad.dcm: error:" in proc.stderr
     lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     errors = [x for x in lines if "error" in x]
     assert [Path(x["source"]).name for x in errors] == ["bad.dcm"]

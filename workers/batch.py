@@ -2,7 +2,8 @@
 
 Files: each DICOM file or WFDB record under the given paths is analysed; the results go to
 ``OUT/results.jsonl`` (the ``analyze --json`` contract, one line per input, errors as
-``{"source", "error"}``) and a PDF per ECG under ``OUT/reports``. The delineation
+``{"source", "error"}``, also on stderr) and a PDF per ECG under ``OUT/reports``; one file
+that fails never stops the others, and the exit status is 1 when any failed. The delineation
 network runs once per chunk of :data:`BATCH_ECGS` ECGs (batched inference).
 Stored: every stored ECG received in the date range is read again through the read job
 (trigger "batch"), so the new read, its report and deliveries are in the audit trail.
@@ -48,7 +49,7 @@ def _read_files(settings: Settings, paths: list[Path], out: Path,
             ok, err = _read_chunk(settings, files[i:i + chunk], out, results)
             n_ok, n_err = n_ok + ok, n_err + err
     print(f"batch: {n_ok} read, {n_err} failed; results in {out / 'results.jsonl'}")
-    return 1 if n_err and not n_ok else 0
+    return 1 if n_err else 0
 
 
 def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextIO
@@ -71,7 +72,7 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
     for path in files:
         try:
             ecgs.append((path, read_ecg_file(path)))
-        except EcgreadError as exc:
+        except Exception as exc:  # one file that fails never stops the others
             _write_error(results, path, exc)
             n_err += 1
     masks: list[np.ndarray | None] = [None] * len(ecgs)
@@ -86,14 +87,17 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
             write_durably(out / "reports" / f"{path.stem}.pdf", pdf)
             results.write(json.dumps(analysis.to_json_dict()) + "\n")
             n_ok += 1
-        except EcgreadError as exc:
+        except Exception as exc:  # one record that fails never stops the others
             _write_error(results, path, exc)
             n_err += 1
     return n_ok, n_err
 
 
-def _write_error(results: TextIO, path: Path, exc: EcgreadError) -> None:
-    results.write(json.dumps({"source": str(path), "error": str(exc)}) + "\n")
+def _write_error(results: TextIO, path: Path, exc: Exception) -> None:
+    """The record's error line in the results, and on stderr."""
+    error = str(exc) if isinstance(exc, EcgreadError) else f"{type(exc).__name__}: {exc}"
+    results.write(json.dumps({"source": str(path), "error": error}) + "\n")
+    print(f"{path}: error: {error}", file=sys.stderr, flush=True)
 
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:
