@@ -110,7 +110,7 @@ def check_record(item: tuple[str, Callable[[], Ecg]]) -> tuple[str, str, list[Co
     for tname, fn in transformations(ecg).items():
         try:
             results.append(CopyResult(name, tname, augment.read_changes(base, analyze(fn(ecg)))))
-        except Exception as exc:  # a crash is a failure of the copy, not of the benchmark
+        except Exception as exc:  # noqa: BLE001  (a crash fails the copy, not the benchmark)
             results.append(CopyResult(name, tname, (), f"{type(exc).__name__}: {exc}"))
     return name, summary, results
 

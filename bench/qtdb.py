@@ -150,12 +150,13 @@ def score_record(beats: list[MarkedBeat], detected: Detected) -> QtdbScore:
             matches = [m for ld in leads if (m := _nearest(detected, ld, w.type, w.peak_s))]
             sc.marked[w.type] += 1
             sc.found[w.type] += bool(matches)
-            marks = {"onset": (w.onset_s, 1), "offset": (w.offset_s, 3)}
+            marks: dict[str, tuple[float | None, int]] = {"onset": (w.onset_s, 1),
+                                                          "offset": (w.offset_s, 3)}
             if w.type == "T":
                 marks = {"peak": (w.peak_s, 2), "offset": (w.offset_s, 3)}
             for point, (ref, idx) in marks.items():
-                errs = [1000.0 * (m[idx] - ref) for m in matches
-                        if ref is not None and np.isfinite(m[idx])]
+                errs = [1000.0 * (float(m[idx]) - ref) for m in matches
+                        if ref is not None and np.isfinite(float(m[idx]))]
                 if errs:  # the better of the two leads
                     sc.err_ms[f"{w.type} {point}"].append(min(errs, key=abs))
         if b.p is None:
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
             for n, sc in per.items():
                 for row in format_rows(f"{m[:5]}:{n}", sc):
                     print(row)
-    print(f"time: " + ", ".join(f"{m} {t:.0f} s" for m, (_, _, t) in results.items()))
+    print("time: " + ", ".join(f"{m} {t:.0f} s" for m, (_, _, t) in results.items()))
     for m in methods[:2]:
         print(f"targets ({m}):")
         for line in targets_report(results[m][0]):

@@ -128,8 +128,8 @@ def keep_leads(ecg: Ecg, leads: Sequence[str]) -> Ecg:
 def crop(ecg: Ecg, start_s: float, end_s: float | None = None) -> Ecg:
     """Samples from ``start_s`` to ``end_s`` (s; None: the end)."""
     fs = ecg.sampling_rate_hz
-    lo = max(0, int(round(start_s * fs)))
-    hi = ecg.n_samples if end_s is None else min(ecg.n_samples, int(round(end_s * fs)))
+    lo = max(0, round(start_s * fs))
+    hi = ecg.n_samples if end_s is None else min(ecg.n_samples, round(end_s * fs))
     if hi <= lo:
         raise ValueError(f"empty window {start_s}-{end_s} s of a {ecg.duration_s:.1f} s ECG")
     return _with(ecg, ecg.signal_uv[:, lo:hi])

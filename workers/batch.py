@@ -72,7 +72,7 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
     for path in files:
         try:
             ecgs.append((path, read_ecg_file(path)))
-        except Exception as exc:  # one file that fails never stops the others
+        except Exception as exc:  # noqa: BLE001  (one file that fails never stops the others)
             _write_error(results, path, exc)
             n_err += 1
     masks: list[np.ndarray | None] = [None] * len(ecgs)
@@ -87,7 +87,7 @@ def _read_chunk(settings: Settings, files: list[Path], out: Path, results: TextI
             write_durably(out / "reports" / f"{path.stem}.pdf", pdf)
             results.write(json.dumps(analysis.to_json_dict()) + "\n")
             n_ok += 1
-        except Exception as exc:  # one record that fails never stops the others
+        except Exception as exc:  # noqa: BLE001  (one record that fails never stops the others)
             _write_error(results, path, exc)
             n_err += 1
     return n_ok, n_err
