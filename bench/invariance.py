@@ -99,13 +99,13 @@ class CopyResult:
 
 
 def check_record(item: tuple[str, Callable[[], Ecg]]) -> tuple[str, str, list[CopyResult]]:
-    """Read the record and every copy; (name, its rhythm and critical codes, results)."""
+    """Read the record and every copy; (name, the record's rhythm families, results)."""
     from ecgread.models.analysis import analyze
 
     name, load = item
     ecg = load()
     base = analyze(ecg)
-    summary = " ".join(s.code for s in base.statements if s.category == "rhythm")
+    summary = "+".join(sorted(augment.rhythm_families(base)))
     results = []
     for tname, fn in transformations(ecg).items():
         try:
