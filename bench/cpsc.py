@@ -80,6 +80,7 @@ def agrees(label: int, codes: set[str]) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.parse_args(argv)
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     ours: dict[str, set[str]] = {}
     critical: list[str] = []
     for name, labs in refs.items():
-        a = analyze(read_record(name))
+        a = analyze(read_record(name), models=process_models())
         codes = {s.code for s in a.statements}
         ours[name] = codes
         critical += [f"{name} {s.code}" for s in a.statements if s.critical]

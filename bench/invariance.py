@@ -65,7 +65,8 @@ def transformations(ecg: Ecg) -> dict[str, Transform]:
 
 def records(limit: int = 0) -> list[tuple[str, Callable[[], Ecg]]]:
     """(name, loader) of the fixed sample; each loader returns the ECG to transform."""
-    from bench import cpsc, ludb, qtdb
+    from bench import cpsc, qtdb
+    from ecgread.integration import ludb
 
     out: list[tuple[str, Callable[[], Ecg]]] = []
     if ludb.available():
@@ -101,15 +102,18 @@ class CopyResult:
 def check_record(item: tuple[str, Callable[[], Ecg]]) -> tuple[str, str, list[CopyResult]]:
     """Read the record and every copy; (name, the record's rhythm families, results)."""
     from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
 
+    models = process_models()
     name, load = item
     ecg = load()
-    base = analyze(ecg)
+    base = analyze(ecg, models=models)
     summary = "+".join(sorted(augment.rhythm_families(base)))
     results = []
     for tname, fn in transformations(ecg).items():
         try:
-            results.append(CopyResult(name, tname, augment.read_changes(base, analyze(fn(ecg)))))
+            results.append(CopyResult(name, tname, augment.read_changes(
+                base, analyze(fn(ecg), models=models))))
         except Exception as exc:  # noqa: BLE001  (a crash fails the copy, not the benchmark)
             results.append(CopyResult(name, tname, (), f"{type(exc).__name__}: {exc}"))
     return name, summary, results

@@ -9,13 +9,13 @@ real amplitudes from other devices than LUDB. Reference: the first cardiologist'
 Protocol (Martinez JP et al., "A wavelet-based ECG delineator: evaluation on standard
 databases", IEEE TBME 2004;51:570): the marked stretch of the record (10 s margins) is read
 by :func:`analyze` as a 2-lead ECG at 250 Hz (and, in the "/whole" row, the whole 15-min
-record: the protocol as published; our read of the P waves differs between the two); for each annotated wave and each lead, the detection of the same type whose peak is
-nearest the annotated peak within 150 ms (:data:`bench.delineation_ludb.MATCH_S`); for each
-annotated boundary (P on/off, QRS on/off, T peak, T off) the lead with the smaller error is
-taken; errors are detected - annotated in ms, mean ± SD over all annotated boundaries. A wave
-is found when either lead has a match. A P wave "on a beat without one": an annotated QRS
-with no marked P before it, and a detected P (either lead) whose peak lies 40-400 ms before
-the annotated QRS peak.
+record: the protocol as published); for each annotated wave and each lead, the detection of
+the same type whose peak is nearest the annotated peak within 150 ms
+(:data:`ecgread.models.scoring.MATCH_WINDOW_S`); for each annotated boundary (P on/off, QRS
+on/off, T peak, T off) the lead with the smaller error is taken; errors are detected -
+annotated in ms, mean ± SD over all annotated boundaries. A wave is found when either lead
+has a match. A P wave "on a beat without one": an annotated QRS with no marked P before it,
+and a detected P (either lead) whose peak lies 40-400 ms before the annotated QRS peak.
 
 Targets (Martinez 2004 on QTDB): SD <= 14.8 / 12.8 / 7.7 / 8.7 / 18.1 ms for P on, P off,
 QRS on, QRS off, T off; |mean| <= 5 ms; >= 97 % of P waves found; a P wave on <= 10 % of the
@@ -38,8 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.delineation_ludb import MATCH_S, Detected
+from bench.delineation_ludb import Detected
 from ecgread.models.ecg import Ecg
+from ecgread.models.results import Wave
+from ecgread.models.scoring import MATCH_WINDOW_S
 
 #: Where CI and developers find the data: ../shared/data/qtdb beside the checkout.
 QTDB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "qtdb"
@@ -132,11 +134,10 @@ class QtdbScore:
         self.p_on_beats_without_p += other.p_on_beats_without_p
 
 
-def _nearest(detected: Detected, lead: str, wtype: str, peak_s: float
-             ) -> tuple[str, float, float, float] | None:
-    cands = [d for d in detected.get(lead, []) if d[0] == wtype
-             and np.isfinite(d[2]) and abs(d[2] - peak_s) <= MATCH_S]
-    return min(cands, key=lambda d: abs(d[2] - peak_s)) if cands else None
+def _nearest(detected: Detected, lead: str, wtype: str, peak_s: float) -> Wave | None:
+    cands = [d for d in detected.get(lead, ()) if d.type == wtype
+             and np.isfinite(d.peak_s) and abs(d.peak_s - peak_s) <= MATCH_WINDOW_S]
+    return min(cands, key=lambda d: abs(d.peak_s - peak_s)) if cands else None
 
 
 def score_record(beats: list[MarkedBeat], detected: Detected) -> QtdbScore:
@@ -150,20 +151,19 @@ def score_record(beats: list[MarkedBeat], detected: Detected) -> QtdbScore:
             matches = [m for ld in leads if (m := _nearest(detected, ld, w.type, w.peak_s))]
             sc.marked[w.type] += 1
             sc.found[w.type] += bool(matches)
-            marks: dict[str, tuple[float | None, int]] = {"onset": (w.onset_s, 1),
-                                                          "offset": (w.offset_s, 3)}
+            marks: dict[str, float | None] = {"onset": w.onset_s, "offset": w.offset_s}
             if w.type == "T":
-                marks = {"peak": (w.peak_s, 2), "offset": (w.offset_s, 3)}
-            for point, (ref, idx) in marks.items():
-                errs = [1000.0 * (float(m[idx]) - ref) for m in matches
-                        if ref is not None and np.isfinite(float(m[idx]))]
+                marks = {"peak": w.peak_s, "offset": w.offset_s}
+            for point, ref in marks.items():
+                errs = [1000.0 * (getattr(m, f"{point}_s") - ref) for m in matches
+                        if ref is not None and np.isfinite(getattr(m, f"{point}_s"))]
                 if errs:  # the better of the two leads
                     sc.err_ms[f"{w.type} {point}"].append(min(errs, key=abs))
         if b.p is None:
             sc.beats_without_p += 1
             r = b.qrs.peak_s
             sc.p_on_beats_without_p += any(
-                d[0] == "P" and r - 0.400 <= d[2] <= r - 0.040
+                d.type == "P" and r - 0.400 <= d.peak_s <= r - 0.040
                 for ld in leads for d in detected[ld])
     return sc
 
@@ -171,10 +171,11 @@ def score_record(beats: list[MarkedBeat], detected: Detected) -> QtdbScore:
 def detect_ours(ecg: Ecg, delineator: str) -> Detected:
     from ecgread.models.analysis import analyze
     from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.workers.onnx_models import process_models
 
-    a = analyze(ecg, AnalysisConfig(delineator=delineator))  # type: ignore[arg-type]
-    return {lead: [(w.type, w.onset_s, w.peak_s, w.offset_s) for w in a.waves.get(lead, ())]
-            for lead in ecg.lead_names}
+    a = analyze(ecg, AnalysisConfig(delineator=delineator),  # type: ignore[arg-type]
+                models=process_models())
+    return {lead: a.waves.get(lead, ()) for lead in ecg.lead_names}
 
 
 def _run_one(args: tuple[str, str]) -> tuple[str, QtdbScore, float]:
@@ -188,8 +189,8 @@ def _run_one(args: tuple[str, str]) -> tuple[str, QtdbScore, float]:
                                                                           beats)
     t0 = time.perf_counter()
     det = neurokit_waves(ecg) if method == "neurokit2" else detect_ours(ecg, method)
-    det = {ld: [(w, on + start_s, pk + start_s, off + start_s) for w, on, pk, off in ws]
-           for ld, ws in det.items()}
+    det = {ld: tuple(Wave(w.type, w.onset_s + start_s, w.peak_s + start_s, w.offset_s + start_s)
+                     for w in ws) for ld, ws in det.items()}
     return name, score_record(beats, det), time.perf_counter() - t0
 
 
@@ -268,8 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     n_beats = sum(len(marked_beats(n)) for n in names)
     print(f"QTDB delineation (Martinez 2004 protocol), {len(names)} records, {n_beats} beats "
           f"marked by cardiologist 1 (q1c); better of the two leads; match window "
-          f"{MATCH_S * 1000:.0f} ms; errors detected - marked, mean ± SD ms; each method reads "
-          f"the marked stretch +- {WINDOW_MARGIN_S:g} s, '/whole' the whole 15-min record")
+          f"{MATCH_WINDOW_S * 1000:.0f} ms; errors detected - marked, mean ± SD ms; each "
+          f"method reads the marked stretch +- {WINDOW_MARGIN_S:g} s, '/whole' the whole "
+          f"15-min record")
     print(f"{'method':<11} " + " ".join(f"{k:>13}" for k in BOUNDARIES)
           + "  found % P/QRS/T  P on no-P beats %")
     for m, (sc, _, _) in results.items():

@@ -39,7 +39,7 @@ import numpy as np
 from ecgread.models.ecg import Ecg
 
 if TYPE_CHECKING:
-    from ecgread.models.analysis import Analysis
+    from ecgread.models.analysis_result import Analysis
 
 
 def _with(ecg: Ecg, signal_uv: np.ndarray, **changes: object) -> Ecg:

@@ -15,12 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecgread.models.analysis import Analysis, analyze
+from ecgread.models.analysis import analyze
+from ecgread.models.analysis_result import Analysis
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import STANDARD_LEADS, Ecg
 from ecgread.models.interpret import check_evidence
 from ecgread.models.interpret.values import resolve
 from tests.conftest import REPO
+from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg
 
 #: 15 leads: the standard 12 and three others (Frank leads, as some carts record them).
@@ -79,7 +81,7 @@ def test_any_lead_subset_rate_and_length_is_read(leads: list[str], fs: float,
 def test_fewer_or_more_than_12_leads_read_with_the_default_delineator(leads) -> None:
     """The default (fused, network) path too: before, every record with fewer than 12 leads
     raised UnknownMeasurement ('II.p_uv', 'V1.r_prime_uv') in the interpretation."""
-    a = analyze(_ecg(leads, 500.0, 10.0))
+    a = analyze(_ecg(leads, 500.0, 10.0), models=shipped_models())
     _check_read(a)
     assert a.measurements.heart_rate_bpm is not None
     assert abs(a.measurements.heart_rate_bpm - 72) < 3
@@ -109,7 +111,7 @@ def test_full_scale_noise_is_technically_limited_not_a_diagnosis(seed: int, kind
     rng = np.random.default_rng(seed)
     x = (rng.normal(0, 2000, (12, 5000)) if kind == "normal"
          else rng.uniform(-5000, 5000, (12, 5000)))
-    a = analyze(Ecg(x.astype(np.float32), 500.0, STANDARD_LEADS))
+    a = analyze(Ecg(x.astype(np.float32), 500.0, STANDARD_LEADS), models=shipped_models())
     assert not a.quality.usable
     assert [s.code for s in a.statements] == ["UNINTERPRETABLE"]
     assert not a.critical
