@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from ecgread.integration import ludb
+from ecgread.models.ecg import Ecg
 from ecgread.models.results import Wave, WaveType
 from ecgread.models.scoring import MATCH_WINDOW_S, DelineationScore, score_delineation
 
@@ -42,10 +43,13 @@ def detect_ours(record_id: int) -> Detected:
 
 
 def detect_neurokit(record_id: int) -> Detected:
+    return neurokit_waves(ludb.read_record(record_id))
+
+
+def neurokit_waves(ecg: Ecg) -> Detected:
     """NeuroKit2 per lead: ecg_clean, ecg_peaks, ecg_delineate(method="dwt")."""
     import neurokit2 as nk
 
-    ecg = ludb.read_record(record_id)
     fs = ecg.sampling_rate_hz
     out: Detected = {}
     for i, lead in enumerate(ecg.lead_names):

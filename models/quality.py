@@ -17,6 +17,11 @@ Definitions (all on the conditioned signal unless said otherwise):
   ``noise_ratio_unusable``.
 - *baseline wander*: peak-to-peak of what the 0.67 Hz high-pass removed (mean removed)
   above ``wander_uv``; the filter handles it, so the lead stays usable.
+
+The record is usable when at least one usable lead is free of heavy noise: when every lead
+is noisy (full-scale random noise gives noise ratios of 0.17-0.32 in every lead, some
+under ``noise_ratio_unusable``, where LUDB's leads stay below 0.02), no lead can be trusted
+to show the ECG and the read is "technically limited", not a diagnosis.
 """
 
 from __future__ import annotations
@@ -102,7 +107,10 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
         if probs:
             suffix = "" if ok else " (excluded)"
             problems_all.append(f"{lead_names[i]}: {', '.join(probs)}{suffix}")
+    clean = usable & ~np.array(["heavy noise" in lq.problems for lq in leads], dtype=bool)
     if not usable.any():
         problems_all.append("no usable lead")
-    q = Quality(usable=bool(usable.any()), problems=tuple(problems_all), leads=tuple(leads))
+    elif not clean.any():
+        problems_all.append("heavy noise in every lead")
+    q = Quality(usable=bool(clean.any()), problems=tuple(problems_all), leads=tuple(leads))
     return QualityAssessment(quality=q, usable=usable, noise_uv=noise, range_uv=rng, config=cfg)

@@ -477,8 +477,17 @@ def _run_crashing_read(settings: Settings, uid: str, patch: str) -> int:
     return subprocess.run([sys.executable, "-c", code], env=env, check=False, timeout=300).returncode
 
 
-def test_unreadable_ecg_ends_failed_and_the_ehr_is_told_why(scp, tmp_path: Path) -> None:
+def test_unreadable_ecg_ends_failed_and_the_ehr_is_told_why(scp, tmp_path: Path,
+                                                          monkeypatch) -> None:  # type: ignore[no-untyped-def]
     settings, uid = _store_one_lead(scp, tmp_path)
+    import ecgread.models.analysis
+
+    def fails(*args: object, **kwargs: object) -> None:
+        # a one-lead ECG used to fail here by itself (UnknownMeasurement 'V1.r_prime_uv');
+        # any lead set is read now, so the unexpected analysis error is injected
+        raise KeyError("V1.r_prime_uv")
+
+    monkeypatch.setattr(ecgread.models.analysis, "analyze", fails)
     outcome = read_ecg(settings, uid)
     assert outcome.error and outcome.read_id is not None
     (ecg,) = _rows(settings, EcgRecord)

@@ -1,6 +1,7 @@
 """The ``ecgread`` command.
 
-    ecgread analyze PATH... [--json]        read ECG files (DICOM, WFDB, MUSE, Philips, aECG, SCP)
+    ecgread analyze PATH... [--json]        read ECG files (DICOM, WFDB, MUSE, Philips, aECG, SCP);
+                                            exit 1 when any of them failed
     ecgread serve                           DICOM + HL7 listeners, reads, deliveries
     ecgread worker                          a Celery worker (scale-out; needs --broker-url)
     ecgread demo                            the whole loop on embedded defaults, once
@@ -251,20 +252,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         try:
             ecg = read_ecg_file(path)
             analysis = with_ecgread_version(analyze(ecg, config, models=models))
-        except EcgreadError as exc:
-            failures += 1
-            if args.json:
-                print(json.dumps({"source": str(path), "error": str(exc)}), flush=True)
-            else:
-                print(f"{path}: error: {exc}", file=sys.stderr)
-            continue
-        if args.json:
             out = analysis.to_json_dict()
             if ecg.vendor_read is not None:  # additive: the device's own read, archive files
                 out["vendor"] = ecg.vendor_read.to_json_dict()
-            print(json.dumps(out), flush=True)
-        else:
-            print(describe(analysis))
+            line = json.dumps(out) if args.json else describe(analysis)
+        except Exception as exc:  # noqa: BLE001  (one record that fails never stops the others)
+            failures += 1
+            error = str(exc) if isinstance(exc, EcgreadError) else f"{type(exc).__name__}: {exc}"
+            if args.json:
+                print(json.dumps({"source": str(path), "error": error}), flush=True)
+            print(f"{path}: error: {error}", file=sys.stderr, flush=True)
+            continue
+        print(line, flush=True)
     return 1 if failures else 0
 
 

@@ -25,6 +25,7 @@ from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.evidence import check_evidence
 from ecgread.models.interpret.library import LIBRARY
 from ecgread.models.interpret.resolve import overall, resolve
+from ecgread.models.interpret.values import missing_standard_leads
 
 INTERPRET_VERSION = "criteria-1.0"
 
@@ -34,10 +35,14 @@ __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 def interpret(analysis: Analysis) -> tuple[tuple[Statement, ...], tuple[str, ...]]:
     """Statements (library order, overall first) and notes for one analysis.
 
-    Notes say when a sex-specific rule ran without a known sex, and when a statement was
-    withheld because its evidence did not check.
+    Notes say which standard leads the record lacks (their criteria are not assessed), when
+    a sex-specific rule ran without a known sex, and when a statement was withheld because
+    its evidence did not check.
     """
     c = Ctx(analysis)
+    if missing := missing_standard_leads(analysis):
+        c.notes.append(f"leads not in the record: {', '.join(missing)}; criteria that need "
+                       "them were not assessed, and no overall normal statement is given")
     findings: list[Finding] = criteria.quality(c)
     if not any(f.code == "UNINTERPRETABLE" for f in findings):
         paced = criteria.pacing(c)

@@ -13,7 +13,9 @@ Overall (Mason 2007 statements 1-3, plus "borderline"): abnormal when any abnorm
 definite or probable; borderline when the only findings are borderline ones or "possible"
 abnormal ones; otherwise normal when only minor findings (rate, sinus arrhythmia, early
 repolarization) accompany a sinus rhythm; normal when the sinus rhythm stands alone. No
-overall statement when the rhythm could not be determined and nothing is abnormal.
+overall statement when the rhythm could not be determined and nothing is abnormal, nor a
+normal one when the record lacks any of the 12 standard leads (what was not recorded cannot
+be called normal).
 """
 
 from __future__ import annotations
@@ -111,9 +113,13 @@ def overall(c: Ctx, findings: list[Finding]) -> Finding | None:
     rhythm = [f for f in normal + minor if LIBRARY[f.code].category == "rhythm"]
     if not rhythm:
         return None
+    all_leads = c.ev("standard_lead_count", "== 12")
+    if all_leads is None:  # fewer leads: what was not recorded cannot be called normal
+        return None
     extra = tuple(e for e in (c.ev("qrs_ms", "< 110"),
                               c.ev("pr_ms", normal_range("pr_ms").criterion),
-                              c.ev("qrs_axis_deg", normal_range("qrs_axis_deg").criterion)) if e)
+                              c.ev("qrs_axis_deg", normal_range("qrs_axis_deg").criterion)) if e
+                  ) + (all_leads,)
     if any(LIBRARY[f.code].severity == "minor" for f in minor):
         return Finding("OTHERWISE_NORMAL", "definite",
                        tuple(f.evidence[0] for f in minor) + extra)

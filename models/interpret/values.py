@@ -3,7 +3,8 @@
 Names (the ``Evidence.measurement`` grammar):
 
 - a global measurement of :data:`ecgread.models.results.MEASUREMENT_NAMES`, e.g. ``"pr_ms"``;
-- ``"LEAD.field"``: a field of that lead's :class:`LeadAmplitudes`, e.g. ``"V1.r_uv"``;
+- ``"LEAD.field"``: a field of that lead's :class:`LeadAmplitudes`, e.g. ``"V1.r_uv"``
+  (a lead of the record or a standard lead; a standard lead the record lacks is ``None``);
 - ``"rhythm.field"``: a scalar field of :class:`RhythmFeatures`, e.g. ``"rhythm.p_wave_ratio"``;
 - ``"patient.sex"`` ("M", "F" or None) and ``"patient.age_years"``;
 - a derived quantity registered in :data:`DERIVED`, recomputed by one function from the
@@ -22,6 +23,7 @@ from dataclasses import fields
 import numpy as np
 
 from ecgread.models.analysis_result import Analysis
+from ecgread.models.ecg import STANDARD_LEADS
 from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures, Wave
 from ecgread.models.rr_irregularity import normalised_rmssd
 
@@ -384,6 +386,16 @@ def _usable_leads(a: Analysis) -> float:
     return float(len(a.amplitudes))
 
 
+def _standard_leads_present(a: Analysis) -> float:
+    """How many of the 12 standard leads the record has (a normal ECG needs all 12)."""
+    return float(len(set(STANDARD_LEADS) & set(a.ecg.lead_names)))
+
+
+def missing_standard_leads(a: Analysis) -> tuple[str, ...]:
+    """The standard leads the record lacks, in display order."""
+    return tuple(ld for ld in STANDARD_LEADS if ld not in a.ecg.lead_names)
+
+
 def _limb_reversal(a: Analysis) -> float:
     return float(any(p.startswith("suspected limb lead reversal") for p in a.quality.problems))
 
@@ -451,6 +463,7 @@ DERIVED: dict[str, Callable[[Analysis], Value]] = {
     "ventricular_couplets": _couplets,
     "beat_count": lambda a: float(len(a.beats)),
     "usable_lead_count": _usable_leads,
+    "standard_lead_count": _standard_leads_present,
     "quality_usable": lambda a: float(a.quality.usable),
     "limb_reversal_suspected": _limb_reversal,
     "st_depression_contiguous_leads": lambda a: _group(
@@ -487,7 +500,8 @@ def resolve(name: str, a: Analysis) -> Value:
         return patient_sex(a)
     if head == "patient" and tail == "age_years":
         return _num(a.ecg.acquisition.patient_age_years)
-    if tail in _AMP_FIELDS and head in a.ecg.lead_names:
+    if tail in _AMP_FIELDS and (head in a.ecg.lead_names or head in STANDARD_LEADS):
+        # a standard lead the record lacks (fewer than 12 leads) is not measurable: None
         return _num(amp(a, head, tail))
     raise UnknownMeasurement(name)
 

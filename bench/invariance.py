@@ -1,0 +1,185 @@
+"""Metamorphic read stability: harmless transformations of real ECGs must not change the read.
+
+Records: a fixed sample of 20 LUDB records (every third of the test split; 12 leads, 500 Hz,
+10 s), 10 QTDB records (10 s from 1 s before the first marked beat; 2 leads, 250 Hz, real
+amplitudes) and the 10 CPSC 2018 records (first 10 s; 12 leads, 500 Hz). Each is read by
+:func:`analyze` (default delineator), then each copy from :mod:`models.augment`:
+
+    gain x0.5, gain x2, resampled to 250 / 500 / 1000 Hz (the native rate is skipped),
+    50 Hz and 60 Hz mains (100 µV), 1 mV baseline wander at 0.3 Hz, EMG-like noise
+    (150 µV RMS) in one lead (V2; QTDB: its second lead), one flat lead (same lead),
+    leads I and II only (12-lead records), the window without its first 1 s.
+
+Per copy, the properties of :func:`models.augment.read_changes`: rhythm family kept, no new
+critical statement, heart rate within 3 bpm, PR and QRS within 12 ms, QT within 20 ms (a
+measurement that appears or disappears counts as changed). Target: no failures.
+
+Run::
+
+    .venv/bin/python -m bench.invariance                 # all 40 records
+    .venv/bin/python -m bench.invariance --limit 3 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ecgread.models import augment
+from ecgread.models.ecg import Ecg
+
+Transform = Callable[[Ecg], Ecg]
+NOISE_RMS_UV = 150.0
+WORST = 25
+
+
+def _fault_lead(ecg: Ecg) -> str:
+    return "V2" if "V2" in ecg.lead_names else ecg.lead_names[-1]
+
+
+def transformations(ecg: Ecg) -> dict[str, Transform]:
+    """The copies of ``ecg`` to read (name -> function); only those that apply to it."""
+    fs = ecg.sampling_rate_hz
+    lead = _fault_lead(ecg)
+    out: dict[str, Transform] = {
+        "gain x0.5": lambda e: augment.scale_gain(e, 0.5),
+        "gain x2": lambda e: augment.scale_gain(e, 2.0),
+    }
+    for rate in (250.0, 500.0, 1000.0):
+        if rate != fs:
+            out[f"{rate:.0f} Hz"] = lambda e, r=rate: augment.resample(e, r)  # type: ignore[misc]
+    out.update({
+        "50 Hz mains": lambda e: augment.add_mains(e, 50.0, 100.0),
+        "60 Hz mains": lambda e: augment.add_mains(e, 60.0, 100.0),
+        "wander 1 mV": lambda e: augment.add_baseline_wander(e, 1000.0, 0.3),
+        "noisy lead": lambda e: augment.add_emg_noise(e, lead, NOISE_RMS_UV, seed=1),
+        "flat lead": lambda e: augment.flatten_lead(e, lead, seed=1),
+    })
+    if {"I", "II"} <= set(ecg.lead_names) and len(ecg.lead_names) > 2:
+        out["I+II only"] = lambda e: augment.keep_leads(e, ("I", "II"))
+    out["drop first 1 s"] = lambda e: augment.crop(e, 1.0)
+    return out
+
+
+def records(limit: int = 0) -> list[tuple[str, Callable[[], Ecg]]]:
+    """(name, loader) of the fixed sample; each loader returns the ECG to transform."""
+    from bench import cpsc, qtdb
+    from ecgread.integration import ludb
+
+    out: list[tuple[str, Callable[[], Ecg]]] = []
+    if ludb.available():
+        test = [r for r in ludb.record_ids() if ludb.split(r) == "test"][::3][:20]
+        out += [(f"ludb:{r}", lambda r=r: ludb.read_record(r)) for r in test]  # type: ignore[misc]
+
+    def qt_window(name: str) -> Ecg:
+        first = qtdb.marked_beats(name)[0].qrs.peak_s
+        return augment.crop(qtdb.read_record(name), first - 1.0, first + 9.0)
+
+    if qtdb.available():
+        out += [(f"qtdb:{n}", lambda n=n: qt_window(n))  # type: ignore[misc]
+                for n in qtdb.record_names()[::5][:10]]
+    if cpsc.available():
+        out += [(f"cpsc:{n}", lambda n=n: augment.crop(cpsc.read_record(n), 0.0, 10.0))  # type: ignore[misc]
+                for n in sorted(cpsc.labels())]
+    if limit:  # the first ``limit`` of each source
+        sources = dict.fromkeys(name.split(":")[0] for name, _ in out)
+        out = [
+            x for src in sources
+            for x in [y for y in out if y[0].startswith(src + ":")][:limit]]
+    return out
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    record: str
+    transform: str
+    changes: tuple[augment.ReadChange, ...]
+    error: str | None = None
+
+
+def check_record(item: tuple[str, Callable[[], Ecg]]) -> tuple[str, str, list[CopyResult]]:
+    """Read the record and every copy; (name, the record's rhythm families, results)."""
+    from ecgread.models.analysis import analyze
+    from ecgread.workers.onnx_models import process_models
+
+    models = process_models()
+    name, load = item
+    ecg = load()
+    base = analyze(ecg, models=models)
+    summary = "+".join(sorted(augment.rhythm_families(base)))
+    results = []
+    for tname, fn in transformations(ecg).items():
+        try:
+            results.append(CopyResult(name, tname, augment.read_changes(
+                base, analyze(fn(ecg), models=models))))
+        except Exception as exc:  # noqa: BLE001  (a crash fails the copy, not the benchmark)
+            results.append(CopyResult(name, tname, (), f"{type(exc).__name__}: {exc}"))
+    return name, summary, results
+
+
+def _excess(c: augment.ReadChange) -> float:
+    """How far beyond its tolerance a change went (critical and rhythm first)."""
+    if c.property == "critical":
+        return 1e9
+    if c.property == "rhythm":
+        return 1e6
+    try:
+        return abs(float(c.after) - float(c.before)) / augment.TOLERANCES[c.property]
+    except ValueError:  # measured in one read only
+        return 1e3
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=0, help="first N records of each source")
+    ap.add_argument("--jobs", type=int, default=1, help="processes")
+    args = ap.parse_args(argv)
+    items = records(args.limit)
+    if not items:
+        raise SystemExit("no LUDB, QTDB or CPSC records found under ../shared/data")
+    t0 = time.perf_counter()
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs) as pool:
+            done = list(pool.map(check_record, items))
+    else:
+        done = [check_record(x) for x in items]
+    results = [r for _, _, rs in done for r in rs]
+    sources = sorted({name.split(":")[0] for name, _ in items})
+    print(f"Read stability under harmless transformations: {len(items)} records "
+          f"({', '.join(f'{s} {sum(n.startswith(s) for n, _ in items)}' for s in sources)}), "
+          f"{len(results)} copies, {time.perf_counter() - t0:.0f} s")
+    print("target: every copy keeps its rhythm family, gains no critical statement, HR within "
+          "3 bpm, PR/QRS within 12 ms, QT within 20 ms (failures per property below)")
+    props = augment.PROPERTIES
+    head = {"heart_rate_bpm": "HR", "pr_ms": "PR", "qrs_ms": "QRS", "qt_ms": "QT"}
+    print(f"{'transformation':<16} {'copies':>6} {'changed':>7} {'crash':>5} "
+          + " ".join(f"{head.get(p, p):>8}" for p in props))
+    order = list(dict.fromkeys(r.transform for r in results))
+    for tname in order + ["all"]:
+        rs = [r for r in results if tname in ("all", r.transform)]
+        per = {p: sum(any(c.property == p for c in r.changes) for r in rs) for p in props}
+        changed = sum(bool(r.changes or r.error) for r in rs)
+        crash = sum(r.error is not None for r in rs)
+        print(f"{tname:<16} {len(rs):>6} {changed:>7} {crash:>5} "
+              + " ".join(f"{per[p]:>8}" for p in props))
+    print("by source (copies changed / copies):", ", ".join(
+        f"{s} {sum(bool(r.changes or r.error) for r in results if r.record.startswith(s))}"
+        f"/{sum(r.record.startswith(s) for r in results)}" for s in sources))
+    worst = sorted(((c, r) for r in results for c in r.changes),
+                   key=lambda x: -_excess(x[0]))[:WORST]
+    rhythm_of = {name: summary for name, summary, _ in done}
+    print(f"worst cases ({len(worst)} of {sum(len(r.changes) for r in results)} changes):")
+    for c, r in worst:
+        print(f"  {r.record:<14} {r.transform:<15} {c.property:<15} {c.before} -> {c.after}"
+              f"   (read: {rhythm_of[r.record] or '-'})")
+    for r in results:
+        if r.error:
+            print(f"  CRASH {r.record} {r.transform}: {r.error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Harmless transformations of an ECG, and the read properties they must not change.
+
+Each transformation is a pure function ``Ecg -> Ecg`` (the input is never modified; random
+ones take a ``seed``): what a different cart, a different hospital or a different moment
+would have recorded from the same heart. The metamorphic benchmark (``bench.invariance``),
+the invariance tests and network training (augmentation against LUDB's per-lead rescaling)
+share them.
+
+- :func:`scale_gain`: amplitude x factor (one factor, or one per lead).
+- :func:`resample`: another sampling rate (polyphase, anti-aliased).
+- :func:`add_mains`: 50 or 60 Hz interference.
+- :func:`add_baseline_wander`: slow sinusoidal baseline drift (respiration, electrode).
+- :func:`add_emg_noise`: EMG-like noise (white noise high-passed at 20 Hz) in one lead.
+- :func:`flatten_lead`: one lead off (a flat line with 1 µV of amplifier noise).
+- :func:`keep_leads`: a subset of the leads (e.g. a two-lead monitor record).
+- :func:`crop`: a window of the record (times then count from its first sample).
+
+:func:`read_changes` lists the properties of a read that a transformed copy broke:
+rhythm family kept, no new critical statement, heart rate within 3 bpm, PR and QRS within
+12 ms, QT within 20 ms (issue 10's targets).
+
+Example
+-------
+>>> import numpy as np
+>>> e = Ecg(np.zeros((2, 5000), np.float32), 500.0, ("I", "II"))
+>>> resample(scale_gain(e, 2.0), 250.0).signal_uv.shape
+(2, 2500)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ecgread.models.ecg import Ecg
+
+if TYPE_CHECKING:
+    from ecgread.models.analysis_result import Analysis
+
+
+def _with(ecg: Ecg, signal_uv: np.ndarray, **changes: object) -> Ecg:
+    return dataclasses.replace(ecg, signal_uv=np.asarray(signal_uv, dtype=np.float32),
+                               **changes)  # type: ignore[arg-type]
+
+
+def _time_s(ecg: Ecg) -> np.ndarray:
+    return np.arange(ecg.n_samples) / ecg.sampling_rate_hz
+
+
+def scale_gain(ecg: Ecg, factor: float | Sequence[float]) -> Ecg:
+    """Every lead x ``factor`` (dimensionless), or lead i x ``factor[i]``."""
+    f = np.asarray(factor, dtype=np.float64)
+    if f.ndim == 1 and f.size != len(ecg.lead_names):
+        raise ValueError(f"{f.size} gains for {len(ecg.lead_names)} leads")
+    return _with(ecg, ecg.signal_uv * (f[:, None] if f.ndim == 1 else f))
+
+
+def resample(ecg: Ecg, sampling_rate_hz: float) -> Ecg:
+    """The ECG at ``sampling_rate_hz`` (polyphase filter, scipy ``resample_poly``).
+
+    NaN samples (padding) stay NaN at the new rate: they are zero-filled for the filter and
+    every output sample within reach of one is set back to NaN.
+    """
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(float(sampling_rate_hz) / ecg.sampling_rate_hz).limit_denominator(1000)
+    x = ecg.signal_uv.astype(np.float64)
+    nan = np.isnan(x)
+    y = resample_poly(np.where(nan, 0.0, x), ratio.numerator, ratio.denominator, axis=1)
+    if nan.any():
+        m = resample_poly(nan.astype(np.float64), ratio.numerator, ratio.denominator, axis=1)
+        y[np.abs(m) > 0.01] = np.nan
+    return _with(ecg, y, sampling_rate_hz=float(sampling_rate_hz))
+
+
+def add_mains(ecg: Ecg, frequency_hz: float = 50.0, amplitude_uv: float = 100.0,
+              phase_rad: float = 0.0) -> Ecg:
+    """A ``frequency_hz`` sinusoid of peak amplitude ``amplitude_uv`` (µV) in every lead."""
+    hum = amplitude_uv * np.sin(2 * np.pi * frequency_hz * _time_s(ecg) + phase_rad)
+    return _with(ecg, ecg.signal_uv + hum[None, :])
+
+
+def add_baseline_wander(ecg: Ecg, peak_to_peak_uv: float = 1000.0, frequency_hz: float = 0.3,
+                        phase_rad: float = 0.0) -> Ecg:
+    """A slow sinusoidal drift of ``peak_to_peak_uv`` (µV) at ``frequency_hz`` in every lead."""
+    drift = 0.5 * peak_to_peak_uv * np.sin(2 * np.pi * frequency_hz * _time_s(ecg) + phase_rad)
+    return _with(ecg, ecg.signal_uv + drift[None, :])
+
+
+def add_emg_noise(ecg: Ecg, lead: str, rms_uv: float = 100.0, seed: int = 0) -> Ecg:
+    """EMG-like noise in ``lead``: Gaussian white noise high-passed at 20 Hz (4th-order
+    Butterworth), scaled to ``rms_uv`` (µV RMS). Muscle artefact spans about 20-500 Hz."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    fs = ecg.sampling_rate_hz
+    noise = rng.normal(0.0, 1.0, ecg.n_samples)
+    if fs > 45.0:
+        noise = sosfiltfilt(butter(4, 20.0, btype="highpass", fs=fs, output="sos"), noise)
+    noise *= rms_uv / (np.sqrt(np.mean(noise**2)) + 1e-12)
+    out = ecg.signal_uv.astype(np.float64)
+    out[ecg.lead_names.index(lead)] += noise
+    return _with(ecg, out)
+
+
+def flatten_lead(ecg: Ecg, lead: str, seed: int = 0) -> Ecg:
+    """``lead`` replaced by a flat line carrying 1 µV RMS of amplifier noise (a lead off)."""
+    out = ecg.signal_uv.copy()
+    out[ecg.lead_names.index(lead)] = np.random.default_rng(seed).normal(0.0, 1.0, ecg.n_samples)
+    return _with(ecg, out)
+
+
+def keep_leads(ecg: Ecg, leads: Sequence[str]) -> Ecg:
+    """Only ``leads``, in that order; raises KeyError for a lead the ECG lacks."""
+    missing = [ld for ld in leads if ld not in ecg.lead_names]
+    if missing:
+        raise KeyError(f"leads not in the ECG: {', '.join(missing)}")
+    idx = [ecg.lead_names.index(ld) for ld in leads]
+    return _with(ecg, ecg.signal_uv[idx], lead_names=tuple(leads))
+
+
+def crop(ecg: Ecg, start_s: float, end_s: float | None = None) -> Ecg:
+    """Samples from ``start_s`` to ``end_s`` (s; None: the end)."""
+    fs = ecg.sampling_rate_hz
+    lo = max(0, round(start_s * fs))
+    hi = ecg.n_samples if end_s is None else min(ecg.n_samples, round(end_s * fs))
+    if hi <= lo:
+        raise ValueError(f"empty window {start_s}-{end_s} s of a {ecg.duration_s:.1f} s ECG")
+    return _with(ecg, ecg.signal_uv[:, lo:hi])
+
+
+# --- what a harmless transformation must keep --------------------------------------------
+
+#: Rhythm statement -> rhythm family; a copy must keep the set of families.
+RHYTHM_FAMILY: dict[str, str] = {
+    "SR": "sinus", "STACH": "sinus", "SBRAD": "sinus", "SARRH": "sinus",
+    "EAR": "ectopic atrial", "JUNCT": "junctional", "ACC_JUNCT": "junctional",
+    "AF": "AF/flutter", "AFL": "AF/flutter", "SVT": "SVT", "VT": "ventricular",
+    "NSVT": "ventricular", "APACED": "paced", "VPACED": "paced", "AVPACED": "paced",
+    "RHYTHM_UNDETERMINED": "undetermined", "UNINTERPRETABLE": "undetermined",
+}
+#: Largest change a harmless transformation may make (issue 10): bpm for the rate, ms else.
+TOLERANCES: dict[str, float] = {"heart_rate_bpm": 3.0, "pr_ms": 12.0, "qrs_ms": 12.0,
+                                "qt_ms": 20.0}
+PROPERTIES = ("rhythm", "critical") + tuple(TOLERANCES)
+
+
+def rhythm_families(a: Analysis) -> frozenset[str]:
+    """The rhythm families of the read's statements (empty when it names no rhythm)."""
+    return frozenset(RHYTHM_FAMILY[s.code] for s in a.statements if s.code in RHYTHM_FAMILY)
+
+
+@dataclass(frozen=True)
+class ReadChange:
+    """One property a copy broke: its name, the value before and after (text)."""
+
+    property: str
+    before: str
+    after: str
+
+
+def read_changes(before: Analysis, after: Analysis) -> tuple[ReadChange, ...]:
+    """The properties of :data:`PROPERTIES` that ``after`` (a transformed copy's read) broke.
+
+    A measurement counts as changed when it moved beyond :data:`TOLERANCES`, or when it was
+    measured in one read and not in the other. Critical: a critical statement in ``after``
+    that ``before`` did not have.
+    """
+    out: list[ReadChange] = []
+    fb, fa = rhythm_families(before), rhythm_families(after)
+    if fb != fa:
+        out.append(ReadChange("rhythm", "+".join(sorted(fb)) or "-",
+                              "+".join(sorted(fa)) or "-"))
+    crit_b = {s.code for s in before.statements if s.critical}
+    new = sorted({s.code for s in after.statements if s.critical} - crit_b)
+    if new:
+        out.append(ReadChange("critical", ",".join(sorted(crit_b)) or "-", ",".join(new)))
+    for name, tol in TOLERANCES.items():
+        vb, va = getattr(before.measurements, name), getattr(after.measurements, name)
+        if (vb is None) != (va is None) or (vb is not None and abs(va - vb) > tol):
+            out.append(ReadChange(name, "null" if vb is None else f"{vb:.0f}",
+                                  "null" if va is None else f"{va:.0f}"))
+    return tuple(out)

@@ -1,0 +1,153 @@
+"""models.augment: each transformation does what it says and nothing else, and read_changes
+flags exactly the properties that moved beyond their tolerance."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecgread.models import augment
+from ecgread.models.analysis import analyze
+from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.ecg import STANDARD_LEADS, Ecg
+from ecgread.models.results import Statement
+from tests.synthetic import synthetic_ecg
+
+ECG = synthetic_ecg(rate_bpm=70, fs=500.0, duration_s=10.0, seed=2).ecg
+
+
+def _spectrum_peak_hz(x: np.ndarray, fs: float) -> float:
+    f = np.fft.rfftfreq(x.size, 1.0 / fs)
+    return float(f[np.argmax(np.abs(np.fft.rfft(x - x.mean())))])
+
+
+def test_transformations_are_pure() -> None:
+    before = ECG.signal_uv.copy()
+    for fn in (lambda e: augment.scale_gain(e, 2.0), lambda e: augment.resample(e, 250.0),
+               lambda e: augment.add_mains(e), lambda e: augment.add_baseline_wander(e),
+               lambda e: augment.add_emg_noise(e, "V2"), lambda e: augment.flatten_lead(e, "V2"),
+               lambda e: augment.keep_leads(e, ("II",)), lambda e: augment.crop(e, 1.0)):
+        out = fn(ECG)
+        assert out is not ECG and out.signal_uv.dtype == np.float32
+        assert out.acquisition == ECG.acquisition
+    assert np.array_equal(ECG.signal_uv, before)
+
+
+@given(g=st.floats(0.1, 10.0))
+def test_gain_scales_every_lead(g: float) -> None:
+    out = augment.scale_gain(ECG, g)
+    assert np.allclose(out.signal_uv, ECG.signal_uv * g, rtol=1e-5, atol=1e-3)
+
+
+def test_per_lead_gain_and_its_length_check() -> None:
+    gains = np.linspace(0.3, 3.0, 12)
+    out = augment.scale_gain(ECG, gains)
+    assert np.allclose(out.signal_uv[11], ECG.signal_uv[11] * 3.0, rtol=1e-5, atol=1e-3)
+    assert np.allclose(out.signal_uv[0], ECG.signal_uv[0] * 0.3, rtol=1e-5, atol=1e-3)
+    with pytest.raises(ValueError):
+        augment.scale_gain(ECG, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("rate", [100.0, 250.0, 360.0, 1000.0, 2000.0])
+def test_resampling_keeps_duration_frequency_and_amplitude(rate: float) -> None:
+    t = np.arange(5000) / 500.0
+    tone = Ecg((1000 * np.sin(2 * np.pi * 7.0 * t))[None, :].astype(np.float32), 500.0, ("II",))
+    out = augment.resample(tone, rate)
+    assert out.sampling_rate_hz == rate
+    assert out.n_samples == round(5000 * rate / 500.0)
+    assert _spectrum_peak_hz(out.signal_uv[0], rate) == pytest.approx(7.0, abs=0.15)
+    mid = out.signal_uv[0][out.n_samples // 4: 3 * out.n_samples // 4]
+    assert np.max(np.abs(mid)) == pytest.approx(1000.0, rel=0.02)
+
+
+def test_resampling_keeps_padding_as_nan() -> None:
+    sig = ECG.signal_uv.copy()
+    sig[3, :500] = np.nan  # the first second of aVR missing
+    out = augment.resample(dataclasses.replace(ECG, signal_uv=sig), 250.0)
+    assert np.isnan(out.signal_uv[3, :240]).all()
+    assert np.isfinite(out.signal_uv[3, 260:]).all() and np.isfinite(out.signal_uv[0]).all()
+
+
+@pytest.mark.parametrize("hz", [50.0, 60.0])
+def test_mains_adds_exactly_the_hum(hz: float) -> None:
+    out = augment.add_mains(ECG, hz, 100.0)
+    diff = (out.signal_uv - ECG.signal_uv).astype(np.float64)
+    assert np.allclose(diff, diff[0], atol=0.05)  # the same hum in every lead
+    assert np.sqrt(np.mean(diff[0] ** 2)) == pytest.approx(100.0 / np.sqrt(2), rel=0.005)
+    assert _spectrum_peak_hz(diff[0], 500.0) == pytest.approx(hz, abs=0.1)
+
+
+def test_baseline_wander_is_slow_and_of_the_given_size() -> None:
+    out = augment.add_baseline_wander(ECG, 1000.0, 0.3)
+    diff = (out.signal_uv - ECG.signal_uv)[0].astype(np.float64)
+    assert np.ptp(diff) == pytest.approx(1000.0, rel=0.01)
+    assert _spectrum_peak_hz(diff, 500.0) == pytest.approx(0.3, abs=0.1)
+
+
+def test_emg_noise_goes_into_one_lead_at_the_given_rms_and_is_seeded() -> None:
+    out = augment.add_emg_noise(ECG, "V2", 150.0, seed=4)
+    diff = (out.signal_uv - ECG.signal_uv).astype(np.float64)
+    i = STANDARD_LEADS.index("V2")
+    assert np.sqrt(np.mean(diff[i] ** 2)) == pytest.approx(150.0, rel=0.01)
+    assert np.abs(np.delete(diff, i, axis=0)).max() == 0.0
+    power = np.abs(np.fft.rfft(diff[i])) ** 2
+    f = np.fft.rfftfreq(diff[i].size, 1 / 500.0)
+    assert power[f < 10].sum() < 0.01 * power.sum()  # muscle noise, not wander
+    assert np.array_equal(out.signal_uv, augment.add_emg_noise(ECG, "V2", 150.0, seed=4).signal_uv)
+    assert not np.array_equal(out.signal_uv,
+                              augment.add_emg_noise(ECG, "V2", 150.0, seed=5).signal_uv)
+
+
+def test_flat_lead_is_flat_and_alone() -> None:
+    out = augment.flatten_lead(ECG, "V2")
+    i = STANDARD_LEADS.index("V2")
+    assert np.std(out.signal_uv[i]) < 2.0
+    assert np.array_equal(np.delete(out.signal_uv, i, 0), np.delete(ECG.signal_uv, i, 0))
+
+
+def test_keep_leads_in_the_order_asked() -> None:
+    out = augment.keep_leads(ECG, ("V1", "I"))
+    assert out.lead_names == ("V1", "I")
+    assert np.array_equal(out.signal_uv[1], ECG.signal_uv[0])
+    with pytest.raises(KeyError):
+        augment.keep_leads(ECG, ("I", "X"))
+
+
+def test_crop_keeps_the_window() -> None:
+    out = augment.crop(ECG, 1.0, 3.5)
+    assert out.n_samples == 1250
+    assert np.array_equal(out.signal_uv, ECG.signal_uv[:, 500:1750])
+    assert augment.crop(ECG, 1.0).n_samples == 4500
+    with pytest.raises(ValueError):
+        augment.crop(ECG, 11.0)
+
+
+def test_read_changes_flags_exactly_what_moved() -> None:
+    a = analyze(ECG, AnalysisConfig(delineator="dsp"))
+    assert augment.read_changes(a, a) == ()
+    assert augment.rhythm_families(a) == frozenset({"sinus"})
+    m = a.measurements
+    within = dataclasses.replace(a, measurements=dataclasses.replace(
+        m, heart_rate_bpm=m.heart_rate_bpm + 2.9, qt_ms=m.qt_ms - 19.0))
+    assert augment.read_changes(a, within) == ()
+    beyond = dataclasses.replace(a, measurements=dataclasses.replace(
+        m, qrs_ms=m.qrs_ms + 13.0, pr_ms=None))
+    assert {c.property for c in augment.read_changes(a, beyond)} == {"qrs_ms", "pr_ms"}
+    vt = Statement(code="VT", text="Ventricular tachycardia", category="rhythm",
+                   certainty="definite", evidence=(), critical=True, source="criteria")
+    other = dataclasses.replace(a, statements=(vt,))
+    props = {c.property: c for c in augment.read_changes(a, other)}
+    assert set(props) == {"rhythm", "critical"}
+    assert props["rhythm"].after == "ventricular" and props["critical"].after == "VT"
+
+
+@settings(max_examples=20, deadline=None)
+@given(rate=st.sampled_from([100.0, 250.0, 500.0, 1000.0]), g=st.floats(0.3, 3.0))
+def test_resample_then_gain_commute(rate: float, g: float) -> None:
+    a = augment.scale_gain(augment.resample(ECG, rate), g).signal_uv
+    b = augment.resample(augment.scale_gain(ECG, g), rate).signal_uv
+    assert np.allclose(a, b, rtol=1e-4, atol=0.05 * g)
