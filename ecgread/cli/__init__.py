@@ -6,6 +6,7 @@
     ecgread demo                            the whole loop on embedded defaults, once
     ecgread batch PATH... --out DIR         re-read a folder or archive of ECGs
     ecgread audit WHAT [filters]            query the audit trail ("failed": ECGs not read)
+    ecgread status [--json]                 queues, unfinished ECGs, pending and dead deliveries
     ecgread db upgrade                      migrate the audit database
 
 Options given on the command line override ``ECGREAD_*`` environment variables.
@@ -90,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=datetime.fromisoformat)
     p.add_argument("--until", type=datetime.fromisoformat)
     p.add_argument("--limit", type=int, default=200)
+    _add_common(p)
+
+    p = sub.add_parser("status", help="queue depths, unfinished and failed ECGs, deliveries")
+    p.add_argument("--json", action="store_true")
     _add_common(p)
 
     p = sub.add_parser("db", help="database maintenance")
@@ -235,6 +240,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ecgread.cli.status import run_status
+
+    return run_status(_settings(args), as_json=args.json)
+
+
 def _cmd_db(args: argparse.Namespace) -> int:
     from ecgread.audit.db import migrate
 
@@ -245,7 +256,8 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"analyze": _cmd_analyze, "serve": _cmd_serve, "worker": _cmd_worker,
-             "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "db": _cmd_db}
+             "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "status": _cmd_status,
+             "db": _cmd_db}
 
 if __name__ == "__main__":
     sys.exit(main())

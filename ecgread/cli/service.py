@@ -26,6 +26,8 @@ class Service:
     hl7_server: Any
     stop_event: threading.Event
     threads: list[threading.Thread] = field(default_factory=list)
+    #: Set to run the outbox now (after a read); it also runs every ``outbox_poll_s``.
+    outbox_wake: threading.Event = field(default_factory=threading.Event)
 
     @property
     def dicom_port(self) -> int:
@@ -37,6 +39,7 @@ class Service:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.outbox_wake.set()
         self.dicom_server.shutdown()
         self.hl7_server.shutdown()
         self.hl7_server.server_close()
@@ -70,19 +73,27 @@ def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
         d.mkdir(parents=True, exist_ok=True)
     migrate(settings.audit_url)
     _verify_models(settings)
-    dispatcher = make_dispatcher(settings)
+    if settings.broker_url:
+        from ecgread.workers.broker import broker_problem
+
+        problem = broker_problem(settings)
+        if problem:  # one line, no traceback: ECGs are still taken and handed off later
+            log.error("%s; ECGs are received and stored, and handed to the broker when it "
+                      "is back (retried every %g s)", problem, settings.handoff_retry_s)
+    wake = threading.Event()
+    dispatcher = make_dispatcher(settings, on_read=wake.set)
     pending = unfinished_ecgs(settings)
     for uid in pending:
         dispatcher.submit(uid)
     if pending:
         log.info("recovery: re-submitted %d unfinished ECG(s)", len(pending))
     stop_event = threading.Event()
-    outbox = threading.Thread(target=run_outbox, args=(settings, stop_event, outbox_poll_s),
+    outbox = threading.Thread(target=run_outbox, args=(settings, stop_event, outbox_poll_s, wake),
                               name="ecgread-outbox", daemon=True)
     outbox.start()
     dicom_server = dicom_scp.serve(settings, on_stored=dispatcher.submit, block=False)
     hl7_server = hl7_listener.serve(settings, block=False)
-    service = Service(settings, dispatcher, dicom_server, hl7_server, stop_event, [outbox])
+    service = Service(settings, dispatcher, dicom_server, hl7_server, stop_event, [outbox], wake)
     log.info("listening: DICOM %s on port %d, HL7 MLLP on port %d, reads %s",
              settings.dicom_ae_title, service.dicom_port, service.hl7_port,
              "via broker" if settings.broker_url else "in process")
