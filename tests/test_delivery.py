@@ -18,8 +18,8 @@ from sqlmodel import select
 from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import verify_chain
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord, Event
-from ecgread.integration.mllp_client import MllpClient, control_id_of
 from ecgread.errors import DeliveryError
+from ecgread.integration.mllp_client import MllpClient, control_id_of
 from ecgread.testing import MllpReceiver
 from ecgread.workers.outbox import (
     backoff_s,

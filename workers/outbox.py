@@ -52,6 +52,7 @@ from ecgread.audit.tables import Delivery, DeliveryAttempt
 from ecgread.config.settings import Settings
 from ecgread.errors import DeliveryError
 from ecgread.integration.identifiers import printable
+from ecgread.integration.mllp_client import Ack
 
 log = logging.getLogger("ecgread.outbox")
 
@@ -143,7 +144,7 @@ def _claim(settings: Settings, delivery_id: int, now: datetime) -> tuple[Deliver
             .where(and_(col(Delivery.id) == delivery_id, col(Delivery.state).in_(_OPEN_STATES),
                         col(Delivery.next_attempt_at) <= now))
             .values(state="sending", next_attempt_at=lease_end,
-                    attempts=Delivery.attempts + 1)  # type: ignore[operator]
+                    attempts=Delivery.attempts + 1)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
@@ -211,7 +212,7 @@ def poll_late_acks(settings: Settings) -> int:
     return len(late)
 
 
-def _settle_late_acks(settings: Settings, acks: list) -> None:  # type: ignore[type-arg]
+def _settle_late_acks(settings: Settings, acks: list[Ack]) -> None:
     """Match ACKs of earlier copies to their deliveries by MSA-2 (= our MSH-10), count them
     and settle the delivery: AA/CA delivered (also from ``dead``), AR/CR dead, AE noted."""
     for ack in acks:
