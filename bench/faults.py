@@ -177,8 +177,8 @@ def ehr_cases() -> list[Case]:
                 case.wrong += 1
             settle = 20.0 if mode in ("late",) else 12.0
             read_s = time.monotonic()
-            state, row = _wait(lambda p=patient: (lambda r: r if r[1] is not None and (
-                r[1].state == expected and (r[1].attempts > 0 or expected == "pending"))
+            state, row = _wait(lambda p=patient, e=expected: (lambda r: r if r[1] is not None and (
+                r[1].state == e and (r[1].attempts > 0 or e == "pending"))
                 else None)(_delivery(url, p)), settle) or _delivery(url, patient)
             read_s = time.monotonic() - read_s
             if state is None:
@@ -275,8 +275,8 @@ def writer_busy_case() -> Case:
         held.wait()
         t0 = time.monotonic()
         status = _store(int(dicom.server_address[1]), _ecg(_template(), "BUSY01"))
-        msg = ("MSH|^~\\&|EHR|H|ECGREAD|C|20260101||ORM^O01|BUSYMSG|P|2.3.1\r"
-               "PID|1||B1^^^H^MR||DOE^J\rORC|NW|PB1\rOBR|1|PB1||93000^ECG\r").encode()
+        msg = (b"MSH|^~\\&|EHR|H|ECGREAD|C|20260101||ORM^O01|BUSYMSG|P|2.3.1\r"
+               b"PID|1||B1^^^H^MR||DOE^J\rORC|NW|PB1\rOBR|1|PB1||93000^ECG\r")
         with socket.create_connection(("127.0.0.1", int(hl7.server_address[1])), 30) as sock:
             sock.sendall(frame(msg))
             reader, acks = MllpReader(), []

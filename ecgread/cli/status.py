@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ecgread.config.settings import Settings
@@ -40,8 +40,8 @@ def collect_status(settings: Settings) -> dict[str, Any]:
 def _age(value: Any) -> str:
     if not isinstance(value, datetime):
         return "?"
-    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    seconds = (datetime.now(timezone.utc) - aware).total_seconds()
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - aware).total_seconds()
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
