@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import union
 from sqlmodel import Session, col, select
 
 from ecgread.audit.tables import (
@@ -71,8 +72,10 @@ def failed_ecgs(session: Session, *, patient_id: str | None = None,
 
 
 def reads(session: Session, *, sop_instance_uid: str | None = None, critical: bool | None = None,
-          limit: int = 200) -> list[tuple[EcgRead, EcgRecord]]:
+          patient_id: str | None = None, limit: int = 200) -> list[tuple[EcgRead, EcgRecord]]:
     q = select(EcgRead, EcgRecord).where(EcgRead.ecg_id == EcgRecord.id)
+    if patient_id:
+        q = q.where(EcgRecord.patient_id == patient_id)
     if sop_instance_uid:
         q = q.where(EcgRecord.sop_instance_uid == sop_instance_uid)
     if critical is not None:
@@ -111,14 +114,26 @@ def deliveries(session: Session, *, state: str | None = None, destination: str |
 
 
 def events(session: Session, *, trace_id: str | None = None, action_prefix: str | None = None,
-           since: datetime | None = None, limit: int = 500) -> list[Event]:
+           patient_id: str | None = None, since: datetime | None = None,
+           until: datetime | None = None, limit: int = 500) -> list[Event]:
+    """Events in order. ``patient_id`` selects the events traced to what was received for
+    that patient (SOP Instance UIDs, MSH-10s) and to what was sent about them."""
     q = select(Event)
     if trace_id:
         q = q.where(Event.trace_id == trace_id)
+    if patient_id:
+        traces = union(
+            select(Received.identifier).where(Received.patient_id == patient_id),
+            select(EcgRecord.sop_instance_uid).where(EcgRecord.patient_id == patient_id),
+            select(Delivery.message_id).where(Delivery.patient_id == patient_id),
+        )
+        q = q.where(col(Event.trace_id).in_(traces))
     if action_prefix:
         q = q.where(col(Event.action).startswith(action_prefix))
     if since:
         q = q.where(col(Event.at) >= since)
+    if until:
+        q = q.where(col(Event.at) < until)
     return list(session.exec(q.order_by(col(Event.id)).limit(limit)))
 
 

@@ -233,7 +233,7 @@ def broker_down_case() -> Case:
     finally:
         _stop(proc)
     log = (home / "serve.log").read_text()
-    said = sum("unreachable" in line for line in log.splitlines())
+    said = sum("cannot connect to the broker" in line for line in log.splitlines())
     traceback = "Traceback" in log
     case.wrong += traceback or said == 0
     case.detail = (f"C-STORE 0x{status:04X}; start-up said so in {said} line(s), traceback "

@@ -95,9 +95,14 @@ def read_ecg_file(path: str | Path) -> Ecg:
         A missing file, an unknown format, or (a subclass) a file that cannot be decoded.
     """
     p = Path(path)
+    if p.is_dir():
+        raise DecodeError(f"{p} is a folder: read the ECGs in it with `ecgread batch {p}`")
     if not is_wfdb(p) and not p.is_file():
         raise DecodeError(f"no such file: {p}")
     kind = detect_format(p)
+    if kind is None and p.suffix.lower() == ".dat" and p.with_suffix(".hea").is_file():
+        raise DecodeError(f"{p.name} is the signal file of a WFDB record: give its header "
+                          f"{p.with_suffix('.hea')} (or {p.with_suffix('')})")
     if kind is None:
         raise DecodeError(f"{p.name}: not a DICOM, WFDB, GE MUSE, Philips, HL7 aECG or "
                           f"SCP-ECG file")

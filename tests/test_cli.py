@@ -58,6 +58,7 @@ def test_analyze_plain_text_and_a_bad_file(tmp_path):
 
 
 def test_audit_queries_on_an_empty_database(tmp_path):
+    assert _ecgread("db", "upgrade", home=tmp_path).returncode == 0  # audit never creates it
     for what in ("received", "ecgs", "reads", "orders", "deliveries", "events"):
         proc = _ecgread("audit", what, home=tmp_path)
         assert proc.returncode == 0, proc.stderr

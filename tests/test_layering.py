@@ -265,7 +265,7 @@ def test_the_walk_sees_every_layer_through_the_symlinks(tree) -> None:  # type: 
     # a module-level and a function-level import the checks must see
     assert Import("ecgread.models.analysis", "ecgread.models.interpret", 0) in [
         Import(e.source, e.target, 0) for e in edges]
-    assert any(e.source == "ecgread.workers.batch" and e.target == "ecgread.reporting.pdf"
+    assert any(e.source == "ecgread.workers.batch_read" and e.target == "ecgread.reporting.pdf"
                for e in edges)
 
 

@@ -80,6 +80,11 @@ class LocalWorker:
                 if uid is None:
                     return
                 outcome = read_ecg(self._settings, uid)
+                if outcome.read_id is not None:
+                    log.info("read sop=%s: reported (read %d%s)", uid, outcome.read_id,
+                             ", critical" if outcome.critical else "")
+                elif outcome.skipped:
+                    log.info("read sop=%s: skipped, already read", uid)
                 if outcome.read_id is not None and self._on_read is not None:
                     self._on_read()
             except Exception:  # noqa: BLE001 - the row stays unfinished; recovery retries it

@@ -297,6 +297,8 @@ def _record(settings: Settings, delivery_id: int, attempt_id: int, result: Attem
             row.state, row.delivered_at = "delivered", now
             log_action(session, "ecgread.delivery.acknowledged", subject=f"delivery:{delivery_id}",
                        trace_id=row.message_id, outcome=result.outcome, target=row.target)
+            log.info("delivery %s (%s msg=%s) to %s: delivered (%s, attempt %d)", delivery_id,
+                     row.destination, row.message_id, row.target, result.outcome, row.attempts)
         elif result.final or (now - _aware(row.created_at)).total_seconds() \
                 >= settings.retry_give_up_after_s:
             row.state = "dead"
@@ -309,7 +311,14 @@ def _record(settings: Settings, delivery_id: int, attempt_id: int, result: Attem
                       else f"gave up (last: {result.outcome})")
         else:
             row.state = "pending"
-            row.next_attempt_at = now + timedelta(seconds=backoff_s(settings, row.attempts))
+            wait_s = backoff_s(settings, row.attempts)
+            row.next_attempt_at = now + timedelta(seconds=wait_s)
+            log.warning("delivery %s (%s msg=%s) to %s failed: %s%s (attempt %d); retry in "
+                        "%.0f s", delivery_id, row.destination, row.message_id,
+                        row.target or "?", result.outcome,
+                        # transport faults only: an ACK's text is the EHR's and may name a patient
+                        f" ({result.detail})" if result.detail and result.outcome in
+                        ("refused", "timeout", "error") else "", row.attempts, wait_s)
         session.add(row)
         return row.state
 

@@ -108,8 +108,11 @@ def _error_reason(exc: BaseException, where: str) -> str:
     return text[:_MAX_REASON_CHARS]
 
 
-def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest") -> ReadOutcome:
-    """Read one stored ECG end to end and queue its deliveries.
+def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest", *,
+             deliver: bool = True) -> ReadOutcome:
+    """Read one stored ECG end to end and queue its deliveries (``deliver=False``: the read
+    and its report are stored, nothing is sent; ``ecgread batch --stored`` without
+    ``--deliver``).
 
     Raises only for :data:`INFRASTRUCTURE` faults (database unavailable, disk errors, model
     files): any other error marks the ECG failed with its reason, records it and, for an
@@ -196,7 +199,8 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest")
         return ReadOutcome(sop_instance_uid, None, False, skipped=True)
     assert read_id is not None
     try:
-        _report_and_queue(settings, sop_instance_uid, ecg_id, read_id, analysis, order)
+        _report_and_queue(settings, sop_instance_uid, ecg_id, read_id, analysis, order,
+                          deliver)
     except INFRASTRUCTURE as exc:
         _note_error(settings, ecg_id, _error_reason(exc, "report"))
         raise
@@ -292,8 +296,10 @@ def _fail(settings: Settings, sop_instance_uid: str, ecg_id: int, reason: str,
 
 
 def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, read_id: int,
-                      analysis, order: Hl7Order | None) -> None:  # type: ignore[no-untyped-def]
-    """Render the PDF and ORU, store them durably, queue deliveries, mark the ECG reported."""
+                      analysis, order: Hl7Order | None,  # type: ignore[no-untyped-def]
+                      deliver: bool = True) -> None:
+    """Render the PDF and ORU, store them durably, queue deliveries (when ``deliver``), mark
+    the ECG reported."""
     import hashlib
 
     from ecgread.integration.object_store import write_durably
@@ -321,9 +327,12 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
         session.flush()
         log_action(session, "ecgread.report.created", subject=f"ecg:{sop_instance_uid}",
                    trace_id=sop_instance_uid, read_id=read_id, report_id=report.id)
-        enqueue_delivery(session, read_id=read_id, destination="ehr", payload_path=str(oru_path),
-                         message_id=control_id, patient_id=patient_id, priority=priority)
-        if settings.pacs_host and context.study_instance_uid and context.sop_instance_uid:
+        if deliver:
+            enqueue_delivery(session, read_id=read_id, destination="ehr",
+                             payload_path=str(oru_path), message_id=control_id,
+                             patient_id=patient_id, priority=priority)
+        pacs = deliver and bool(settings.pacs_host)
+        if pacs and context.study_instance_uid and context.sop_instance_uid:
             # the report as DICOM Encapsulated PDF in the ECG's study, written before the
             # commit that queues it (the outbox reads it with pydicom.dcmread)
             from ecgread.reporting.encapsulated_pdf import encapsulated_pdf, to_part10
@@ -336,7 +345,7 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
             enqueue_delivery(session, read_id=read_id, destination="pacs",
                              payload_path=str(dicom_path), message_id=f"pacs:{stem}",
                              patient_id=patient_id, priority=priority)
-        elif settings.pacs_host:
+        elif pacs:
             log.warning("no PACS delivery for sop=%s: no Study/SOP Instance UID",
                         printable(sop_instance_uid))
         record = session.get(EcgRecord, ecg_id)

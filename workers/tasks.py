@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
+from ecgread.workers.batch_tasks import ARCHIVE_TASK, read_archive_chunk
 from ecgread.workers.queues import (
     CRITICAL_DELIVERIES_QUEUE,
     DELIVER_TASK,
@@ -54,3 +55,7 @@ def register_tasks(app: Celery) -> None:
              autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=300)(read_ecg_task)
     app.task(name=DELIVER_TASK, bind=True, shared=False, acks_late=True, max_retries=10,
              autoretry_for=TRANSIENT, retry_backoff=True)(deliver_task)
+    # ``ecgread batch`` over a broker: a chunk of archive files per message (batch_tasks)
+    app.task(name=ARCHIVE_TASK, bind=True, shared=False, acks_late=True, max_retries=10,
+             autoretry_for=TRANSIENT, retry_backoff=True,
+             retry_backoff_max=300)(read_archive_chunk)

@@ -97,11 +97,17 @@ def run_demo(settings: Settings, file: Path | None) -> int:
     path = file or _sample_ecg()
     sop_uid = decode_file(path).acquisition.sop_instance_uid
     service = start(settings, outbox_poll_s=0.5)
+    with session_scope(settings.audit_url) as s:
+        seen = s.exec(select(EcgRecord).where(EcgRecord.sop_instance_uid == sop_uid)).first()
     try:
         print(f"1. listeners up: DICOM {settings.dicom_ae_title} on 127.0.0.1:{service.dicom_port}, "
               f"HL7 MLLP on 127.0.0.1:{service.hl7_port}")
         print(f"2. order ORM^O01 sent over MLLP: ACK {_send_order(service.hl7_port, _order_for(path))}")
         print(f"3. ECG {path.name} sent by C-STORE: {_send_dicom(settings, service.dicom_port, path)}")
+        if seen is not None:
+            print(f"   duplicate: this ECG (SOP Instance UID {sop_uid}) was already received "
+                  f"in {settings.home}; it is not read again, the stored read is shown below "
+                  "(a fresh run: --home EMPTY_FOLDER)")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with session_scope(settings.audit_url) as s:

@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecgread.audit.db import migrate
-from ecgread.config.settings import Settings
+from ecgread.config.settings import Settings, mask_secret
+from ecgread.errors import ConfigError
 from ecgread.workers.dispatch import Dispatcher, make_dispatcher
 
 log = logging.getLogger("ecgread.service")
@@ -65,21 +65,26 @@ def _verify_models(settings: Settings) -> None:
 
 def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
     """Start everything in the background and return a handle (ports resolved)."""
+    from ecgread.cli.startup import (
+        bind_error,
+        check_broker,
+        migrate_database,
+        prepare_home,
+        results_destination,
+    )
     from ecgread.integration import dicom_scp, hl7_listener
     from ecgread.integration.recovery import unfinished_ecgs
     from ecgread.workers.outbox import run_outbox
 
-    for d in (settings.home, settings.store_dir, settings.reports_dir, settings.outbox_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    migrate(settings.audit_url)
+    prepare_home(settings)
+    migrate_database(settings)
+    try:
+        check_broker(settings)
+    except ConfigError as exc:  # one line, and serve goes on: ECGs are taken and stored,
+        # and their hand-offs are retried until the broker is back (workers.dispatch.HandOff)
+        log.error("%s; ECGs are received and stored, and handed to the broker when it is "
+                  "back (retried every %g s)", exc, settings.handoff_retry_s)
     _verify_models(settings)
-    if settings.broker_url:
-        from ecgread.workers.broker import broker_problem
-
-        problem = broker_problem(settings)
-        if problem:  # one line, no traceback: ECGs are still taken and handed off later
-            log.error("%s; ECGs are received and stored, and handed to the broker when it "
-                      "is back (retried every %g s)", problem, settings.handoff_retry_s)
     wake = threading.Event()
     dispatcher = make_dispatcher(settings, on_read=wake.set)
     pending = unfinished_ecgs(settings)
@@ -91,10 +96,28 @@ def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
     outbox = threading.Thread(target=run_outbox, args=(settings, stop_event, outbox_poll_s, wake),
                               name="ecgread-outbox", daemon=True)
     outbox.start()
-    dicom_server = dicom_scp.serve(settings, on_stored=dispatcher.submit, block=False)
-    hl7_server = hl7_listener.serve(settings, block=False)
+    dicom_server = hl7_server = None
+    try:
+        try:
+            dicom_server = dicom_scp.serve(settings, on_stored=dispatcher.submit, block=False)
+        except OSError as exc:
+            raise bind_error("dicom_port", "DICOM", settings.dicom_host, settings.dicom_port,
+                             exc) from None
+        try:
+            hl7_server = hl7_listener.serve(settings, block=False)
+        except OSError as exc:
+            raise bind_error("hl7_port", "HL7 MLLP", settings.hl7_host, settings.hl7_port,
+                             exc) from None
+    except BaseException:
+        stop_event.set()
+        if dicom_server is not None:
+            dicom_server.shutdown()
+        dispatcher.close()
+        raise
     service = Service(settings, dispatcher, dicom_server, hl7_server, stop_event, [outbox], wake)
-    log.info("listening: DICOM %s on port %d, HL7 MLLP on port %d, reads %s",
-             settings.dicom_ae_title, service.dicom_port, service.hl7_port,
-             "via broker" if settings.broker_url else "in process")
+    log.info("listening: DICOM %s on %s:%d, HL7 MLLP on %s:%d; reads %s; %s",
+             settings.dicom_ae_title, settings.dicom_host, service.dicom_port,
+             settings.hl7_host, service.hl7_port,
+             f"via broker {mask_secret(settings.broker_url)}" if settings.broker_url
+             else "in process", results_destination(settings))
     return service

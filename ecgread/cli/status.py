@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ecgread.config.settings import Settings
+from ecgread.config.settings import Settings, mask_secret
 
 __all__ = ["collect_status", "run_status"]
 
@@ -26,13 +26,13 @@ def collect_status(settings: Settings) -> dict[str, Any]:
         out = queries.status_summary(session, UNFINISHED_STATES)
     out["broker"] = None
     if settings.broker_url:
-        from ecgread.workers.broker import queue_depths, redacted
+        from ecgread.workers.broker import queue_depths
 
         try:
-            out["broker"] = {"url": redacted(settings.broker_url),
+            out["broker"] = {"url": mask_secret(settings.broker_url),
                              "queues": queue_depths(settings)}
         except Exception as exc:  # noqa: BLE001  reported, not raised
-            out["broker"] = {"url": redacted(settings.broker_url),
+            out["broker"] = {"url": mask_secret(settings.broker_url),
                              "error": f"unreachable: {exc}"}
     return out
 
