@@ -204,6 +204,43 @@ def review_figures(session: Session, *, since: datetime | None = None,
             "statements": dict(sorted(per_code.items()))}
 
 
+def status_summary(session: Session, unfinished_states: tuple[str, ...]) -> dict[str, Any]:
+    """What ``ecgread status`` shows from the database: ECGs not finished (and the oldest),
+    failed ECGs, live (``pending``/``sending``) and dead deliveries.
+
+    ``unfinished_states``: the ``ecg.state`` values of work not done
+    (``ecgread.integration.recovery.UNFINISHED_STATES``).
+    """
+    from sqlalchemy import func
+
+    def count(q: Any) -> int:
+        return int(session.exec(q).one())
+
+    oldest = session.exec(select(EcgRecord).where(col(EcgRecord.state).in_(unfinished_states))
+                          .order_by(col(EcgRecord.received_at), col(EcgRecord.id)).limit(1)
+                          ).first()
+    oldest_delivery = session.exec(
+        select(Delivery).where(col(Delivery.state).in_(("pending", "sending")))
+        .order_by(col(Delivery.created_at), col(Delivery.id)).limit(1)).first()
+    return {
+        "ecgs_unfinished": count(select(func.count()).select_from(EcgRecord)
+                                 .where(col(EcgRecord.state).in_(unfinished_states))),
+        "oldest_unfinished_ecg": None if oldest is None else {
+            "id": oldest.id, "state": oldest.state, "received_at": oldest.received_at,
+            "attempts": oldest.attempts},
+        "ecgs_failed": count(select(func.count()).select_from(EcgRecord)
+                             .where(EcgRecord.state == "failed")),
+        "deliveries_pending": count(select(func.count()).select_from(Delivery)
+                                    .where(col(Delivery.state).in_(("pending", "sending")))),
+        "oldest_pending_delivery": None if oldest_delivery is None else {
+            "id": oldest_delivery.id, "destination": oldest_delivery.destination,
+            "created_at": oldest_delivery.created_at, "attempts": oldest_delivery.attempts,
+            "last": oldest_delivery.last_ack_code},
+        "deliveries_dead": count(select(func.count()).select_from(Delivery)
+                                 .where(Delivery.state == "dead")),
+    }
+
+
 def row_dict(row: Any) -> dict[str, Any]:
     """A row as a JSON-ready dict (datetimes as ISO strings)."""
     out = {}

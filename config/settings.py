@@ -41,7 +41,8 @@ def _csv(value: str) -> tuple[str, ...]:
 _POSITIVE = ("dicom_max_associations", "dicom_acse_timeout_s", "dicom_idle_timeout_s",
              "dicom_max_object_bytes", "dicom_max_inflated_bytes", "max_samples",
              "hl7_max_message_bytes", "hl7_max_connections", "hl7_idle_timeout_s",
-             "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts")
+             "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts",
+             "handoff_retry_s", "intake_write_timeout_s")
 
 
 #: The packaged default home, used when it exists and this user may write it (the images).
@@ -139,6 +140,11 @@ class Settings:
     retry_max_interval_s: float = 600.0
     #: How long a delivery is retried before it goes to the dead-letter state.
     retry_give_up_after_s: float = 86400.0
+    #: Seconds between tries to hand received ECGs to a broker that is unreachable.
+    handoff_retry_s: float = 30.0
+    #: Seconds a listener waits for the audit database's writer before it answers
+    #: 0xA700 / AE 207 (the sender retries later) and records the refusal.
+    intake_write_timeout_s: float = 20.0
 
     # PACS delivery of the report as Encapsulated PDF (optional)
     #: PACS AE title the PDF report is sent to (with ``pacs_host`` and ``pacs_port``).

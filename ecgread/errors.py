@@ -61,7 +61,21 @@ class UnsupportedMessageError(MessageError):
 
 
 class DeliveryError(EcgreadError, ConnectionError):
-    """An outbound delivery (MLLP, C-STORE) failed in a way worth retrying."""
+    """An outbound delivery (MLLP, C-STORE) failed in a way worth retrying.
+
+    ``outcome`` names the fault for the delivery's attempt row: ``"timeout"`` (no answer in
+    time), ``"refused"`` (no connection), ``"closed"`` (the peer hung up), ``"garbage"``
+    (an answer that is no acknowledgment) or ``"error"``.
+    """
+
+    def __init__(self, reason: str, outcome: str = "error") -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
+class DatabaseBusyError(EcgreadError):
+    """The audit database's writer did not become free within the intake's lock timeout
+    (``intake_write_timeout_s``): refused with 0xA700 / AE 207 so the sender retries."""
 
 
 class ModelError(EcgreadError, RuntimeError):

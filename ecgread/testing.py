@@ -60,18 +60,23 @@ class MllpReceiver:
     """A real EHR stand-in on loopback whose behaviour the caller sets.
 
     ``mode``: "AA", "AE" or "AR" answers every message with that acknowledgment code
-    (HL7 v2.5.1 MSA-1); "silent" reads messages and never answers; "drop" hangs up
-    mid-message, before any ACK. The mode may be changed while it runs. :meth:`stop` refuses
-    new connections and cuts the open ones; :meth:`start` listens again on the same port.
+    (HL7 v2.5.1 MSA-1); "silent" (or "never") reads messages and never answers; "drop"
+    hangs up mid-message, before any ACK; "close" reads the whole message, then hangs up
+    without an ACK; "garbage" answers with a frame that is no HL7 message; "late" answers
+    AA ``late_s`` seconds after the message arrived (a message resent with the same
+    MSH-10 meanwhile is answered once, as a deduplicating EHR does). The mode may be
+    changed while it runs. :meth:`stop` refuses new connections and cuts the open ones;
+    :meth:`start` listens again on the same port.
 
     Attributes:
-        received: every message read in full, in arrival order.
+        received: every message read in full, in arrival order (copies included).
         acked: MSH-10 of the messages answered AA, in order.
         acked_at_s: ``time.monotonic()`` when each MSH-10 was first answered AA.
     """
 
-    def __init__(self, mode: str = "AA") -> None:
+    def __init__(self, mode: str = "AA", late_s: float = 2.0) -> None:
         self.mode = mode
+        self.late_s = late_s
         self.received: list[str] = []
         self.acked: list[str] = []
         self.acked_at_s: dict[str, float] = {}
@@ -79,6 +84,7 @@ class MllpReceiver:
         self.port = 0
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
+        self._late_pending: set[str] = set()
         self.start()
 
     def start(self) -> None:
@@ -135,14 +141,35 @@ class MllpReceiver:
                     msh = message.split("\r", 1)[0].split("|")
                     with self._lock:
                         self.received.append(message)
-                    if self.mode == "silent":
+                    mode = self.mode
+                    if mode in ("silent", "never"):
                         continue
-                    code = self.mode
-                    ack = (f"MSH|^~\\&|EHR|HOSP|{msh[2]}|{msh[3]}|20260101000000||ACK^R01^ACK|"
-                           f"ACK{msh[9]}|P|2.5.1\rMSA|{code}|{msh[9]}|"
-                           f"{'' if code == 'AA' else 'rejected by test'}\r")
-                    if code == "AA":  # noted before the ACK leaves, so a sender never
-                        with self._lock:  # sees its AA before the receiver lists it
-                            self.acked.append(msh[9])
-                            self.acked_at_s.setdefault(msh[9], time.monotonic())
-                    conn.sendall(frame(ack.encode()))
+                    if mode == "close":
+                        return
+                    if mode == "garbage":
+                        conn.sendall(frame(b"\x00\x01 this is no ACK \xff"))
+                        continue
+                    if mode == "late":
+                        with self._lock:
+                            first = msh[9] not in self._late_pending
+                            self._late_pending.add(msh[9])
+                        if first:
+                            timer = threading.Timer(self.late_s, self._ack,
+                                                    args=(conn, msh, "AA"))
+                            timer.daemon = True
+                            timer.start()
+                        continue
+                    self._ack(conn, msh, mode)
+
+    def _ack(self, conn: socket.socket, msh: list[str], code: str) -> None:
+        ack = (f"MSH|^~\\&|EHR|HOSP|{msh[2]}|{msh[3]}|20260101000000||ACK^R01^ACK|"
+               f"ACK{msh[9]}|P|2.5.1\rMSA|{code}|{msh[9]}|"
+               f"{'' if code == 'AA' else 'rejected by test'}\r")
+        if code == "AA":  # noted before the ACK leaves, so a sender never
+            with self._lock:  # sees its AA before the receiver lists it
+                self.acked.append(msh[9])
+                self.acked_at_s.setdefault(msh[9], time.monotonic())
+        try:
+            conn.sendall(frame(ack.encode()))
+        except OSError:
+            pass  # the sender went away

@@ -21,15 +21,19 @@ directly as well as through the SCP):
    failure, so the sender keeps its copy and someone looks; the first stays the one read.
 3. Otherwise write the object as sent (file meta + data set bytes) durably
    (:func:`integration.object_store.store_object`), then commit the ``received`` row, the
-   ``ecg`` row (state ``received``) and ``ecgread.dicom.stored`` in ONE transaction.
+   ``ecg`` row (state ``received``) and ``ecgread.dicom.stored`` in ONE short transaction,
+   in the writer turn both listeners share (:func:`integration.intake.commit`): a writer
+   busy past ``intake_write_timeout_s`` gives 0xA700 (the cart retries), recorded.
 4. Only after that commit: ``on_stored(sop_instance_uid)`` (enqueue the read). Its errors
    are logged and do not change the outcome: the row is committed, and the start-up
    sweep (:mod:`integration.recovery`) re-enqueues it.
 
 Any exception becomes a failure status through :func:`integration.status_map.outcome_for`
 (the one table; STYLE #5) and a ``received`` row with the status and the reason, plus
-``ecgread.dicom.rejected``. Plain logs carry the SOP Instance UID, the status and the peer
-(received text through :func:`integration.identifiers.printable`), never patient data.
+``ecgread.dicom.rejected`` (:func:`integration.intake.record`: written after the reply
+when the writer is busy, never skipped). Plain logs carry the SOP Instance UID, the
+status and the peer (received text through :func:`integration.identifiers.printable`),
+never patient data.
 """
 
 from __future__ import annotations
@@ -39,13 +43,12 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
@@ -58,6 +61,7 @@ from ecgread.errors import (
     LimitExceededError,
     SopClassMismatchError,
 )
+from ecgread.integration import intake
 from ecgread.integration.dicom_decode import decode_dataset, decode_file
 from ecgread.integration.identifiers import check_dicom_uid, is_dicom_uid, printable
 from ecgread.integration.object_store import store_object
@@ -113,16 +117,7 @@ class Ingestor:
     def __init__(self, settings: Settings, on_stored: Callable[[str], None] | None = None):
         self.settings = settings
         self.on_stored = on_stored
-        self._db_lock = threading.Lock()  # SQLite takes one writer; queue them here
         self._uid_locks = [threading.Lock() for _ in range(_UID_STRIPES)]
-
-    @contextmanager
-    def _write_turn(self) -> Iterator[None]:
-        if self.settings.audit_url.startswith("sqlite"):
-            with self._db_lock:
-                yield
-        else:
-            yield
 
     def ingest(self, data: bytes, *, context_sop_class: str, sop_class_uid: str,
                sop_instance_uid: str, peer: Peer, transfer_syntax: str = "") -> IngestResult:
@@ -164,28 +159,29 @@ class Ingestor:
         stored = store_object(self.settings.store_dir, sop_instance_uid, data,
                               self.settings.store_min_free_bytes)
         acq = ecg.acquisition
+        def stored_rows(session: Session) -> None:
+            rec = _received(peer, sop_instance_uid, sop_class_uid, DicomStatus.SUCCESS,
+                            path=str(stored.path), sha256=stored.sha256,
+                            patient_id=acq.patient_id, accession_number=acq.accession_number)
+            session.add(rec)
+            session.flush()
+            session.add(EcgRecord(
+                sop_instance_uid=sop_instance_uid, sop_class_uid=sop_class_uid,
+                study_instance_uid=acq.study_instance_uid, received_id=rec.id,
+                path=str(stored.path), patient_id=acq.patient_id,
+                accession_number=acq.accession_number,
+                acquisition_time=acq.acquisition_time, state="received"))
+            session.flush()
+            log_action(session, "ecgread.dicom.stored", subject=f"ecg:{sop_instance_uid}",
+                       trace_id=sop_instance_uid, received_id=rec.id,
+                       sop_class=sop_class_uid, sha256=stored.sha256,
+                       size_bytes=stored.size_bytes, transfer_syntax=transfer_syntax,
+                       peer=f"{peer.host}:{peer.port}", calling_ae=peer.calling_ae,
+                       leads=list(ecg.lead_names), sampling_rate_hz=ecg.sampling_rate_hz,
+                       n_samples=ecg.n_samples)
+
         try:
-            with self._write_turn(), session_scope(url) as session:
-                rec = _received(peer, sop_instance_uid, sop_class_uid, DicomStatus.SUCCESS,
-                                path=str(stored.path), sha256=stored.sha256,
-                                patient_id=acq.patient_id,
-                                accession_number=acq.accession_number)
-                session.add(rec)
-                session.flush()
-                session.add(EcgRecord(
-                    sop_instance_uid=sop_instance_uid, sop_class_uid=sop_class_uid,
-                    study_instance_uid=acq.study_instance_uid, received_id=rec.id,
-                    path=str(stored.path), patient_id=acq.patient_id,
-                    accession_number=acq.accession_number,
-                    acquisition_time=acq.acquisition_time, state="received"))
-                session.flush()
-                log_action(session, "ecgread.dicom.stored", subject=f"ecg:{sop_instance_uid}",
-                           trace_id=sop_instance_uid, received_id=rec.id,
-                           sop_class=sop_class_uid, sha256=stored.sha256,
-                           size_bytes=stored.size_bytes, transfer_syntax=transfer_syntax,
-                           peer=f"{peer.host}:{peer.port}", calling_ae=peer.calling_ae,
-                           leads=list(ecg.lead_names), sampling_rate_hz=ecg.sampling_rate_hz,
-                           n_samples=ecg.n_samples)
+            intake.commit(self.settings, stored_rows)
         except IntegrityError:
             # Another association committed this UID first (after our check): a resend.
             with session_scope(url) as session:
@@ -204,7 +200,7 @@ class Ingestor:
             first_sha = first.sha256 if first is not None else None
         if first_sha != digest and not _same_content(existing.path, ecg):
             return self._conflict(existing, data, digest, sop_class_uid, sop_instance_uid, peer)
-        with self._write_turn(), session_scope(self.settings.audit_url) as session:
+        def duplicate_rows(session: Session) -> None:
             rec = _received(peer, sop_instance_uid, sop_class_uid, DicomStatus.SUCCESS,
                             path=existing.path, sha256=digest, duplicate=True,
                             patient_id=ecg.acquisition.patient_id,
@@ -216,6 +212,8 @@ class Ingestor:
                        first_received_id=existing.received_id,
                        same_bytes=first_sha == digest, same_content=True,
                        peer=f"{peer.host}:{peer.port}", calling_ae=peer.calling_ae)
+
+        intake.commit(self.settings, duplicate_rows)
         return IngestResult(DicomStatus.SUCCESS, sop_instance_uid, duplicate=True,
                             path=existing.path)
 
@@ -226,7 +224,7 @@ class Ingestor:
         status = outcome_for(error).dicom_status
         stored = store_object(self.settings.store_dir, f"{sop_instance_uid}#{digest}", data,
                               self.settings.store_min_free_bytes)
-        with self._write_turn(), session_scope(self.settings.audit_url) as session:
+        def conflict_rows(session: Session) -> None:
             rec = _received(peer, sop_instance_uid, sop_class_uid, status,
                             path=str(stored.path), sha256=digest, duplicate=True,
                             reason=error.reason)
@@ -237,6 +235,8 @@ class Ingestor:
                        first_received_id=existing.received_id, status=status_text(status),
                        reason=error.reason, sha256=digest, path=str(stored.path),
                        peer=f"{peer.host}:{peer.port}", calling_ae=peer.calling_ae)
+
+        intake.commit(self.settings, conflict_rows)
         log.warning("dicom store sop=%s peer=%s@%s: same UID, different content; kept both",
                     sop_instance_uid, printable(peer.calling_ae), peer.host)
         return IngestResult(status, sop_instance_uid, reason=error.reason, duplicate=True,
@@ -257,20 +257,20 @@ class Ingestor:
         # trail still shows what was sent.
         uid = sop_instance_uid if is_dicom_uid(sop_instance_uid) else printable(
             sop_instance_uid, 64)
-        try:
-            with self._write_turn(), session_scope(self.settings.audit_url) as session:
-                rec = _received(peer, uid, sop_class_uid, status, reason=reason)
-                session.add(rec)
-                session.flush()
-                log_action(session, "ecgread.dicom.rejected", subject=f"ecg:{uid}",
-                           trace_id=uid or None, received_id=rec.id,
-                           status=status_text(status), reason=reason,
-                           error=type(exc).__name__, limit=getattr(exc, "limit", None),
-                           size_bytes=size_bytes, peer=f"{peer.host}:{peer.port}",
-                           calling_ae=peer.calling_ae)
-        except Exception as db_exc:  # the failure status still goes out
-            log.error("could not record rejected sop=%s: %s", printable(sop_instance_uid),
-                      type(db_exc).__name__)
+        def rejected_rows(session: Session, recorded_late: bool) -> None:
+            rec = _received(peer, uid, sop_class_uid, status, reason=reason)
+            session.add(rec)
+            session.flush()
+            log_action(session, "ecgread.dicom.rejected", subject=f"ecg:{uid}",
+                       trace_id=uid or None, received_id=rec.id,
+                       status=status_text(status), reason=reason,
+                       error=type(exc).__name__, limit=getattr(exc, "limit", None),
+                       size_bytes=size_bytes, peer=f"{peer.host}:{peer.port}",
+                       calling_ae=peer.calling_ae, recorded_late=recorded_late or None)
+
+        # the failure status goes out whether the record is written now or, when the
+        # writer is busy, by the recorder once it is free
+        intake.record(self.settings, rejected_rows, f"rejected sop={printable(uid)}")
         return IngestResult(status, sop_instance_uid, reason=reason)
 
 

@@ -4,7 +4,9 @@ For each message (see :func:`process_message`):
 
 1. The raw bytes are written to ``home/hl7/YYYYMMDD/<sha256>.hl7`` (fsync) and parsed
    (:func:`integration.hl7_orders.parse_order_message`).
-2. In ONE transaction: the ``received`` row (peer, MSH-3, MSH-10, type, AA), the order
+2. In ONE short transaction, in the writer turn both listeners share
+   (:func:`integration.intake.commit`; a writer busy past ``intake_write_timeout_s`` gives
+   AE 207, recorded): the ``received`` row (peer, MSH-3, MSH-10, type, AA), the order
    changes (NW creates a pending order, XO updates it, CA cancels it), their events, and
    the matching of unmatched ECGs to the order (:mod:`integration.matching`). Only after
    the commit is AA sent.
@@ -15,8 +17,10 @@ For each message (see :func:`process_message`):
    second copy kept beside the first, a ``received`` row (AE, ``duplicate=True``, the
    reason) and ``ecgread.hl7.conflict``; no order change.
 4. Any error becomes AE or AR through :func:`integration.status_map.outcome_for` (the one
-   table), with a ``received`` row giving the reason and ``ecgread.hl7.rejected``. A
-   database failure while accepting gives AE 207, so the sender retries.
+   table), with a ``received`` row giving the reason and ``ecgread.hl7.rejected``
+   (:func:`integration.intake.record`: written after the ACK when the writer is busy,
+   never skipped). A database failure while accepting gives AE 207, so the sender
+   retries.
 
 Limits (each a setting, each refusal recorded): a frame over ``hl7_max_message_bytes``
 gets AR and the connection is closed; more than ``hl7_max_orders`` ORC segments or
@@ -42,23 +46,23 @@ import socketserver
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 
-from ecgread.audit.db import migrate, session_scope
+from ecgread.audit.db import migrate
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import Hl7Order, Received, utcnow
 from ecgread.config.settings import Settings, load_settings
 from ecgread.errors import (
+    DatabaseBusyError,
     IdentifierConflictError,
     LimitExceededError,
     MessageError,
 )
+from ecgread.integration import intake
 from ecgread.integration.hl7_ack import build_ack
 from ecgread.integration.hl7_header import (
     MessageHeader,
@@ -76,27 +80,6 @@ from ecgread.integration.status_map import AckCode, outcome_for
 __all__ = ["Hl7Server", "Processed", "make_server", "process_message", "serve"]
 
 log = logging.getLogger("ecgread.hl7")
-
-_sqlite_writers: dict[str, threading.Lock] = {}
-_sqlite_writers_guard = threading.Lock()
-
-
-@contextmanager
-def _write_turn(url: str) -> Iterator[None]:
-    """Take turns between this process's connection threads before writing to SQLite.
-
-    SQLite admits one writer; the others would wait in its busy handler, which polls with
-    sleeps of up to 100 ms and made the tail ACK time with 4 connections over a second.
-    A lock queues them instead. PostgreSQL needs no turn (nothing is taken).
-    """
-    if not url.startswith("sqlite"):
-        yield
-        return
-    with _sqlite_writers_guard:
-        lock = _sqlite_writers.setdefault(url, threading.Lock())
-    with lock:
-        yield
-
 
 @dataclass(frozen=True)
 class Processed:
@@ -147,12 +130,11 @@ def _check_limits(settings: Settings, text: str) -> None:
 
 def _record_event(settings: Settings, action: str, peer: tuple[str, int], **detail: Any) -> None:
     """An event about a connection (no message to hang a ``received`` row on)."""
-    try:
-        with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
-            log_action(session, action, subject=f"hl7-peer:{peer[0]}",
-                       peer=f"{peer[0]}:{peer[1]}", **detail)
-    except Exception as exc:  # noqa: BLE001  the connection is handled regardless
-        log.error("could not record %s: %s", action, type(exc).__name__)
+    def event(session: Session, recorded_late: bool) -> None:
+        log_action(session, action, subject=f"hl7-peer:{peer[0]}",
+                   peer=f"{peer[0]}:{peer[1]}", recorded_late=recorded_late or None, **detail)
+
+    intake.record(settings, event, action)  # the connection is handled regardless
 
 
 def _find_order(session: Session, order: Order) -> Hl7Order | None:
@@ -237,7 +219,8 @@ def _accept(settings: Settings, parsed: OrderMessage, peer: tuple[str, int], pat
     returns :data:`ACCEPTED`, :data:`DUPLICATE` or :data:`CONFLICT`."""
     header = parsed.header
     first = parsed.orders[0]
-    with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
+
+    def effects(session: Session) -> str:
         earlier = session.exec(select(Received).where(
             Received.protocol == "hl7", Received.identifier == header.control_id,
             Received.calling_ae == (header.sending_application or None),
@@ -268,26 +251,28 @@ def _accept(settings: Settings, parsed: OrderMessage, peer: tuple[str, int], pat
                    parsed_as=parsed.parsed_as_version, orders=len(parsed.orders), **common)
         for order in parsed.orders:
             _apply(session, settings, header, order)
-    return ACCEPTED
+        return ACCEPTED
+
+    return intake.commit(settings, effects)
 
 
 def _reject(settings: Settings, header: MessageHeader, peer: tuple[str, int], path: Path | None,
             digest: str, code: str, error_code: int, reason: str, error: BaseException,
             size_bytes: int | None = None) -> None:
-    try:
-        with _write_turn(settings.audit_url), session_scope(settings.audit_url) as session:
-            rec = _received(header, peer, code, path or Path(""), digest, reason=reason)
-            session.add(rec)
-            session.flush()
-            log_action(session, "ecgread.hl7.rejected", subject=f"hl7:{header.control_id}",
-                       trace_id=header.control_id or None, received_id=rec.id, ack=code,
-                       error_code=error_code, segment=getattr(error, "segment", ""),
-                       field=getattr(error, "field", None), reason=reason,
-                       limit=getattr(error, "limit", None), size_bytes=size_bytes,
-                       peer=f"{peer[0]}:{peer[1]}")
-    except Exception as exc:  # noqa: BLE001  the ACK still goes out; the sender learns of it
-        log.error("could not record rejected HL7 message %s: %s", printable(header.control_id),
-                  type(exc).__name__)
+    def rejected(session: Session, recorded_late: bool) -> None:
+        rec = _received(header, peer, code, path or Path(""), digest, reason=reason)
+        session.add(rec)
+        session.flush()
+        log_action(session, "ecgread.hl7.rejected", subject=f"hl7:{header.control_id}",
+                   trace_id=header.control_id or None, received_id=rec.id, ack=code,
+                   error_code=error_code, segment=getattr(error, "segment", ""),
+                   field=getattr(error, "field", None), reason=reason,
+                   limit=getattr(error, "limit", None), size_bytes=size_bytes,
+                   peer=f"{peer[0]}:{peer[1]}", recorded_late=recorded_late or None)
+
+    # the ACK goes out whether the record is written now or, when the writer is busy,
+    # by the recorder once it is free
+    intake.record(settings, rejected, f"rejected HL7 message {printable(header.control_id)}")
 
 
 def _refusal(settings: Settings, header: MessageHeader, exc: BaseException) -> Processed:
@@ -307,6 +292,8 @@ def _refusal(settings: Settings, header: MessageHeader, exc: BaseException) -> P
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, (MessageError, LimitExceededError, IdentifierConflictError)):
         return exc.reason
+    if isinstance(exc, DatabaseBusyError):
+        return str(exc)
     return f"internal error ({type(exc).__name__}); retry later"
 
 
@@ -335,7 +322,7 @@ def process_message(settings: Settings, raw: bytes, peer: tuple[str, int]) -> Pr
         accepted = _accept(settings, parsed, peer, path, digest)
     except Exception as exc:  # noqa: BLE001  the one wrapper: any failure is AE/AR (STYLE #5)
         outcome = outcome_for(exc)
-        if not isinstance(exc, (MessageError, LimitExceededError)):
+        if not isinstance(exc, (MessageError, LimitExceededError, DatabaseBusyError)):
             log.error("HL7 message %s failed: %s", printable(header.control_id),
                       type(exc).__name__)
         _reject(settings, header, peer, path, digest, outcome.hl7_ack, outcome.hl7_error_code,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from ecgread.config.settings import Settings
@@ -46,12 +48,14 @@ class CeleryDispatcher:
 class LocalWorker:
     """The embedded default: one background thread reads ECGs in arrival order.
 
-    After each read it runs the outbox once so results leave at once; retries are the
-    outbox loop's job (``ecgread.workers.outbox.run_outbox``).
+    It never delivers: after a read that queued a delivery it calls ``on_read`` (``ecgread
+    serve`` wakes its outbox thread, :func:`ecgread.workers.outbox.run_outbox`), so a
+    silent EHR never stalls the reads.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_read: Callable[[], None] | None = None) -> None:
         self._settings = settings
+        self._on_read = on_read
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="ecgread-reader", daemon=True)
         self._thread.start()
@@ -68,7 +72,6 @@ class LocalWorker:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        from ecgread.workers.outbox import deliver_due
         from ecgread.workers.read_job import read_ecg
 
         while True:
@@ -82,13 +85,95 @@ class LocalWorker:
                              ", critical" if outcome.critical else "")
                 elif outcome.skipped:
                     log.info("read sop=%s: skipped, already read", uid)
-                if outcome.read_id is not None:
-                    deliver_due(self._settings)
+                if outcome.read_id is not None and self._on_read is not None:
+                    self._on_read()
             except Exception:  # noqa: BLE001 - the row stays unfinished; recovery retries it
                 log.exception("read of sop=%s did not finish; it stays queued for recovery", uid)
             finally:
                 self._queue.task_done()
 
 
-def make_dispatcher(settings: Settings) -> Dispatcher:
-    return CeleryDispatcher(settings) if settings.broker_url else LocalWorker(settings)
+class HandOff:
+    """Hands stored ECGs to a dispatcher that may fail (a broker that is down) without
+    blocking the listener or losing one.
+
+    :meth:`submit` only notes the SOP Instance UID; a thread of its own publishes it. When
+    publishing fails the UID stays pending and every pending hand-off is tried again every
+    ``handoff_retry_s`` seconds, not only at the next start (the ``ecg`` row, committed
+    before the sender got Success, is what makes it safe: the start-up sweep finds it
+    too). One line is logged when the broker goes away and one when it is back.
+    """
+
+    def __init__(self, inner: Dispatcher, retry_s: float) -> None:
+        self._inner = inner
+        self._retry_s = retry_s
+        self._pending: dict[str, None] = {}  # insertion-ordered set
+        self._cond = threading.Condition()
+        self._closed = False
+        self._failing_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name="ecgread-handoff", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Hand-offs received but not yet published."""
+        with self._cond:
+            return len(self._pending)
+
+    def submit(self, sop_instance_uid: str) -> None:
+        with self._cond:
+            self._pending[sop_instance_uid] = None
+            self._cond.notify()
+
+    def join(self, timeout_s: float = 30.0) -> bool:
+        """Wait until nothing is pending (True) or ``timeout_s`` passed (False)."""
+        deadline = time.monotonic() + timeout_s
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.pending
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=10)
+        self._inner.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                batch = list(self._pending)
+            for uid in batch:
+                try:
+                    self._inner.submit(uid)
+                except Exception as exc:  # noqa: BLE001  kept pending, tried again later
+                    self._failed(exc)
+                    break
+                with self._cond:
+                    self._pending.pop(uid, None)
+            else:
+                if self._failing_since is not None:
+                    log.warning("broker reachable again: pending hand-offs published")
+                    self._failing_since = None
+                continue
+            with self._cond:  # wait before the next try (woken early only by close)
+                if not self._closed:
+                    self._cond.wait(self._retry_s)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            log.error("cannot hand reads to the broker (%s: %s); %d pending, retried every "
+                      "%g s", type(exc).__name__, exc, self.pending, self._retry_s)
+
+
+def make_dispatcher(settings: Settings, on_read: Callable[[], None] | None = None) -> Dispatcher:
+    """Celery over the broker when one is configured, else the in-process reader
+    (``on_read``: called after each read that queued a delivery)."""
+    if settings.broker_url:
+        return HandOff(CeleryDispatcher(settings), settings.handoff_retry_s)
+    return LocalWorker(settings, on_read)

@@ -7,6 +7,7 @@
     ecgread demo                            the whole loop on embedded defaults, once
     ecgread batch PATH... --out DIR         re-read a folder or archive of ECGs (resumable)
     ecgread audit WHAT [filters]            query the audit trail ("failed": ECGs not read)
+    ecgread status [--json]                 queues, unfinished ECGs, pending and dead deliveries
     ecgread db upgrade                      migrate the audit database
     ecgread config                          the effective settings and their sources
     ecgread health [dicom] [hl7]            do the listeners answer? (healthcheck)
@@ -87,6 +88,7 @@ def _command_settings(command: str) -> tuple[str, ...]:
         "batch": ("home", "database_url", "broker_url", "delineator"),
         "audit": ("home", "database_url"),
         "db": ("home", "database_url"),
+        "status": ("home", "database_url", "broker_url"),
         "config": names,
         "health": ("dicom_ae_title", "dicom_host", "dicom_port", "hl7_host", "hl7_port"),
         "web": ("home", "database_url", "ehr_host", "ehr_port", "web_host", "web_port",
@@ -205,6 +207,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=("cardiologist", "technician", "auditor"))
     _add_settings(p, "user")
+
+    p = sub.add_parser("status", help="queue depths, unfinished and failed ECGs, deliveries")
+    p.add_argument("--json", action="store_true")
+    _add_settings(p, "status")
 
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=("upgrade",), help="upgrade: migrate to the newest schema")
@@ -412,6 +418,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ecgread.cli.status import run_status
+
+    return run_status(_settings(args), as_json=args.json)
+
+
 def _cmd_db(args: argparse.Namespace) -> int:
     from ecgread.cli.startup import migrate_database
 
@@ -480,7 +492,7 @@ def _cmd_user(args: argparse.Namespace) -> int:
 _COMMANDS = {"analyze": _cmd_analyze, "serve": _cmd_serve, "worker": _cmd_worker,
              "demo": _cmd_demo, "batch": _cmd_batch, "audit": _cmd_audit, "db": _cmd_db,
              "config": _cmd_config, "health": _cmd_health, "web": _cmd_web,
-             "user": _cmd_user}
+             "user": _cmd_user, "status": _cmd_status}
 
 if __name__ == "__main__":
     sys.exit(main())

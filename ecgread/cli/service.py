@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecgread.config.settings import Settings, mask_secret
+from ecgread.errors import ConfigError
 from ecgread.workers.dispatch import Dispatcher, make_dispatcher
 
 log = logging.getLogger("ecgread.service")
@@ -25,6 +26,8 @@ class Service:
     hl7_server: Any
     stop_event: threading.Event
     threads: list[threading.Thread] = field(default_factory=list)
+    #: Set to run the outbox now (after a read); it also runs every ``outbox_poll_s``.
+    outbox_wake: threading.Event = field(default_factory=threading.Event)
 
     @property
     def dicom_port(self) -> int:
@@ -36,6 +39,7 @@ class Service:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.outbox_wake.set()
         self.dicom_server.shutdown()
         self.hl7_server.shutdown()
         self.hl7_server.server_close()
@@ -74,16 +78,22 @@ def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
 
     prepare_home(settings)
     migrate_database(settings)
-    check_broker(settings)
+    try:
+        check_broker(settings)
+    except ConfigError as exc:  # one line, and serve goes on: ECGs are taken and stored,
+        # and their hand-offs are retried until the broker is back (workers.dispatch.HandOff)
+        log.error("%s; ECGs are received and stored, and handed to the broker when it is "
+                  "back (retried every %g s)", exc, settings.handoff_retry_s)
     _verify_models(settings)
-    dispatcher = make_dispatcher(settings)
+    wake = threading.Event()
+    dispatcher = make_dispatcher(settings, on_read=wake.set)
     pending = unfinished_ecgs(settings)
     for uid in pending:
         dispatcher.submit(uid)
     if pending:
         log.info("recovery: re-submitted %d unfinished ECG(s)", len(pending))
     stop_event = threading.Event()
-    outbox = threading.Thread(target=run_outbox, args=(settings, stop_event, outbox_poll_s),
+    outbox = threading.Thread(target=run_outbox, args=(settings, stop_event, outbox_poll_s, wake),
                               name="ecgread-outbox", daemon=True)
     outbox.start()
     dicom_server = hl7_server = None
@@ -104,7 +114,7 @@ def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
             dicom_server.shutdown()
         dispatcher.close()
         raise
-    service = Service(settings, dispatcher, dicom_server, hl7_server, stop_event, [outbox])
+    service = Service(settings, dispatcher, dicom_server, hl7_server, stop_event, [outbox], wake)
     log.info("listening: DICOM %s on %s:%d, HL7 MLLP on %s:%d; reads %s; %s",
              settings.dicom_ae_title, settings.dicom_host, service.dicom_port,
              settings.hl7_host, service.hl7_port,

@@ -1,0 +1,37 @@
+"""The depth of the broker's ecgread queues, asked without Celery (``ecgread status``):
+one short connection, a passive declare per queue.
+"""
+
+from __future__ import annotations
+
+from kombu import Connection
+
+from ecgread.config.settings import Settings
+from ecgread.workers.queues import CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE, READS_QUEUE
+
+__all__ = ["QUEUES", "queue_depths"]
+
+#: The durable queues ``make_celery`` declares.
+QUEUES = (READS_QUEUE, CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE)
+
+
+def queue_depths(settings: Settings, timeout_s: float = 3.0) -> dict[str, int | None]:
+    """Messages ready in each ecgread queue (None: the queue does not exist yet).
+
+    Raises ``kombu.exceptions.OperationalError`` when the broker cannot be reached.
+    """
+    depths: dict[str, int | None] = {}
+    with Connection(settings.broker_url, connect_timeout=timeout_s) as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout_s)
+        for name in QUEUES:
+            channel = conn.channel()
+            try:
+                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
+            except Exception:  # noqa: BLE001  passive declare of a missing queue closes it
+                depths[name] = None
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # noqa: BLE001,S110
+                    pass
+    return depths
