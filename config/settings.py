@@ -29,7 +29,8 @@ def _csv(value: str) -> tuple[str, ...]:
 _POSITIVE = ("dicom_max_associations", "dicom_acse_timeout_s", "dicom_idle_timeout_s",
              "dicom_max_object_bytes", "dicom_max_inflated_bytes", "max_samples",
              "hl7_max_message_bytes", "hl7_max_connections", "hl7_idle_timeout_s",
-             "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts")
+             "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts",
+             "audit_checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,14 @@ class Settings:
 
     # DICOM listener (integration.dicom_scp)
     dicom_ae_title: str = "ECGREAD"
-    dicom_host: str = "0.0.0.0"
+    #: Bind address; empty: loopback (127.0.0.1). Production mode refuses an empty one.
+    dicom_host: str = ""
     dicom_port: int = 11112
-    #: Calling AE titles allowed to associate; empty allows any.
-    dicom_allowed_aes: tuple[str, ...] = ()
-    #: Peer IP addresses allowed to associate; empty allows any.
-    dicom_allowed_hosts: tuple[str, ...] = ()
+    #: Peers allowed to associate, ``CALLING_AE@HOST`` (HOST an IP address or a network
+    #: such as ``10.1.2.0/24``); empty allows any (refused in production mode).
+    dicom_allowed_peers: tuple[str, ...] = ()
+    #: The DICOM listener speaks TLS only (DICOM PS3.15 B.9 BCP 195 profile).
+    dicom_tls: bool = False
     #: Minimum free bytes left on the disk of ``home`` after writing a received object
     #: or message: below it C-STOREs get 0xA700 (out of resources) and HL7 messages AE 207.
     store_min_free_bytes: int = 64 * 1024 * 1024
@@ -68,8 +71,14 @@ class Settings:
     max_samples: int = 16_000_000
 
     # HL7 listener (integration.hl7_listener)
-    hl7_host: str = "0.0.0.0"
+    #: Bind address; empty: loopback (127.0.0.1). Production mode refuses an empty one.
+    hl7_host: str = ""
     hl7_port: int = 2575
+    #: Senders allowed, ``MSH-3^MSH-4@HOST`` (HOST an IP address or a network); others get
+    #: AR. Empty allows any (refused in production mode).
+    hl7_allowed_peers: tuple[str, ...] = ()
+    #: The HL7 listener speaks MLLP over TLS only.
+    hl7_tls: bool = False
     #: Our own application/facility in MSH-3/MSH-4 of what we send.
     hl7_sending_application: str = "ECGREAD"
     hl7_sending_facility: str = "CARDIOLOGY"
@@ -93,6 +102,8 @@ class Settings:
     ehr_port: int = 0
     ehr_receiving_application: str = "EHR"
     ehr_receiving_facility: str = "HOSPITAL"
+    #: Outbound MLLP to the EHR over TLS (server verified against ``tls_ca_file``).
+    ehr_tls: bool = False
     ack_timeout_s: float = 30.0
     retry_initial_s: float = 5.0
     retry_max_interval_s: float = 600.0
@@ -103,6 +114,34 @@ class Settings:
     pacs_ae_title: str = ""
     pacs_host: str = ""
     pacs_port: int = 0
+    #: Outbound C-STORE to PACS over TLS (server verified against ``tls_ca_file``).
+    pacs_tls: bool = False
+
+    # TLS (integration.tls): one certificate for both listeners and as our client
+    # certificate outbound; TLS 1.2 or newer, BCP 195 cipher suites.
+    #: PEM certificate chain and private key of this service.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    #: PEM CA certificates that sign peers' certificates (client certificates of carts and
+    #: EHR senders; server certificates of the EHR and PACS). Empty: the system store.
+    tls_ca_file: str = ""
+    #: Client certificates on the listeners: "none", "optional" (verified when sent) or
+    #: "required".
+    tls_client_auth: str = "none"
+
+    # Security
+    #: Production mode: refuses to start without allowlists, explicit bind addresses and
+    #: an audit HMAC key (``ECGREAD_PRODUCTION=1``).
+    production: bool = False
+    #: HMAC key anchoring the audit event chain (at least 32 characters, e.g.
+    #: ``openssl rand -hex 32``); or ``audit_hmac_key_file``, a file holding it (mode 0600).
+    audit_hmac_key: str = ""
+    audit_hmac_key_file: str = ""
+    #: A signed checkpoint of the event chain every this many events (and at start and stop).
+    audit_checkpoint_every: int = 100
+    #: Where the latest checkpoint is copied, outside the database; empty:
+    #: ``home/audit-checkpoint.json``. Keep it (or a copy) off the database's disk.
+    audit_checkpoint_file: str = ""
 
     # Reads
     #: Read attempts of one ECG (counted across restarts) before it is ``failed``.
@@ -162,6 +201,10 @@ def _coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", ""):
+                raise ValueError(raw)
+            return raw.strip().lower() in ("1", "true", "yes")
         if kind == "Path":
             return Path(raw)
         if kind.startswith("tuple"):

@@ -98,10 +98,11 @@ def _write_error(results: TextIO, path: Path, exc: EcgreadError) -> None:
 
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None) -> int:
     from ecgread.audit import queries
-    from ecgread.audit.db import migrate, session_scope
+    from ecgread.audit.anchor import open_audit
+    from ecgread.audit.db import session_scope
     from ecgread.workers.read_job import read_ecg
 
-    migrate(settings.audit_url)
+    open_audit(settings)
     with session_scope(settings.audit_url) as s:
         uids = [r.sop_instance_uid for r in queries.ecgs(s, since=since, until=until,
                                                          limit=1_000_000)]
