@@ -3,11 +3,16 @@
 The ACK counts only when MSA-2 equals the message's MSH-10 (HL7 v2.5.1 2.14.8.2);
 an ACK for another message, a timeout, a refused or dropped connection all raise
 :class:`DeliveryError`, and the connection is dropped so the next send reconnects.
+
+With an ``ssl_context`` (``ehr_tls``: :func:`integration.security.client_context`) the
+connection is TLS, the server's certificate verified and its name checked against
+``host``; a failed handshake is a :class:`DeliveryError` like a refused connection.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -53,8 +58,10 @@ def parse_ack(ack: str) -> tuple[str, str, str]:
 class MllpClient:
     """One persistent connection to one receiver. Not thread-safe: one sender per client."""
 
-    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+    def __init__(self, host: str, port: int, timeout_s: float,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.ssl_context = ssl_context
         self._sock: socket.socket | None = None
         self._reader = MllpReader()
 
@@ -73,11 +80,18 @@ class MllpClient:
     def _connect(self) -> socket.socket:
         if self._sock is None:
             try:
-                self._sock = socket.create_connection((self.host, self.port),
-                                                      timeout=self.timeout_s)
+                sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
             except OSError as exc:
                 reason = exc.strerror or exc
                 raise DeliveryError(f"cannot connect to {self.target}: {reason}") from exc
+            if self.ssl_context is not None:
+                try:
+                    sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+                except OSError as exc:
+                    sock.close()
+                    reason = getattr(exc, "reason", None) or exc
+                    raise DeliveryError(f"TLS to {self.target} failed: {reason}") from exc
+            self._sock = sock
             self._sock.settimeout(self.timeout_s)
         return self._sock
 
