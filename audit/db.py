@@ -10,10 +10,10 @@ gives its -wal and -shm files the database file's mode), whatever the umask.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-import os
 from pathlib import Path
 
 from sqlalchemy import event

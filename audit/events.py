@@ -25,7 +25,8 @@ import json
 from typing import Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select as sa_select, text
+from sqlalchemy import func, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 

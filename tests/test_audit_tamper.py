@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC
 
 import pytest
 from sqlalchemy import text, update
 from sqlmodel import col
 
 from ecgread.audit.anchor import open_audit, read_checkpoint_file
-from ecgread.audit.db import engine_for, session_scope
 from ecgread.audit.chain import _digest
+from ecgread.audit.db import engine_for, session_scope
 from ecgread.audit.events import checkpoint, log_action, verify_chain
 from ecgread.audit.tables import Delivery, DeliveryAttempt, EcgRead, EcgRecord, Received
 from ecgread.config.settings import load_settings
@@ -181,8 +182,8 @@ def test_tampering_is_detected(db_url, tmp_path, case):
 def test_forged_appended_event_is_detected(db_url, tmp_path):
     _settings, anchor = _trail(db_url, tmp_path)
     head = _events(db_url)[-1]
-    from datetime import datetime, timezone
-    at = datetime.now(timezone.utc)
+    from datetime import datetime
+    at = datetime.now(UTC)
     h = _digest(head["hash"], at, "ecgread.delivery.acknowledged", None, "MSG9", "{}")
     for kid in (anchor.key_id, None):  # claiming the key's id, and unsigned
         _sql(db_url, "INSERT INTO event (at, action, trace_id, detail_json, prev_hash, hash, "

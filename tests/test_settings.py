@@ -14,7 +14,8 @@ def test_defaults_are_embedded():
 
 
 def test_environment_then_overrides():
-    env = {"ECGREAD_DICOM_PORT": "104", "ECGREAD_DICOM_ALLOWED_PEERS": "CART1@10.0.0.5, CART2@10.0.1.0/24",
+    env = {"ECGREAD_DICOM_PORT": "104",
+           "ECGREAD_DICOM_ALLOWED_PEERS": "CART1@10.0.0.5, CART2@10.0.1.0/24",
            "ECGREAD_HOME": "/data/ecg", "ECGREAD_RETRY_INITIAL_S": "2.5"}
     s = load_settings({"dicom_port": 11113, "hl7_port": None}, environ=env)
     assert s.dicom_port == 11113  # the command line wins over the environment
