@@ -102,7 +102,7 @@ def checkpoint(session: Session, reason: str) -> Event:
     head = _head(session)
     count = _chain_length(session)
     anchor = anchor_for(session)
-    body = {"count": count, "head_id": head.id if head else None,
+    body: dict[str, Any] = {"count": count, "head_id": head.id if head else None,
             "head_hash": head.hash if head else ""}
     mac = sign(anchor.key, checkpoint_body(body)) if anchor and anchor.key else None
     row = log_action(session, CHECKPOINT, subject="audit", reason=reason, mac=mac, **body)

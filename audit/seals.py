@@ -22,24 +22,17 @@ import json
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
-from ecgread.audit.tables import (
-    Delivery,
-    DeliveryAttempt,
-    EcgRead,
-    EcgRecord,
-    Hl7Order,
-    Received,
-    Report,
-)
+from ecgread.audit import tables as _tables  # noqa: F401  registers the tables
 
 __all__ = ["SEALED_TABLES", "row_hash", "seal_rows", "touched"]
 
 #: The tables whose rows are sealed, by table name.
 SEALED_TABLES: dict[str, Table] = {
-    model.__tablename__: model.__table__  # type: ignore[attr-defined, misc]
-    for model in (Received, EcgRecord, Hl7Order, EcgRead, Report, Delivery, DeliveryAttempt)
+    name: SQLModel.metadata.tables[name]
+    for name in ("received", "ecg", "hl7_order", "ecg_read", "report", "delivery",
+                 "delivery_attempt")
 }
 _TOUCHED = "ecgread.audit.touched"
 
@@ -53,7 +46,8 @@ def row_hash(table: str, columns: list[str], row: Any) -> str:
 
 def touched(session: Session) -> dict[str, set[int]]:
     """Row ids of sealed tables written in the session's current transaction."""
-    return session.info.setdefault(_TOUCHED, {})  # type: ignore[no-any-return]
+    rows: dict[str, set[int]] = session.info.setdefault(_TOUCHED, {})
+    return rows
 
 
 def note_flush(session: Session) -> None:

@@ -123,8 +123,8 @@ def _verify_rows(session: Session, seal: dict[tuple[str, int], tuple[str | None,
                  notes: list[str]) -> list[str]:
     problems: list[str] = []
     first_sealed: dict[str, int] = {}
-    for (table, rid) in seal:
-        first_sealed[table] = min(rid, first_sealed.get(table, rid))
+    for (sealed_name, rid) in seal:
+        first_sealed[sealed_name] = min(rid, first_sealed.get(sealed_name, rid))
     for name, table in SEALED_TABLES.items():
         seen: set[int] = set()
         older = 0

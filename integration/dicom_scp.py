@@ -44,7 +44,7 @@ import sys
 import threading
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 from pydicom.dataset import Dataset
 from pydicom.uid import (
@@ -317,8 +317,9 @@ def serve(settings: Settings, on_stored: Callable[[str], None] | None = None,
     if tls is None:
         return ae.start_server(address, block=block,
                                evt_handlers=handlers(settings, ingestor))
-    server = ae.make_server(address, ssl_context=tls, server_class=TlsAssociationServer,
-                            evt_handlers=handlers(settings, ingestor))
+    server = cast(TlsAssociationServer, ae.make_server(
+        address, ssl_context=tls, server_class=TlsAssociationServer,
+        evt_handlers=handlers(settings, ingestor)))
     server.settings = settings
     ae._servers.append(server)  # so ae.shutdown() stops it, as start_server does
     if block:

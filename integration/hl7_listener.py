@@ -521,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # before "listening": a parent that stops us as soon as it reads it gets a clean exit
     signal.signal(signal.SIGTERM, stop)
-    print(f"listening {server.server_address[0]} {server.server_address[1]}", flush=True)
+    host = bind_host(settings.hl7_host, settings, "hl7_host")
+    print(f"listening {host} {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -40,6 +40,7 @@ from ecgread.integration.security import (
     peer_allowed,
 )
 from tests.conftest import REPO
+from tests.e2e_helpers import wait_until
 from tests.hl7_samples import message, msh, orm_o01
 from tests.test_dicom_scp import SAMPLE, storescu
 
@@ -130,7 +131,9 @@ def test_dcmtk_stores_and_echoes_over_tls_with_a_client_certificate(servers, tmp
     rogue, _ = storescu(port, SAMPLE, extra=_tls_args(pki, "rogue"))
     anonymous, _ = storescu(port, SAMPLE, extra=("+tla", "+cf", str(pki / "ca.pem")))
     assert plain == rogue == anonymous == []
-    reasons = [d["reason"] for d in _events(settings, "ecgread.dicom.connection.rejected")]
+    events = wait_until(lambda: len(_events(settings, "ecgread.dicom.connection.rejected")) >= 3
+                        and _events(settings, "ecgread.dicom.connection.rejected"), 30)
+    reasons = [d["reason"] for d in events or []]
     assert len(reasons) == 3 and all(r.startswith("TLS handshake failed") for r in reasons)
     with session_scope(settings.audit_url) as s:
         assert len(s.exec(select(Received)).all()) == 1
@@ -207,8 +210,8 @@ def test_mllp_over_tls_inbound_and_outbound(servers, tmp_path, pki):
     # Plain MLLP to the TLS port gets no ACK, and the failed handshake is recorded.
     with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
         assert _exchange(raw, orm_o01("ORM0002")) == ""
-    assert _events(settings, "ecgread.hl7.connection.rejected")[0]["reason"].startswith(
-        "TLS handshake failed")
+    rejected = wait_until(lambda: _events(settings, "ecgread.hl7.connection.rejected"), 30)
+    assert rejected and rejected[0]["reason"].startswith("TLS handshake failed")
     # Our outbound client (the EHR delivery path) against the TLS listener.
     client = MllpClient("localhost", port, 30, client_context(settings))
     try:
