@@ -154,7 +154,8 @@ class DeliveryAttempt(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    """Append-only log. ``hash`` = sha256(prev_hash + canonical JSON of this row's content)."""
+    """Append-only log. ``hash`` = HMAC-SHA256 under the audit key named by ``key_id``
+    (plain SHA-256 when ``key_id`` is None) of prev_hash + this row's canonical content."""
 
     __tablename__ = "event"
     id: int | None = Field(default=None, primary_key=True)
@@ -165,6 +166,7 @@ class Event(SQLModel, table=True):
     detail_json: str = Field(default="{}", sa_column=Column(Text))
     prev_hash: str = ""
     hash: str = Field(default="", index=True)
+    key_id: str | None = None  # ecgread.audit.anchor.key_id of the signing key
 
 
 class WebUser(SQLModel, table=True):

@@ -42,7 +42,7 @@ _POSITIVE = ("dicom_max_associations", "dicom_acse_timeout_s", "dicom_idle_timeo
              "dicom_max_object_bytes", "dicom_max_inflated_bytes", "max_samples",
              "hl7_max_message_bytes", "hl7_max_connections", "hl7_idle_timeout_s",
              "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts",
-             "handoff_retry_s", "intake_write_timeout_s")
+             "handoff_retry_s", "intake_write_timeout_s", "audit_checkpoint_every")
 
 
 #: The packaged default home, used when it exists and this user may write it (the images).
@@ -73,14 +73,15 @@ class Settings:
     # DICOM listener (integration.dicom_scp)
     #: Our DICOM Application Entity title (called AE of C-STOREs; calling AE towards PACS).
     dicom_ae_title: str = "ECGREAD"
-    #: Address the DICOM listener binds (0.0.0.0: all interfaces).
-    dicom_host: str = "0.0.0.0"
+    #: Bind address; empty: loopback (127.0.0.1). Production mode refuses an empty one.
+    dicom_host: str = ""
     #: DICOM listener port (0: a free port).
     dicom_port: int = 11112
-    #: Calling AE titles allowed to associate; empty allows any.
-    dicom_allowed_aes: tuple[str, ...] = ()
-    #: Peer IP addresses allowed to associate; empty allows any.
-    dicom_allowed_hosts: tuple[str, ...] = ()
+    #: Peers allowed to associate, ``CALLING_AE@HOST`` (HOST an IP address or a network
+    #: such as ``10.1.2.0/24``); empty allows any (refused in production mode).
+    dicom_allowed_peers: tuple[str, ...] = ()
+    #: The DICOM listener speaks TLS only (DICOM PS3.15 B.9 BCP 195 profile).
+    dicom_tls: bool = False
     #: Minimum free bytes left on the disk of ``home`` after writing a received object
     #: or message: below it C-STOREs get 0xA700 (out of resources) and HL7 messages AE 207.
     store_min_free_bytes: int = 64 * 1024 * 1024
@@ -100,10 +101,15 @@ class Settings:
     max_samples: int = 16_000_000
 
     # HL7 listener (integration.hl7_listener)
-    #: Address the HL7 MLLP listener binds (0.0.0.0: all interfaces).
-    hl7_host: str = "0.0.0.0"
+    #: Bind address; empty: loopback (127.0.0.1). Production mode refuses an empty one.
+    hl7_host: str = ""
     #: HL7 MLLP listener port (0: a free port).
     hl7_port: int = 2575
+    #: Senders allowed, ``MSH-3^MSH-4@HOST`` (HOST an IP address or a network); others get
+    #: AR. Empty allows any (refused in production mode).
+    hl7_allowed_peers: tuple[str, ...] = ()
+    #: The HL7 listener speaks MLLP over TLS only.
+    hl7_tls: bool = False
     #: Our application in MSH-3 of what we send.
     hl7_sending_application: str = "ECGREAD"
     #: Our facility in MSH-4 of what we send.
@@ -132,6 +138,8 @@ class Settings:
     ehr_receiving_application: str = "EHR"
     #: The EHR's facility in MSH-6 of what we send.
     ehr_receiving_facility: str = "HOSPITAL"
+    #: Outbound MLLP to the EHR over TLS (server verified against ``tls_ca_file``).
+    ehr_tls: bool = False
     #: Seconds to wait for the EHR's ACK before the attempt counts as failed.
     ack_timeout_s: float = 30.0
     #: Seconds before the first retry of a failed delivery (doubles each try).
@@ -153,6 +161,37 @@ class Settings:
     pacs_host: str = ""
     #: PACS DICOM port.
     pacs_port: int = 0
+    #: Outbound C-STORE to PACS over TLS (server verified against ``tls_ca_file``).
+    pacs_tls: bool = False
+
+    # TLS (integration.tls): one certificate for both listeners and as our client
+    # certificate outbound; TLS 1.2 or newer, BCP 195 cipher suites.
+    #: PEM certificate chain of this service (listeners, and our client certificate).
+    tls_cert_file: str = ""
+    #: PEM private key of ``tls_cert_file`` (mode 0600).
+    tls_key_file: str = ""
+    #: PEM CA certificates that sign peers' certificates (client certificates of carts and
+    #: EHR senders; server certificates of the EHR and PACS). Empty: the system store.
+    tls_ca_file: str = ""
+    #: Client certificates on the listeners: "none", "optional" (verified when sent) or
+    #: "required".
+    tls_client_auth: str = field(default="none",
+                                 metadata={"choices": ("none", "optional", "required")})
+
+    # Security
+    #: Production mode: refuses to start without allowlists, explicit bind addresses and
+    #: an audit HMAC key (``ECGREAD_PRODUCTION=1``).
+    production: bool = False
+    #: HMAC key anchoring the audit event chain (at least 32 characters, e.g.
+    #: ``openssl rand -hex 32``); or ``audit_hmac_key_file``, a file holding it (mode 0600).
+    audit_hmac_key: str = field(default="", metadata={"secret": True})
+    #: A file holding the audit HMAC key (mode 0600), instead of ``audit_hmac_key``.
+    audit_hmac_key_file: str = ""
+    #: A signed checkpoint of the event chain every this many events (and at start and stop).
+    audit_checkpoint_every: int = 100
+    #: Where the latest checkpoint is copied, outside the database; empty:
+    #: ``home/audit-checkpoint.json``. Keep it (or a copy) off the database's disk.
+    audit_checkpoint_file: str = ""
 
     # Reads
     #: Read attempts of one ECG (counted across restarts) before it is ``failed``.
@@ -372,6 +411,10 @@ def _coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", ""):
+                raise ValueError(raw)
+            return raw.strip().lower() in ("1", "true", "yes")
         if kind == "Path":
             return Path(raw)
         if kind.startswith("tuple"):

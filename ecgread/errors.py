@@ -139,3 +139,15 @@ class IdentifierConflictError(EcgreadError):
         self.reason = reason
         self.segment = segment
         self.field = field
+
+
+class AccessDeniedError(EcgreadError, PermissionError):
+    """A peer is not on the allowlist for what it sent (an HL7 sender not allowed from its
+    address): refused with AR, recorded, never stored. ``reason`` names the rule, never the
+    received values; ``segment``/``field`` locate it for HL7 ERR-2 (MSH-3)."""
+
+    def __init__(self, reason: str, segment: str = "", field: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.segment = segment
+        self.field = field

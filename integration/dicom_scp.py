@@ -7,12 +7,19 @@ Any other SOP class is refused at association negotiation (abstract syntax not s
 PS3.8 9.3.3.2), so nothing is ever accepted and silently dropped; the refusal is recorded
 as ``ecgread.dicom.context.rejected``.
 
-Associations (PS3.8 9.3.4): a calling AE title not in ``dicom_allowed_aes`` gets
-A-ASSOCIATE-RJ rejected-permanent / service-user / calling-AE-title-not-recognized; a
-peer address not in ``dicom_allowed_hosts`` gets rejected-permanent / service-user /
-no-reason-given; one association more than ``dicom_max_associations`` gets
-rejected-transient / service-provider (presentation) / local-limit-exceeded. Each refusal
-is recorded as ``ecgread.dicom.association.rejected``.
+Associations (PS3.8 9.3.4): a called AE title other than ``dicom_ae_title`` gets
+A-ASSOCIATE-RJ rejected-permanent / service-user / called-AE-title-not-recognized; with
+``dicom_allowed_peers`` set (``CALLING_AE@HOST`` pairs, :mod:`integration.security`), a
+calling AE title no entry names gets rejected-permanent / service-user /
+calling-AE-title-not-recognized, and a known one from a host not listed for it
+rejected-permanent / service-user / no-reason-given; one association more than
+``dicom_max_associations`` gets rejected-transient / service-provider (presentation) /
+local-limit-exceeded. Each refusal is recorded as ``ecgread.dicom.association.rejected``.
+
+TLS (``dicom_tls``, PS3.15 B.9 BCP 195 profile): the listener speaks TLS only, with
+:func:`integration.security.server_context`. The handshake runs on the connection's own
+thread, bounded by ``dicom_acse_timeout_s``, so a silent client never holds up the accept
+loop; a failed handshake is recorded as ``ecgread.dicom.connection.rejected``.
 
 Limits: a connection has ``dicom_acse_timeout_s`` to send its A-ASSOCIATE-RQ and may then
 be silent ``dicom_idle_timeout_s`` before it is aborted; PDUs are at most
@@ -32,11 +39,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 from pydicom.dataset import Dataset
 from pydicom.uid import (
@@ -49,12 +57,21 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from ecgread.audit.db import migrate, session_scope
+from ecgread.audit.anchor import open_audit
+from ecgread.audit.db import session_scope
 from ecgread.audit.events import log_action
 from ecgread.config.settings import Settings, load_settings
 from ecgread.integration.dicom_decode import SUPPORTED_ECG_SOP_CLASSES
 from ecgread.integration.dicom_ingest import Ingestor, IngestResult, Peer
 from ecgread.integration.identifiers import escape_library_logs, printable
+from ecgread.integration.object_store import private_dir
+from ecgread.integration.security import (
+    bind_host,
+    dicom_rules,
+    identity_known,
+    peer_allowed,
+    server_context,
+)
 from ecgread.integration.status_map import DicomStatus
 
 __all__ = ["TRANSFER_SYNTAXES", "RejectResult", "RejectSource", "RejectDiagnostic",
@@ -91,6 +108,7 @@ class RejectDiagnostic(IntEnum):
 
     NO_REASON_GIVEN = 1
     CALLING_AE_TITLE_NOT_RECOGNIZED = 3
+    CALLED_AE_TITLE_NOT_RECOGNIZED = 7
     #: With source service-provider (presentation related function): local limit exceeded.
     LOCAL_LIMIT_EXCEEDED = 2
 
@@ -135,11 +153,16 @@ def _on_requested(event: Any, settings: Settings) -> None:
         result, source = RejectResult.TRANSIENT, RejectSource.SERVICE_PROVIDER_PRESENTATION
         diagnostic = RejectDiagnostic.LOCAL_LIMIT_EXCEEDED
         reason = f"more than {settings.dicom_max_associations} associations"
-    elif settings.dicom_allowed_aes and peer.calling_ae not in settings.dicom_allowed_aes:
-        diagnostic = RejectDiagnostic.CALLING_AE_TITLE_NOT_RECOGNIZED
-        reason = "calling AE not allowed"
-    elif settings.dicom_allowed_hosts and peer.host not in settings.dicom_allowed_hosts:
-        diagnostic, reason = RejectDiagnostic.NO_REASON_GIVEN, "peer address not allowed"
+    elif peer.called_ae != settings.dicom_ae_title:
+        diagnostic = RejectDiagnostic.CALLED_AE_TITLE_NOT_RECOGNIZED
+        reason = "called AE title is not ours"
+    elif not peer_allowed(rules := dicom_rules(settings), peer.calling_ae, peer.host):
+        if identity_known(rules, peer.calling_ae):
+            diagnostic = RejectDiagnostic.NO_REASON_GIVEN
+            reason = "calling AE not allowed from this address"
+        else:
+            diagnostic = RejectDiagnostic.CALLING_AE_TITLE_NOT_RECOGNIZED
+            reason = "calling AE not allowed"
     else:
         return
     log.warning("association from %s@%s rejected: %s", printable(peer.calling_ae),
@@ -243,21 +266,71 @@ def handlers(settings: Settings, ingestor: Ingestor) -> list[Any]:
     ]
 
 
+class TlsAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server with the TLS handshake moved off the accept loop
+    (pynetdicom's own ``get_request`` does it there, so one silent client would stall
+    every other sender)."""
+
+    settings: Settings
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        assert self.socket is not None and self.ssl_context is not None
+        client, address = self.socket.accept()
+        return self.ssl_context.wrap_socket(client, server_side=True,
+                                            do_handshake_on_connect=False), address
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        sock = request
+        try:
+            sock.settimeout(self.settings.dicom_acse_timeout_s)
+            sock.do_handshake()
+            sock.settimeout(None)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            log.warning("TLS handshake from %s failed: %s", client_address[0], reason)
+            _record(self.settings, "ecgread.dicom.connection.rejected",
+                    Peer(host=str(client_address[0]), port=int(client_address[1]),
+                         calling_ae="", called_ae=""),
+                    reason=f"TLS handshake failed: {reason}")
+            self.shutdown_request(sock)
+            return
+        super().process_request_thread(request, client_address)
+
+
 def serve(settings: Settings, on_stored: Callable[[str], None] | None = None,
           block: bool = True) -> ThreadedAssociationServer | None:
-    """Migrate the audit database and listen on ``dicom_host:dicom_port`` (0: a free port).
+    """Migrate the audit database and listen on ``dicom_host:dicom_port`` (0: a free port;
+    an empty host: loopback, refused in production mode), over TLS when ``dicom_tls``.
 
     ``on_stored(sop_instance_uid)`` is called after each new ECG's rows are committed.
     With ``block=False`` the running server is returned (``server.server_address`` has the
     port; ``server.shutdown()`` stops it); otherwise this serves until interrupted.
     """
-    migrate(settings.audit_url)
-    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    address = (bind_host(settings.dicom_host, settings, "dicom_host"), settings.dicom_port)
+    dicom_rules(settings)  # a malformed entry stops us here, not at the first association
+    tls = server_context(settings) if settings.dicom_tls else None
+    open_audit(settings)
+    private_dir(settings.store_dir)
     escape_library_logs()  # pydicom and pynetdicom log received UIDs themselves
     ae = build_ae(settings)
     ingestor = Ingestor(settings, on_stored)
-    return ae.start_server((settings.dicom_host, settings.dicom_port), block=block,
-                           evt_handlers=handlers(settings, ingestor))
+    if tls is None:
+        return ae.start_server(address, block=block,
+                               evt_handlers=handlers(settings, ingestor))
+    server = cast(TlsAssociationServer, ae.make_server(
+        address, ssl_context=tls, server_class=TlsAssociationServer,
+        evt_handlers=handlers(settings, ingestor)))
+    server.settings = settings
+    ae._servers.append(server)  # so ae.shutdown() stops it, as start_server does
+    if block:
+        try:
+            server.serve_forever()
+        finally:
+            server.shutdown()
+        return None
+    threading.Thread(target=server.serve_forever, name="ecgread-dicom-tls",
+                     daemon=True).start()
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,12 @@ than ``hl7_max_connections`` is closed at once; a connection silent for
 ``hl7_idle_timeout_s`` is closed (recorded when it held a partial message); a write that
 would leave less than ``store_min_free_bytes`` free gets AE 207.
 
+Security (:mod:`integration.security`): with ``hl7_tls`` the listener speaks MLLP over TLS
+only (the handshake on the connection's thread, bounded by ``hl7_idle_timeout_s``; a failed
+one is recorded as ``ecgread.hl7.connection.rejected``). With ``hl7_allowed_peers`` set, a
+message whose MSH-3^MSH-4 is not listed for the peer's address gets AR with the reason,
+recorded like any refusal, and is not stored.
+
 Logs name message control IDs, types and ACK codes only (received text through
 :func:`integration.identifiers.printable`), never patient data or field values. Run alone with ``python -m ecgread.integration.hl7_listener --port 2575``; it prints
 ``listening HOST PORT`` on stdout once the socket is bound.
@@ -52,11 +58,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from ecgread.audit.db import migrate
+from ecgread.audit.anchor import open_audit
 from ecgread.audit.events import log_action
 from ecgread.audit.tables import Hl7Order, Received, utcnow
 from ecgread.config.settings import Settings, load_settings
 from ecgread.errors import (
+    AccessDeniedError,
     DatabaseBusyError,
     IdentifierConflictError,
     LimitExceededError,
@@ -75,6 +82,7 @@ from ecgread.integration.identifiers import escape_library_logs, printable
 from ecgread.integration.matching import match_ecgs_for_order
 from ecgread.integration.mllp import MllpReader, frame
 from ecgread.integration.object_store import ensure_room, write_durably
+from ecgread.integration.security import bind_host, hl7_rules, peer_allowed, server_context
 from ecgread.integration.status_map import AckCode, outcome_for
 
 __all__ = ["Hl7Server", "Processed", "make_server", "process_message", "serve"]
@@ -126,6 +134,14 @@ def _check_limits(settings: Settings, text: str) -> None:
     if orders > settings.hl7_max_orders:
         raise LimitExceededError(f"{orders} orders in one message, at most "
                                  f"{settings.hl7_max_orders}", "hl7_max_orders")
+
+
+def _check_sender(settings: Settings, header: MessageHeader, peer: tuple[str, int]) -> None:
+    """Refuse a sender whose MSH-3^MSH-4 is not allowed from the peer's address."""
+    sender = f"{header.sending_application}^{header.sending_facility}"
+    if not peer_allowed(hl7_rules(settings), sender, str(peer[0])):
+        raise AccessDeniedError("sending application/facility (MSH-3/MSH-4) not allowed "
+                                "from this address", segment="MSH", field=3)
 
 
 def _record_event(settings: Settings, action: str, peer: tuple[str, int], **detail: Any) -> None:
@@ -290,7 +306,8 @@ def _refusal(settings: Settings, header: MessageHeader, exc: BaseException) -> P
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, (MessageError, LimitExceededError, IdentifierConflictError)):
+    if isinstance(exc, (MessageError, LimitExceededError, IdentifierConflictError,
+                        AccessDeniedError)):
         return exc.reason
     if isinstance(exc, DatabaseBusyError):
         return str(exc)
@@ -315,6 +332,7 @@ def process_message(settings: Settings, raw: bytes, peer: tuple[str, int]) -> Pr
     path: Path | None = None
     digest = hashlib.sha256(raw).hexdigest()
     try:
+        _check_sender(settings, header, peer)
         _check_limits(settings, text)
         path, digest = _store_raw(settings, raw)
         parsed = parse_order_message(raw)
@@ -322,7 +340,8 @@ def process_message(settings: Settings, raw: bytes, peer: tuple[str, int]) -> Pr
         accepted = _accept(settings, parsed, peer, path, digest)
     except Exception as exc:  # noqa: BLE001  the one wrapper: any failure is AE/AR (STYLE #5)
         outcome = outcome_for(exc)
-        if not isinstance(exc, (MessageError, LimitExceededError, DatabaseBusyError)):
+        if not isinstance(exc, (MessageError, LimitExceededError, DatabaseBusyError,
+                                AccessDeniedError)):
             log.error("HL7 message %s failed: %s", printable(header.control_id),
                       type(exc).__name__)
         _reject(settings, header, peer, path, digest, outcome.hl7_ack, outcome.hl7_error_code,
@@ -359,6 +378,8 @@ class _Connection(socketserver.BaseRequestHandler):
         sock.settimeout(settings.hl7_idle_timeout_s)
         reader = MllpReader(settings.hl7_max_message_bytes)
         try:
+            if self.server.tls is not None:
+                sock = self._handshake(sock)
             while True:
                 try:
                     data = sock.recv(65536)
@@ -385,7 +406,19 @@ class _Connection(socketserver.BaseRequestHandler):
         except OSError:
             pass  # the peer went away while we answered
         finally:
-            self.server.track(sock, False)
+            self.server.track(self.request, False)
+
+    def _handshake(self, sock: socket.socket) -> socket.socket:
+        """TLS server handshake (raises OSError, recorded, when it fails)."""
+        assert self.server.tls is not None
+        try:
+            return self.server.tls.wrap_socket(sock, server_side=True)
+        except OSError as exc:
+            reason = getattr(exc, "reason", None) or type(exc).__name__
+            log.warning("HL7 TLS handshake from %s failed: %s", self.client_address[0], reason)
+            _record_event(self.server.settings, "ecgread.hl7.connection.rejected",
+                          self.client_address, reason=f"TLS handshake failed: {reason}")
+            raise
 
     def _idle(self, reader: MllpReader) -> None:
         settings, peer = self.server.settings, self.client_address
@@ -410,7 +443,10 @@ class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.settings = settings
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-        super().__init__((settings.hl7_host, settings.hl7_port), _Connection)
+        hl7_rules(settings)  # a malformed entry stops us here, not at the first message
+        self.tls = server_context(settings) if settings.hl7_tls else None
+        super().__init__((bind_host(settings.hl7_host, settings, "hl7_host"),
+                          settings.hl7_port), _Connection)
 
     def track(self, sock: socket.socket, opened: bool) -> bool:
         """Register an opened (False when over ``hl7_max_connections``) or closed socket."""
@@ -434,8 +470,9 @@ class Hl7Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 def make_server(settings: Settings) -> Hl7Server:
-    """Migrate the audit database and bind the listener (port 0 picks a free one)."""
-    migrate(settings.audit_url)
+    """Migrate the audit database and bind the listener (port 0 picks a free one; an empty
+    host: loopback, refused in production mode)."""
+    open_audit(settings)
     escape_library_logs()
     return Hl7Server(settings)
 
@@ -471,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # before "listening": a parent that stops us as soon as it reads it gets a clean exit
     signal.signal(signal.SIGTERM, stop)
-    print(f"listening {settings.hl7_host} {server.server_address[1]}", flush=True)
+    host = bind_host(settings.hl7_host, settings, "hl7_host")
+    print(f"listening {host} {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

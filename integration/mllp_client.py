@@ -12,6 +12,11 @@ sent again (:attr:`Ack.late`).
 
 Faults raise :class:`DeliveryError` with its ``outcome``: ``timeout`` (connection kept),
 ``refused``, ``closed`` and ``garbage`` (connection dropped, the next send reconnects).
+
+With an ``ssl_context`` (``ehr_tls``: :func:`integration.security.client_context`) the
+connection is TLS, the server's certificate verified and its name checked against
+``host``; a failed handshake is a :class:`DeliveryError` like a refused connection
+(outcome ``refused``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import select
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -66,8 +72,10 @@ def parse_ack(ack: str) -> tuple[str, str, str]:
 class MllpClient:
     """One persistent connection to one receiver. Not thread-safe: one sender per client."""
 
-    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+    def __init__(self, host: str, port: int, timeout_s: float,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.ssl_context = ssl_context
         self._sock: socket.socket | None = None
         self._reader = MllpReader()
         #: ACKs read for messages other than the one being sent (late ACKs of earlier
@@ -93,12 +101,20 @@ class MllpClient:
     def _connect(self) -> socket.socket:
         if self._sock is None:
             try:
-                self._sock = socket.create_connection((self.host, self.port),
-                                                      timeout=self.timeout_s)
+                sock = socket.create_connection((self.host, self.port), timeout=self.timeout_s)
             except OSError as exc:
                 reason = exc.strerror or exc
                 raise DeliveryError(f"cannot connect to {self.target}: {reason}",
                                     "refused") from exc
+            if self.ssl_context is not None:
+                try:
+                    sock = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+                except OSError as exc:
+                    sock.close()
+                    reason = getattr(exc, "reason", None) or exc
+                    raise DeliveryError(f"TLS to {self.target} failed: {reason}",
+                                        "refused") from exc
+            self._sock = sock
             self._sock.settimeout(self.timeout_s)
         return self._sock
 

@@ -5,6 +5,9 @@ renames it over the destination (atomic on POSIX) and fsyncs the folder, so afte
 returns the file survives a crash or power loss with either its old or its new content,
 never a torn one. Folders it creates are made durable the same way.
 
+Everything stored holds patient data: files are created mode 0600 and folders 0700
+whatever the process umask (:func:`private_dir` for the folders made elsewhere).
+
 Received DICOM objects live at ``store_dir/ab/<sha256 of the SOP Instance UID>.dcm``
 (:func:`object_path`): a UID never becomes a file name (UIDs may be 64 characters and are
 identifiers worth not spreading). One level of 256 folders keeps each to ~4,000 files per
@@ -24,8 +27,11 @@ from pathlib import Path
 
 from ecgread.errors import StorageFullError
 
-__all__ = ["StoredObject", "object_path", "free_bytes", "ensure_room", "write_durably",
-           "store_object"]
+__all__ = ["FILE_MODE", "DIR_MODE", "StoredObject", "object_path", "free_bytes",
+           "ensure_room", "private_dir", "write_durably", "store_object"]
+
+#: Modes of stored files and of the folders that hold them (owner only).
+FILE_MODE, DIR_MODE = 0o600, 0o700
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
@@ -75,10 +81,21 @@ def _make_dirs(folder: Path) -> None:
         probe = probe.parent
     for d in reversed(missing):
         try:
-            d.mkdir()
+            d.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue
+        os.chmod(d, DIR_MODE)  # mkdir's mode is filtered by the umask
         _fsync_dir(d.parent)
+
+
+def private_dir(folder: Path) -> Path:
+    """Make ``folder`` (and missing parents) exist with mode 0700; an existing folder of
+    ours is set to 0700 too. Returns ``folder``."""
+    folder = Path(folder)
+    _make_dirs(folder)
+    if folder.stat().st_uid == os.geteuid():
+        os.chmod(folder, DIR_MODE)
+    return folder
 
 
 def write_durably(path: str | Path, data: bytes) -> str:
@@ -96,7 +113,9 @@ def write_durably(path: str | Path, data: bytes) -> str:
         _make_dirs(target.parent)
         tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with open(fd, "wb") as f:
+                os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away, never added
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())

@@ -1,5 +1,9 @@
 """C-STORE of a report to PACS (pynetdicom SCU), for the outbox's ``pacs`` deliveries.
 
+With ``pacs_tls`` the association runs over TLS (PS3.15 B.9 BCP 195 profile,
+:func:`integration.security.client_context`: the PACS certificate verified, its name
+checked against ``pacs_host``, ours offered).
+
 One association per object (PS3.8 7.1): A-ASSOCIATE-RQ from ``dicom_ae_title`` to
 ``pacs_ae_title`` at ``pacs_host:pacs_port``, proposing the object's SOP class with Explicit
 and Implicit VR Little Endian (PS3.5 10.1, A.2), C-STORE (PS3.7 9.1.1), A-RELEASE.
@@ -26,6 +30,7 @@ from pynetdicom import AE
 
 from ecgread.config.settings import Settings
 from ecgread.errors import DeliveryError
+from ecgread.integration.security import client_context
 
 __all__ = ["send_to_pacs"]
 
@@ -65,8 +70,9 @@ def send_to_pacs(settings: Settings, ds: Dataset) -> int:
     ae.network_timeout = settings.ack_timeout_s
     syntaxes = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
     ae.add_requested_context(str(ds.SOPClassUID), syntaxes)
+    tls = (client_context(settings), settings.pacs_host) if settings.pacs_tls else None
     assoc = ae.associate(settings.pacs_host, settings.pacs_port,
-                         ae_title=settings.pacs_ae_title)
+                         ae_title=settings.pacs_ae_title, tls_args=tls)
     if not assoc.is_established:
         why = ("rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted
                else "not established (no answer or connection refused)")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from ecgread.errors import (
+    AccessDeniedError,
     DatabaseBusyError,
     DecodeError,
     EcgreadError,
@@ -42,6 +43,8 @@ class DicomStatus(IntEnum):
     #: 0xB000 coercion warning, because carts treat warnings as stored and may delete
     #: their copy, and the new content is not what we read (see dicom_ingest).
     DUPLICATE_SOP_INSTANCE = 0x0111
+    #: PS3.7 C.5: Refused: Not authorized.
+    NOT_AUTHORIZED = 0x0124
 
 
 class AckCode:
@@ -61,6 +64,8 @@ class Outcome:
 # ERR-3 205 is "duplicate key identifier" (Table 0357); a limit refusal is AR (the same
 # message will never be accepted, do not resend it) with 207.
 _TABLE: tuple[tuple[type[BaseException], Outcome], ...] = (
+    # A sender not on the allowlist: AR (do not resend), 207 with the reason in ERR-8.
+    (AccessDeniedError, Outcome(DicomStatus.NOT_AUTHORIZED, AckCode.REJECT, 207)),
     (IdentifierConflictError, Outcome(DicomStatus.DUPLICATE_SOP_INSTANCE, AckCode.ERROR, 205)),
     (LimitExceededError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.REJECT, 207)),
     # PS3.4 B.2.3 A9xx: the data set is not a conformant instance (its UID is invalid).

@@ -317,7 +317,7 @@ def test_transfer_syntaxes(start_scp: StartScp, tmp_path: Path, option: str,
 
 
 def test_calling_ae_not_allowed_is_rejected(start_scp: StartScp) -> None:
-    scp = start_scp(dicom_allowed_aes=("CART1",))
+    scp = start_scp(dicom_allowed_peers=("CART1@127.0.0.1",))
     responses, proc = storescu(scp.port, SAMPLE, aet="INTRUDER")
     assert responses == []
     assert "Calling AE Title Not Recognized" in proc.stdout + proc.stderr
@@ -335,12 +335,13 @@ def test_calling_ae_not_allowed_is_rejected(start_scp: StartScp) -> None:
 
 
 def test_peer_address_not_allowed_is_rejected(start_scp: StartScp) -> None:
-    scp = start_scp(dicom_allowed_hosts=("10.255.0.1",))
-    responses, proc = storescu(scp.port, SAMPLE)
+    scp = start_scp(dicom_allowed_peers=("CART1@10.255.0.0/24",))
+    responses, proc = storescu(scp.port, SAMPLE, aet="CART1")
     assert responses == [] and "Association Rejected" in proc.stdout + proc.stderr
     detail = json.loads(_events(scp.settings, "ecgread.dicom.association.rejected")[0]
                         .detail_json)
-    assert detail["reason"] == "peer address not allowed"
+    assert detail["reason"] == "calling AE not allowed from this address"
+    assert detail["diagnostic"] == "NO_REASON_GIVEN"
 
 
 def test_hand_off_failure_keeps_success(start_scp: StartScp) -> None:

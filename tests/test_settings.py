@@ -14,12 +14,13 @@ def test_defaults_are_embedded():
 
 
 def test_environment_then_overrides():
-    env = {"ECGREAD_DICOM_PORT": "104", "ECGREAD_DICOM_ALLOWED_AES": "CART1, CART2",
+    env = {"ECGREAD_DICOM_PORT": "104",
+           "ECGREAD_DICOM_ALLOWED_PEERS": "CART1@10.0.0.5, CART2@10.0.1.0/24",
            "ECGREAD_HOME": "/data/ecg", "ECGREAD_RETRY_INITIAL_S": "2.5"}
     s = load_settings({"dicom_port": 11113, "hl7_port": None}, environ=env)
     assert s.dicom_port == 11113  # the command line wins over the environment
     assert s.hl7_port == 2575  # None means "not given"
-    assert s.dicom_allowed_aes == ("CART1", "CART2")
+    assert s.dicom_allowed_peers == ("CART1@10.0.0.5", "CART2@10.0.1.0/24")
     assert s.home == Path("/data/ecg") and s.store_dir == Path("/data/ecg/store")
     assert s.retry_initial_s == 2.5
 

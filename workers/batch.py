@@ -268,10 +268,11 @@ def _archive_report(folder: OutputFolder) -> Path | None:
 def _reread_stored(settings: Settings, since: datetime | None, until: datetime | None,
                    deliver: bool) -> int:
     from ecgread.audit import queries
-    from ecgread.audit.db import migrate, session_scope
+    from ecgread.audit.anchor import open_audit
+    from ecgread.audit.db import session_scope
     from ecgread.workers.read_job import read_ecg
 
-    migrate(settings.audit_url)
+    open_audit(settings)
     from ecgread.workers.batch_tasks import ARCHIVE_PREFIX
 
     with session_scope(settings.audit_url) as s:

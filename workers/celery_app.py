@@ -24,6 +24,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
+from ecgread.audit.anchor import use_anchor
 from ecgread.config.settings import Settings
 from ecgread.workers.queues import (
     CRITICAL_DELIVERIES_QUEUE,
@@ -73,5 +74,6 @@ def make_celery(settings: Settings) -> Celery:
         task_routes={READ_TASK: {"queue": READS_QUEUE, "routing_key": READS_QUEUE}},
     )
     app.conf.ecgread_settings = settings
+    use_anchor(settings)  # the tasks' events are signed with the audit key
     register_tasks(app)
     return app

@@ -168,13 +168,15 @@ def _claim(settings: Settings, delivery_id: int, now: datetime) -> tuple[Deliver
 
 def _send_ehr(settings: Settings, payload: Path) -> tuple[AttemptResult, str]:
     from ecgread.integration.mllp_client import MllpClient
+    from ecgread.integration.security import client_context
 
     key = (settings.ehr_host, settings.ehr_port)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            client = _clients[key] = MllpClient(settings.ehr_host, settings.ehr_port,
-                                                settings.ack_timeout_s)
+            client = _clients[key] = MllpClient(
+                settings.ehr_host, settings.ehr_port, settings.ack_timeout_s,
+                client_context(settings) if settings.ehr_tls else None)
         lock = _send_locks.setdefault(key, threading.Lock())
     assert isinstance(client, MllpClient)
     with lock:  # one message in flight per connection

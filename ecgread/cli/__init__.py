@@ -372,20 +372,25 @@ def _audit_filters(args: argparse.Namespace) -> None:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from ecgread.audit import queries
-    from ecgread.audit.db import migrate, session_scope
-    from ecgread.audit.events import verify_chain
+    from ecgread.audit.anchor import open_audit
+    from ecgread.audit.db import session_scope
+    from ecgread.audit.verify import verify
     from ecgread.cli.startup import require_existing_database
 
     _audit_filters(args)
     settings = _settings(args)
     require_existing_database(settings)
-    migrate(settings.audit_url)  # an older schema is brought up to date, never created
+    anchor = open_audit(settings)  # an older schema is brought up to date, never created
     with session_scope(settings.audit_url) as s:
         if args.what == "verify":
-            problems = verify_chain(s)
+            notes: list[str] = []
+            problems = verify(s, anchor, notes)
+            for note in notes:
+                print(f"note: {note}")
             for p in problems:
                 print(p)
-            print("event chain intact" if not problems else f"{len(problems)} problem(s)")
+            print("audit trail intact: event chain, signatures, checkpoints, sealed rows"
+                  if not problems else f"{len(problems)} problem(s)")
             return 1 if problems else 0
         rows: list[Any]
         if args.what == "received":

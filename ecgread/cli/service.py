@@ -2,6 +2,10 @@
 
 Start-up order matters for "nothing is lost": migrate the database, start the dispatcher,
 re-submit ECGs that were received but not finished, then open the listeners.
+
+Before anything, production mode is checked (allowlists, bind addresses, audit key:
+:func:`ecgread.integration.security.check_production`); the audit chain gets a signed
+checkpoint at start and at stop.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecgread.audit.anchor import use_anchor
+from ecgread.audit.db import session_scope
+from ecgread.audit.events import checkpoint
 from ecgread.config.settings import Settings, mask_secret
 from ecgread.errors import ConfigError
 from ecgread.workers.dispatch import Dispatcher, make_dispatcher
@@ -46,6 +53,15 @@ class Service:
         for t in self.threads:
             t.join(timeout=10)
         self.dispatcher.close()
+        _checkpoint(self.settings, "stop")
+
+
+def _checkpoint(settings: Settings, reason: str) -> None:
+    try:
+        with session_scope(settings.audit_url) as session:
+            checkpoint(session, reason)
+    except Exception as exc:  # noqa: BLE001  never blocks a start or a stop
+        log.error("audit checkpoint (%s) not written: %s", reason, type(exc).__name__)
 
 
 def _verify_models(settings: Settings) -> None:
@@ -73,11 +89,18 @@ def start(settings: Settings, *, outbox_poll_s: float = 2.0) -> Service:
         results_destination,
     )
     from ecgread.integration import dicom_scp, hl7_listener
+    from ecgread.integration.object_store import private_dir
     from ecgread.integration.recovery import unfinished_ecgs
+    from ecgread.integration.security import check_production
     from ecgread.workers.outbox import run_outbox
 
+    check_production(settings)
     prepare_home(settings)
+    for d in (settings.home, settings.store_dir, settings.reports_dir, settings.outbox_dir):
+        private_dir(d)
+    use_anchor(settings)  # before the migration, as open_audit does
     migrate_database(settings)
+    _checkpoint(settings, "start")
     try:
         check_broker(settings)
     except ConfigError as exc:  # one line, and serve goes on: ECGs are taken and stored,
