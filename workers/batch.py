@@ -213,7 +213,11 @@ def _read_files(settings: Settings, paths: list[Path], out: Path, jobs: int, pdf
                                            smoothing=0.1) as bar:
         def collect(block: bool) -> None:
             for entry in folder.append(runner.finished(block)):
-                counts["failed" if entry["status"] == "failed" else "read"] += 1
+                failed_now = entry["status"] == "failed"
+                counts["failed" if failed_now else "read"] += 1
+                if failed_now:  # also in results.jsonl; the file name only, no patient data
+                    bar.write(f"{Path(entry['source']).name}: error: {entry.get('error')}",
+                              file=sys.stderr)
                 bar.update(1)
 
         chunk: list[tuple[str, str]] = []
