@@ -8,8 +8,9 @@ share them.
 
 - :func:`scale_gain`: amplitude x factor (one factor, or one per lead).
 - :func:`resample`: another sampling rate (polyphase, anti-aliased).
-- :func:`add_mains`: 50 or 60 Hz interference.
-- :func:`add_baseline_wander`: slow sinusoidal baseline drift (respiration, electrode).
+- :func:`add_mains`: 50 or 60 Hz interference (one amplitude, or one per lead).
+- :func:`add_baseline_wander`: slow sinusoidal baseline drift (respiration, electrode; one
+  drift, or one per lead).
 - :func:`add_emg_noise`: EMG-like noise (white noise high-passed at 20 Hz) in one lead.
 - :func:`flatten_lead`: one lead off (a flat line with 1 µV of amplifier noise).
 - :func:`keep_leads`: a subset of the leads (e.g. a two-lead monitor record).
@@ -79,18 +80,38 @@ def resample(ecg: Ecg, sampling_rate_hz: float) -> Ecg:
     return _with(ecg, y, sampling_rate_hz=float(sampling_rate_hz))
 
 
-def add_mains(ecg: Ecg, frequency_hz: float = 50.0, amplitude_uv: float = 100.0,
-              phase_rad: float = 0.0) -> Ecg:
-    """A ``frequency_hz`` sinusoid of peak amplitude ``amplitude_uv`` (µV) in every lead."""
-    hum = amplitude_uv * np.sin(2 * np.pi * frequency_hz * _time_s(ecg) + phase_rad)
-    return _with(ecg, ecg.signal_uv + hum[None, :])
+def _per_lead(ecg: Ecg, value: float | Sequence[float], name: str) -> np.ndarray:
+    """``value`` as a (leads, 1) column: one value for every lead, or one per lead."""
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim == 1 and v.size != len(ecg.lead_names):
+        raise ValueError(f"{v.size} values of {name} for {len(ecg.lead_names)} leads")
+    return v.reshape(-1, 1) if v.ndim == 1 else np.full((len(ecg.lead_names), 1), float(v))
 
 
-def add_baseline_wander(ecg: Ecg, peak_to_peak_uv: float = 1000.0, frequency_hz: float = 0.3,
-                        phase_rad: float = 0.0) -> Ecg:
-    """A slow sinusoidal drift of ``peak_to_peak_uv`` (µV) at ``frequency_hz`` in every lead."""
-    drift = 0.5 * peak_to_peak_uv * np.sin(2 * np.pi * frequency_hz * _time_s(ecg) + phase_rad)
-    return _with(ecg, ecg.signal_uv + drift[None, :])
+def _sinusoid(ecg: Ecg, amplitude: float | Sequence[float], frequency_hz: float | Sequence[float],
+              phase_rad: float | Sequence[float]) -> np.ndarray:
+    """(leads, samples) amplitude * sin(2 pi f t + phase), each parameter scalar or per lead."""
+    wave: np.ndarray = _per_lead(ecg, amplitude, "amplitude") * np.sin(
+        2 * np.pi * _per_lead(ecg, frequency_hz, "frequency") * _time_s(ecg)[None, :]
+        + _per_lead(ecg, phase_rad, "phase"))
+    return wave
+
+
+def add_mains(ecg: Ecg, frequency_hz: float | Sequence[float] = 50.0,
+              amplitude_uv: float | Sequence[float] = 100.0,
+              phase_rad: float | Sequence[float] = 0.0) -> Ecg:
+    """A ``frequency_hz`` sinusoid of peak amplitude ``amplitude_uv`` (µV) in every lead
+    (each parameter one value for every lead, or one per lead)."""
+    return _with(ecg, ecg.signal_uv + _sinusoid(ecg, amplitude_uv, frequency_hz, phase_rad))
+
+
+def add_baseline_wander(ecg: Ecg, peak_to_peak_uv: float | Sequence[float] = 1000.0,
+                        frequency_hz: float | Sequence[float] = 0.3,
+                        phase_rad: float | Sequence[float] = 0.0) -> Ecg:
+    """A slow sinusoidal drift of ``peak_to_peak_uv`` (µV) at ``frequency_hz`` in every lead
+    (each parameter one value for every lead, or one per lead)."""
+    half = 0.5 * _per_lead(ecg, peak_to_peak_uv, "peak_to_peak_uv")
+    return _with(ecg, ecg.signal_uv + half * _sinusoid(ecg, 1.0, frequency_hz, phase_rad))
 
 
 def add_emg_noise(ecg: Ecg, lead: str, rms_uv: float = 100.0, seed: int = 0) -> Ecg:

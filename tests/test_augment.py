@@ -88,6 +88,23 @@ def test_baseline_wander_is_slow_and_of_the_given_size() -> None:
     assert _spectrum_peak_hz(diff, 500.0) == pytest.approx(0.3, abs=0.1)
 
 
+def test_mains_and_wander_per_lead() -> None:
+    amp = np.zeros(12)
+    amp[[2, 7]] = [50.0, 200.0]
+    hz = np.where(np.arange(12) == 7, 60.0, 50.0)
+    diff = (augment.add_mains(ECG, hz, amp).signal_uv - ECG.signal_uv).astype(np.float64)
+    assert np.abs(np.delete(diff, [2, 7], axis=0)).max() == 0.0
+    assert np.sqrt(np.mean(diff[2] ** 2)) == pytest.approx(50.0 / np.sqrt(2), rel=0.005)
+    assert _spectrum_peak_hz(diff[2], 500.0) == pytest.approx(50.0, abs=0.1)
+    assert np.sqrt(np.mean(diff[7] ** 2)) == pytest.approx(200.0 / np.sqrt(2), rel=0.005)
+    assert _spectrum_peak_hz(diff[7], 500.0) == pytest.approx(60.0, abs=0.1)
+    drift = augment.add_baseline_wander(ECG, np.linspace(0.0, 1100.0, 12), 0.3)
+    ptp = np.ptp((drift.signal_uv - ECG.signal_uv).astype(np.float64), axis=1)
+    assert np.allclose(ptp, np.linspace(0.0, 1100.0, 12), rtol=0.01, atol=0.5)
+    with pytest.raises(ValueError):
+        augment.add_mains(ECG, 50.0, [1.0, 2.0])
+
+
 def test_emg_noise_goes_into_one_lead_at_the_given_rms_and_is_seeded() -> None:
     out = augment.add_emg_noise(ECG, "V2", 150.0, seed=4)
     diff = (out.signal_uv - ECG.signal_uv).astype(np.float64)
