@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgread.integration import ludb
 from bench.delineation_ludb import format_rows, targets_report
+from ecgread.integration import ludb
 from ecgread.models.results import Wave
 from ecgread.models.scoring import DelineationScore, score_delineation
 

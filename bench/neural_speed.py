@@ -67,10 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'network, batch 1':<34} {1000 * t1:8.1f} {1 / t1:8.1f}")
     print(f"{'network, batch 64':<34} {1000 * t64:8.1f} {1 / t64:8.1f}")
     if not args.no_analyze:
+        from ecgread.errors import ConfigError
         from ecgread.models.analysis import analyze
         from ecgread.models.dsp_config import AnalysisConfig
-
-        from ecgread.errors import ConfigError
         from ecgread.models.neural.delineation import delineate_neural
 
         def composed(e, mode):  # type: ignore[no-untyped-def]

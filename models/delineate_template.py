@@ -19,8 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from ecgread.models.beats import median_windows
-from ecgread.models.delineate_core import (delineate_beats, lead_qrs_uv, nanmedian,
-                                           p_presence, p_reference_beats, p_window)
+from ecgread.models.delineate_core import (
+    delineate_beats,
+    lead_qrs_uv,
+    nanmedian,
+    p_presence,
+    p_reference_beats,
+    p_window,
+)
 from ecgread.models.dsp_config import DelineationConfig
 
 MIN_TEMPLATE_BEATS = 3

@@ -12,8 +12,15 @@ import numpy as np
 
 from ecgread.models.analysis import Analysis
 from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
-from ecgread.models.results import (Beat, GlobalMeasurements, LeadAmplitudes, LeadQuality, Quality,
-                            RhythmFeatures, Wave)
+from ecgread.models.results import (
+    Beat,
+    GlobalMeasurements,
+    LeadAmplitudes,
+    LeadQuality,
+    Quality,
+    RhythmFeatures,
+    Wave,
+)
 from ecgread.models.rhythm import atrial_waves
 from ecgread.models.rr import rr_irregularity_robust
 

@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,9 +83,9 @@ def _drain(settings, passes: int = 50) -> None:
 
 
 def _far_future():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc) + timedelta(days=1)
+    return datetime.now(UTC) + timedelta(days=1)
 
 
 def test_aa_is_delivered_once_and_audited(settings, receiver):

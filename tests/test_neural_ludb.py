@@ -12,11 +12,10 @@ pytestmark = pytest.mark.ludb
 
 def test_network_detects_waves_on_held_out_records(ludb_dir: Path) -> None:
     from ecgread.integration import ludb
-    from ecgread.models.neural.masks_to_waves import masks_to_waves
     from ecgread.models.neural.delineation import predict_masks_many
+    from ecgread.models.neural.masks_to_waves import masks_to_waves
     from ecgread.models.scoring import DelineationScore, score_delineation
     from ecgread.workers.training.train_delineator import split_records
-
     from tests.neural_helpers import shipped_models
 
     d = shipped_models().delineator

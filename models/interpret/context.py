@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ecgread.models.analysis_result import Analysis
-from ecgread.models.results import Certainty, Evidence, Wave
 from ecgread.models.interpret.evidence import holds
 from ecgread.models.interpret.values import qrs_t_pairs, resolve
+from ecgread.models.results import Certainty, Evidence, Wave
 
 Span = tuple[float, float]
 MAX_SPANS = 12

@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import torch.nn.functional as F
 
-    from ecgread.workers.training.classifier_net import EcgClassifier, export_classifier
     from ecgread.workers.model_registry import sha256_of
+    from ecgread.workers.training.classifier_net import EcgClassifier, export_classifier
 
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)

@@ -35,8 +35,14 @@ from __future__ import annotations
 
 from ecgread.models.catalogue import limit, normal_range
 from ecgread.models.interpret.context import Ctx, Finding
-from ecgread.models.rhythm import (AF_IRREGULARITY, AF_IRREGULARITY_WITH_P, AF_PR_SPREAD_MS,
-                                   P_CONFIDENCE, P_PRESENT_RATIO, SINUS_P_AXIS_DEG)
+from ecgread.models.rhythm import (
+    AF_IRREGULARITY,
+    AF_IRREGULARITY_WITH_P,
+    AF_PR_SPREAD_MS,
+    P_CONFIDENCE,
+    P_PRESENT_RATIO,
+    SINUS_P_AXIS_DEG,
+)
 
 #: Thresholds tuned on the LUDB 'tune' split only (bench/interpretation_ludb.py).
 REGULAR_IRREGULARITY = 0.08  # below it, regular (junctional, SVT)
