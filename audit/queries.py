@@ -1,8 +1,9 @@
 """The questions users ask of the audit trail, as plain functions returning rows.
 
-Who sent what (``received``), which ECGs could not be read (``failed_ecgs``), what was read with which versions (``reads``), what was
-sent where and acknowledged (``deliveries``), which orders are still waiting
-(``orders``), and the event history of one ECG or message (``events``).
+Who sent what (``received``), which ECGs could not be read (``failed_ecgs``), what was
+read with which versions (``reads``), what was sent where and acknowledged
+(``deliveries``), which orders are still waiting (``orders``), and the event history of
+one ECG or message (``events``).
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"speed on one core: {what}, {len(ecg.lead_names)} leads, {ecg.duration_s:.0f} s, "
           f"{ecg.sampling_rate_hz:g} Hz")
     print("ours (analyze) = the default, fused delineator; 'dsp only' = the DSP engine alone")
-    print(f"{'method':<16} {'runs':>5} {'median ms':>10} {'p90 ms':>8} {'ECGs/s':>8}  target >= 50/s")
+    print(f"{'method':<16} {'runs':>5} {'median ms':>10} {'p90 ms':>8} {'ECGs/s':>8}  "
+          "target >= 50/s")
     for name, t in rows:
         med = float(np.median(t))
         verdict = "met" if 1.0 / med >= 50 else "NOT met"

@@ -83,7 +83,7 @@ def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray) -> np.ndarray:
 
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     keep = np.ones(n, bool)
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=True):
         keep[max(0, int(s)):max(0, min(n, int(e) + 1))] = False
     return keep
 

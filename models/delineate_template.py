@@ -145,8 +145,9 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     """Template-guided delineation of a whole record (see the module docstring).
 
     Returns (points (3, 3, leads, beats), global QRS onset and offset per beat, P
-    presence per beat, P coherence, P-wave votes per lead), or None with fewer than ``MIN_TEMPLATE_BEATS``
-    dominant beats inside the record (the caller then delineates beat by beat).
+    presence per beat, P coherence, P-wave votes per lead), or None with fewer than
+    ``MIN_TEMPLATE_BEATS`` dominant beats inside the record (the caller then delineates beat
+    by beat).
     """
     ms = fs / 1000.0
     n_leads, n = xq.shape

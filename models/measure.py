@@ -127,7 +127,7 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
         else:
             labels.append("S" if "S" not in labels else "S'")
     last_r = None
-    for lab, part in zip(labels, parts):
+    for lab, part in zip(labels, parts, strict=True):
         if lab == "Q":
             q, q_ms = part[3], (part[1] + 1) / ms
         elif lab == "R":

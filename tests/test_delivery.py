@@ -34,7 +34,8 @@ from tests.conftest import REPO
 
 
 def _oru(control_id: str, patient_id: str) -> str:
-    return (f"MSH|^~\\&|ECGREAD|CARDIOLOGY|EHR|HOSP|20260101000000||ORU^R01^ORU_R01|{control_id}|P|2.5.1\r"
+    return ("MSH|^~\\&|ECGREAD|CARDIOLOGY|EHR|HOSP|20260101000000||ORU^R01^ORU_R01|"
+            f"{control_id}|P|2.5.1\r"
             f"PID|1||{patient_id}\rOBR|1\rOBX|1|NM|8867-4^Heart rate^LN||72|/min\r")
 
 

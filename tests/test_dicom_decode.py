@@ -283,7 +283,8 @@ def test_supported_sop_classes() -> None:
        seed=st.integers(0, 1000))
 def test_physical_value_formula_holds(sensitivity: float, correction: float, baseline: int,
                                       units: str, seed: int) -> None:
-    """raw x sensitivity x correction + baseline (PS3.3 C.10.9.1.4.3), in µV, for any calibration."""
+    """raw x sensitivity x correction + baseline (PS3.3 C.10.9.1.4.3), in µV, for any
+    calibration."""
     factor_to_units = 1.0 if units == "uV" else 1e-3
     spec = GroupSpec(leads=("I", "II"), duration_s=1.0, sensitivity=sensitivity * factor_to_units,
                      correction=correction, baseline=float(baseline), units=units)

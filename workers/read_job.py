@@ -271,7 +271,8 @@ def _fail(settings: Settings, sop_instance_uid: str, ecg_id: int, reason: str,
         patient_id = context.patient_id
         control_id = uuid.uuid4().hex[:20]
         oru = build_failure_oru(context, reason, settings, control_id, __version__)
-        oru_path = settings.reports_dir / f"{safe_key(sop_instance_uid)}.failed.{control_id}.oru.hl7"
+        oru_name = f"{safe_key(sop_instance_uid)}.failed.{control_id}.oru.hl7"
+        oru_path = settings.reports_dir / oru_name
         write_durably(oru_path, oru.encode())
     with session_scope(settings.audit_url) as session:
         read = _ingest_read(session, ecg_id) if ingest else None

@@ -112,10 +112,12 @@ def run_demo(settings: Settings, file: Path | None) -> int:
     with session_scope(settings.audit_url) as s:
         seen = s.exec(select(EcgRecord).where(EcgRecord.sop_instance_uid == sop_uid)).first()
     try:
-        print(f"1. listeners up: DICOM {settings.dicom_ae_title} on 127.0.0.1:{service.dicom_port}, "
-              f"HL7 MLLP on 127.0.0.1:{service.hl7_port}")
-        print(f"2. order ORM^O01 sent over MLLP: ACK {_send_order(service.hl7_port, _order_for(path))}")
-        print(f"3. ECG {path.name} sent by C-STORE: {_send_dicom(settings, service.dicom_port, path)}")
+        print(f"1. listeners up: DICOM {settings.dicom_ae_title} on "
+              f"127.0.0.1:{service.dicom_port}, HL7 MLLP on 127.0.0.1:{service.hl7_port}")
+        ack = _send_order(service.hl7_port, _order_for(path))
+        print(f"2. order ORM^O01 sent over MLLP: ACK {ack}")
+        status = _send_dicom(settings, service.dicom_port, path)
+        print(f"3. ECG {path.name} sent by C-STORE: {status}")
         if seen is not None:
             print(f"   duplicate: this ECG (SOP Instance UID {sop_uid}) was already received "
                   f"in {settings.home}; it is not read again, the stored read is shown below "
@@ -143,7 +145,8 @@ def run_demo(settings: Settings, file: Path | None) -> int:
             deliveries = list(s.exec(select(Delivery).where(Delivery.read_id == read.id)))
         result = json.loads(read.result_json or "{}")
         m = result.get("measurements", {})
-        print(f"4. read in {read.duration_ms:.0f} ms (order {'matched' if rec.order_id else 'not matched'}):")
+        matched = "matched" if rec.order_id else "not matched"
+        print(f"4. read in {read.duration_ms:.0f} ms (order {matched}):")
         print("   " + ", ".join(f"{k}={v}" for k, v in m.items()))
         for st in result.get("statements", []):
             print(f"   - {st['text']} ({st['certainty']})")

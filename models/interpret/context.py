@@ -113,4 +113,4 @@ class Ctx:
 
     def rr(self) -> list[Span]:
         r = [b.r_s for b in self.a.beats]
-        return list(zip(r[:-1], r[1:]))
+        return list(zip(r[:-1], r[1:], strict=True))

@@ -98,7 +98,8 @@ def lead_waves(probs: np.ndarray, sampling_rate_hz: float, signal_uv: np.ndarray
             score = probs[cls][idx].astype(np.float64)
         pk = a + np.argmax(np.where(inside, score, -np.inf), axis=1)
         found.extend(Wave(wave, float(x) / fs,  # type: ignore[arg-type]
-                          float(y) / fs, float(z - 1) / fs) for x, y, z in zip(a, pk, b))
+                          float(y) / fs, float(z - 1) / fs)
+                     for x, y, z in zip(a, pk, b, strict=True))
     return tuple(sorted(found, key=lambda w: w.onset_s))
 
 

@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     fold = np.array([t[2] for t in table])
     tr = (fold != args.val_fold) & (fold != args.test_fold)
     va, te = fold == args.val_fold, fold == args.test_fold
+    positives = dict(zip(labels, y[tr].sum(0).astype(int).tolist(), strict=True))
     print(f"{tr.sum()} train, {va.sum()} validation, {te.sum()} test ECGs; positives per "
-          f"label (train): {dict(zip(labels, y[tr].sum(0).astype(int).tolist()))}", flush=True)
+          f"label (train): {positives}", flush=True)
     widths = tuple(int(w) for w in args.widths.split(","))
     model = EcgClassifier(len(leads), len(labels), widths)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
