@@ -17,17 +17,21 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ecgread.audit.db import session_scope
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
 from ecgread.config.settings import Settings
+from ecgread.errors import ConfigError
 
 
 def _sample_ecg() -> Path:
     from pydicom.data import get_testdata_file
 
-    return Path(get_testdata_file("waveform_ecg.dcm"))
+    found = get_testdata_file("waveform_ecg.dcm")
+    if not isinstance(found, str):  # None when pydicom's test files are not installed
+        raise ConfigError("pydicom's sample ECG (waveform_ecg.dcm) is missing: give a FILE")
+    return Path(found)
 
 
 def _order_for(path: Path) -> bytes:
@@ -140,7 +144,10 @@ def run_demo(settings: Settings, file: Path | None) -> int:
                       f"{rec.state_detail if rec else ''}", file=sys.stderr)
                 return 1
             read = s.exec(select(EcgRead).where(EcgRead.ecg_id == rec.id)
-                          .order_by(EcgRead.id.desc())).first()  # type: ignore[union-attr]
+                          .order_by(col(EcgRead.id).desc())).first()
+            if read is None:
+                print("4. read did not finish: no read recorded", file=sys.stderr)
+                return 1
             report = s.exec(select(Report).where(Report.read_id == read.id)).first()
             deliveries = list(s.exec(select(Delivery).where(Delivery.read_id == read.id)))
         result = json.loads(read.result_json or "{}")

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     pos = y[tr].mean(0).clip(1e-3, 1 - 1e-3)
     pos_weight = torch.from_numpy(((1 - pos) / pos).clip(1, 20)).float()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    best = (float("inf"), None)
+    best: tuple[float, dict[str, torch.Tensor] | None] = (float("inf"), None)
     for epoch in range(args.epochs):
         model.train()
         idx = rng.permutation(np.flatnonzero(tr))

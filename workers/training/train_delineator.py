@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         return loss, acc
 
     history: list[dict[str, float]] = []
-    best = (float("inf"), 0, None)
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
     n_tr, n = xtr.shape
     for step in range(1, args.steps + 1):
         rows = rng.integers(0, n_tr, args.batch)
