@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from ecgread.models.analysis_result import Analysis
+from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
 from ecgread.models.interpret import INTERPRET_VERSION, interpret
 from ecgread.models.neural.delineation import delineator_of
 from ecgread.models.neural.inference import NeuralModels
 from ecgread.models.results import (
-    MEASUREMENT_NAMES,
     Beat,
     GlobalMeasurements,
     LeadAmplitudes,

@@ -193,8 +193,8 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     prev_t_off[1:] = np.where(np.isfinite(t_off_med[:-1]), t_off_med[:-1], -np.inf)
     if np.isfinite(t_off_med[0]):
         prev_t_off[0] = t_off_med[0] - rr_prev[0] * fs
-    xpw, ppre, p_lo, g_on_p = p_window(xt, r, fs, L, cfg, np.nan_to_num(q_on, nan=r - 40 * ms),
-                                       prev_t_off, rr_prev)
+    q_on_or_guess = np.where(np.isnan(q_on), r - 40 * ms, q_on)  # finite where not NaN
+    xpw, ppre, p_lo, g_on_p = p_window(xt, r, fs, L, cfg, q_on_or_guess, prev_t_off, rr_prev)
     ref = p_reference_beats(r, dom)
     present, coherence, votes = p_presence(xpw, ppre, p_lo, fs, cfg, ref, g_on_p,
                                            lead_qrs_uv(xq, r, fs, L, ref))

@@ -154,7 +154,7 @@ def fuse(dsp: dict[str, tuple[Wave, ...]], net: dict[str, tuple[Wave, ...]],
     if paced and rule.paced == "dsp-presence":
         keep = {f: dataclasses.replace(getattr(rule, f), presence="dsp", peak="dsp")
                 for f in ("p", "qrs", "t")}
-        rule = dataclasses.replace(rule, **keep)  # type: ignore[arg-type]
+        rule = dataclasses.replace(rule, **keep)
     out: dict[str, tuple[Wave, ...]] = {}
     for lead in dsp.keys() | net.keys():
         out[lead] = fuse_lead(dsp.get(lead, ()), net.get(lead, ()), rule)

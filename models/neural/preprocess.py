@@ -42,7 +42,8 @@ def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     if abs(fs_in_hz - fs_out_hz) < 1e-9:
         return np.asarray(x, dtype=np.float64)
     ratio = Fraction(fs_out_hz / fs_in_hz).limit_denominator(1000)
-    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    out: np.ndarray = resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    return out
 
 
 def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
@@ -119,7 +120,7 @@ def to_input_rate(probs: np.ndarray, n_samples: int, sampling_rate_hz: float,
     lo = np.clip(np.floor(pos).astype(int), 0, probs.shape[-1] - 1)
     hi = np.clip(lo + 1, 0, probs.shape[-1] - 1)
     w = (pos - lo).astype(probs.dtype)
-    out = np.take(probs, lo, axis=-1)
+    out: np.ndarray = np.take(probs, lo, axis=-1)
     step = np.take(probs, hi, axis=-1)
     step -= out
     step *= w

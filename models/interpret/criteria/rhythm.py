@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from ecgread.models.catalogue import limit, normal_range
 from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.results import Certainty
 from ecgread.models.rhythm import (
     AF_IRREGULARITY,
     AF_IRREGULARITY_WITH_P,
@@ -170,7 +171,7 @@ def _atrial(c: Ctx, with_p, conf) -> list[Finding]:  # type: ignore[no-untyped-d
             if tachy := c.ev("heart_rate_bpm", RATE_HIGH.criterion, spans=c.rr()):
                 return [Finding("AT", "probable", (with_p, conf, axis, inverted, tachy))]
             return [Finding("EAR", "probable", (with_p, conf, axis, inverted))]
-    certainty = "definite" if sinus_axis and upright_ii else "probable"
+    certainty: Certainty = "definite" if sinus_axis and upright_ii else "probable"
     base = (with_p, conf) + tuple(e for e in (sinus_axis, upright_ii) if e)
     rr = c.rr()
     if brady := c.ev("heart_rate_bpm", RATE_LOW.criterion, spans=rr):
