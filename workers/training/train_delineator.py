@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         return out
 
     history: list[dict[str, float]] = []
-    best = (float("inf"), 0, None)
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
     n_tr = xtr.shape[0]
     n = min(xtr.shape[1], rtr.shape[1] // k_raw)
     window = args.crop + 2 * margin  # network samples: the crop and its context
@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     export_onnx(model, str(args.out))
     seconds = time.perf_counter() - t_start
     meta = {"architecture": "DelineationUNet", "widths": list(widths), "kernel": args.kernel,
-            "parameters": n_parameters(model), "fs_hz": args.fs, "steps": args.steps, "batch": args.batch,
-            "crop_samples": args.crop, "lr": args.lr, "seed": args.seed,
+            "parameters": n_parameters(model), "fs_hz": args.fs, "steps": args.steps,
+            "batch": args.batch, "crop_samples": args.crop, "lr": args.lr, "seed": args.seed,
             "threads": args.threads, "augmentation_kind": args.augmentation,
             "margin_samples": margin,
             "augmentation": asdict(aug) if aug is not None else None,
