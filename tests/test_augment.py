@@ -168,3 +168,23 @@ def test_resample_then_gain_commute(rate: float, g: float) -> None:
     a = augment.scale_gain(augment.resample(ECG, rate), g).signal_uv
     b = augment.resample(augment.scale_gain(ECG, g), rate).signal_uv
     assert np.allclose(a, b, rtol=1e-4, atol=0.05 * g)
+
+
+def test_training_augmentation_is_seeded_and_prepared_as_at_inference() -> None:
+    from ecgread.models.neural.preprocess import padded_length
+    from ecgread.workers.training.train_delineator import (
+        AcquisitionAugmentation,
+        augment_acquisition,
+    )
+
+    x = ECG.signal_uv[:, :2560]
+    aug = AcquisitionAugmentation(dropout_probability=0.5)
+    a, drop_a = augment_acquisition(x, 500.0, np.random.default_rng(7), aug)
+    b, drop_b = augment_acquisition(x, 500.0, np.random.default_rng(7), aug)
+    c, _ = augment_acquisition(x, 500.0, np.random.default_rng(8), aug)
+    assert np.array_equal(a, b) and np.array_equal(drop_a, drop_b)
+    assert not np.array_equal(a, c)
+    assert a.dtype == np.float32 and a.shape == (12, padded_length(1280))
+    assert drop_a.any() and not drop_a.all()
+    # a dropped lead is the 1 µV flat line, below the 20 µV normalisation floor
+    assert np.abs(a[drop_a]).max() < 0.5 < np.abs(a[~drop_a]).max()
