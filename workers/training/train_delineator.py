@@ -18,6 +18,20 @@ bit-identical from run to run: same seed, deterministic torch algorithms)::
     .venv/bin/python -m ecgread.workers.training.train_delineator \
         --out models/weights/ludb_unet1d.onnx
 
+Augmentation (``--augmentation``): 'normalised' (the default, the shipped 1.1.0 recipe)
+varies gain, noise, wander and 50 Hz hum on the prepared input, so the amplitude the network
+learns is LUDB's (every lead rescaled to ~1 mV peak to peak). 'acquisition' (issue 10)
+undoes that instead: each crop is taken in µV with ``--margin`` samples of context, goes
+through :class:`AcquisitionAugmentation` (the pure transformations of
+:mod:`ecgread.models.augment`: per-lead gain 0.3-3x, resampling 250-1000 Hz, wander, 50/60 Hz
+mains, EMG noise, lead dropout) and then through :func:`prepare`, as at inference; model
+selection uses the mean validation loss of the records as recorded and of one augmented
+copy. It was tried and not shipped (``models/weights/MODEL_CARD.md``, "Retraining with
+acquisition augmentation")::
+
+    .venv/bin/python -m ecgread.workers.training.train_delineator \
+        --augmentation acquisition --steps 3000 --threads 1 --out /tmp/candidate.onnx
+
 Writes the ONNX file, ``<out>.json`` (hyper-parameters, split, validation history,
 seconds) and prints per-class validation scores.
 """
@@ -269,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
     n_tr = xtr.shape[0]
-    n = min(xtr.shape[1], rtr.shape[1] // k_raw)
+    # acquisition: a window must lie inside the µV record (the prepared rows are padded)
+    n = xtr.shape[1] if aug is None else min(xtr.shape[1], rtr.shape[1] // k_raw)
     window = args.crop + 2 * margin  # network samples: the crop and its context
     span = np.arange(args.crop)
     for step in range(1, args.steps + 1):
