@@ -139,6 +139,32 @@ def test_the_automatic_read_goes_out_preliminary(site: Site) -> None:
     assert obx11 <= {"P", "X"} and "P" in obx11
 
 
+def test_the_web_healthcheck_gets_the_login_page(site: Site) -> None:
+    """`ecgread health web` (the compose web service's healthcheck) against the real app:
+    ok, and no audit event (no patient data seen); a port with nothing on it and a port
+    that is not HTTP (the EHR's MLLP receiver) are problems, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    port = site.base.rsplit(":", 1)[1]
+    events = len(_events(site, "ecgread."))
+
+    def health(web_port: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "ECGREAD_WEB_HOST": "127.0.0.1"}
+        return subprocess.run([sys.executable, "-m", "ecgread", "health", "web", "--web-port",
+                               web_port], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    ok = health(port)
+    assert ok.returncode == 0 and ok.stdout.strip() == "web: ok", ok.stdout + ok.stderr
+    assert len(_events(site, "ecgread.")) == events
+    down = health(str(free_port()))
+    assert down.returncode == 1 and "web: web http://127.0.0.1:" in down.stdout
+    wrong = health(str(site.receiver.port))
+    assert wrong.returncode == 1 and "web: web http://127.0.0.1:" in wrong.stdout
+
+
 def test_pages_need_a_login_and_a_wrong_password_is_refused(browser: Any, site: Site) -> None:
     page = browser.new_page()
     page.goto(site.base + "/worklist")
