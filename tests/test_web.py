@@ -362,3 +362,55 @@ def test_the_second_ecg_of_a_patient_is_compared_with_the_first(
     assert "Compared with the prior ECG" in page.content()
     assert text in page.inner_text("ul.serial-statements")
     page.screenshot(path=str(REPO / "docs" / "web-ecg-serial.png"), full_page=True)
+
+
+def test_worklist_pages_are_in_order_critical_first_then_oldest(tmp_path: Path) -> None:
+    """queries.worklist on a real SQLite database: critical first, then the oldest
+    acquisition (reception time where there is none), read ID last; pages join up without
+    gaps or repeats; signed, failed and batch reads are not listed."""
+    from datetime import timedelta
+
+    from ecgread.audit import queries
+    from ecgread.audit.db import migrate, session_scope
+    from ecgread.audit.tables import EcgRead, EcgRecord, ReadReview, utcnow
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate(url)
+    now = utcnow()
+    with session_scope(url) as s:
+        for i in range(23):
+            acquired = None if i % 5 == 0 else now - timedelta(minutes=(i * 7) % 23)
+            record = EcgRecord(sop_instance_uid=f"1.2.3.{i}", received_at=now - timedelta(
+                minutes=i % 4), acquisition_time=acquired)
+            s.add(record)
+            s.flush()
+            status, trigger = ("failed", "ingest") if i == 3 else ("ok", "ingest")
+            s.add(EcgRead(ecg_id=record.id, status=status, trigger=trigger, critical=i % 6 == 1,
+                          result_json='{"statements": []}'))
+            if i == 4:
+                s.add(EcgRead(ecg_id=record.id, status="ok", trigger="batch",
+                              result_json="{}"))
+        s.flush()
+        signed = s.exec(_select_read(1)).one()
+        s.add(ReadReview(read_id=signed.id, signed_by="cardio"))
+    with session_scope(url) as s:
+        pages = [queries.worklist(s, limit=5, offset=o) for o in range(0, 30, 5)]
+        listed = [row for page in pages for row in page]
+        total, critical = queries.worklist_size(s)
+    keys = [(not read.critical, record.acquisition_time or record.received_at, read.id)
+            for read, record, _ in listed]
+    assert keys == sorted(keys)
+    ids = [read.id for read, _, _ in listed]
+    assert len(ids) == len(set(ids)) == total == 21  # 23, less the failed and the signed one
+    assert critical == sum(1 for read, _, _ in listed if read.critical) == 3
+    assert all(read.trigger == "ingest" and read.status == "ok" for read, _, _ in listed)
+    assert pages[-1] == [] and len(pages[-2]) == 1
+
+
+def _select_read(ecg_index: int) -> Any:
+    from sqlmodel import select
+
+    from ecgread.audit.tables import EcgRead, EcgRecord
+
+    return (select(EcgRead).join(EcgRecord, EcgRecord.id == EcgRead.ecg_id)  # type: ignore[arg-type]
+            .where(EcgRecord.sop_instance_uid == f"1.2.3.{ecg_index}"))
