@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from ecgread.models.results import Evidence, Statement
     from ecgread.reporting.context import ReportContext
 
-__all__ = ["MeasurementRow", "format_value", "measurement_rows", "render_html", "render_pdf"]
+__all__ = ["MeasurementRow", "evidence_view", "format_value", "header_view", "measurement_rows",
+           "render_html", "render_pdf"]
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,9 @@ def _unit_of(name: str) -> tuple[str, str]:
     return next(((sfx, u) for sfx, u in _UNITS if name.endswith(sfx)), ("", ""))
 
 
-def _evidence_view(e: Evidence) -> dict[str, str]:
-    """An evidence item as printed: what was measured, its value, the rule, where."""
+def evidence_view(e: Evidence) -> dict[str, str]:
+    """An evidence item as printed (the PDF, the web view): what was measured, its value,
+    the rule, where."""
     suffix, unit = _unit_of(e.measurement)
     lead, _, field = e.measurement.partition(".")
     if e.measurement.startswith("ai."):
@@ -148,6 +150,8 @@ def _evidence_view(e: Evidence) -> dict[str, str]:
     label = " ".join(_WORDS.get(w, w) for w in label.split(" "))
     label = label[:1].upper() + label[1:]
     value = format_value(e.value, unit)
+    if e.measurement.endswith("_count") and isinstance(e.value, float | int):
+        value = f"{e.value:.0f}"  # a count, not a measured quantity
     sep = "" if unit == "°" else " "
     criterion = _symbols(e.criterion)
     if unit and any(c.isdigit() for c in criterion):
@@ -165,7 +169,7 @@ def _evidence_view(e: Evidence) -> dict[str, str]:
 
 def _evidence_views(evidence: tuple[Evidence, ...]) -> list[dict[str, str]]:
     """Evidence items as printed; a run of items at one place names the place once, last."""
-    views = [_evidence_view(e) for e in evidence]
+    views = [evidence_view(e) for e in evidence]
     for this, after in itertools.pairwise(views):
         if (this["leads"], this["spans"]) == (after["leads"], after["spans"]):
             this["leads"] = this["spans"] = ""
@@ -255,7 +259,8 @@ def _person(xcn: str | None) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
-def _header(ctx: ReportContext) -> dict[str, Any]:
+def header_view(ctx: ReportContext) -> dict[str, Any]:
+    """Who and what the report is for, as printed (the PDF header, the web view's)."""
     sex = {"M": "male", "F": "female"}.get(ctx.patient_sex or "", "sex not recorded")
     order: list[str] = []
     if ctx.placer_order_number:
@@ -343,7 +348,7 @@ def render_html(analysis: Analysis, context: ReportContext, page_size: str = "A4
     view = {
         "page_size": PAGE_SIZES[page_size], "page_class": page_size.lower(),
         "density": density, "css": Markup(_css()),
-        "header": _header(context), "status": _status(context),
+        "header": header_view(context), "status": _status(context),
         "critical": analysis.critical,
         "measurements": measurement_rows(analysis),
         "reasons": sorted({(r.note, r.reason) for r in measurement_rows(analysis) if r.reason}),

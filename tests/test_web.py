@@ -217,6 +217,15 @@ def test_confirm_then_correct_reaches_the_ehr_as_f_then_c(browser: Any, site: Si
     row.locator("a").click()
     page.wait_for_selector("svg.tracing")
     assert "not confirmed" in page.inner_text("#status")
+    # what a cardiologist reads the tracing with: sex and age, the paper scale, evidence
+    # in words and units (not the JSON's names)
+    assert page.inner_text(".demographics").startswith("female · 42 y")
+    assert page.inner_text("#scale").startswith("25 mm/s · 10 mm/mV · 1000 Hz")  # the sample
+    evidence = page.inner_text("ol.statements")
+    assert "heart_rate_bpm" not in evidence and "rhythm.p_wave_ratio" not in evidence
+    if any(e["measurement"] == "heart_rate_bpm" for st in automatic for e in st["evidence"]):
+        assert "Heart rate 61 bpm (in [60, 100] bpm)" in evidence
+    assert "60–100" in page.inner_text("table.measurements")
     assert len(_events(site, "ecgread.web.ecg.viewed")) == viewed + 1
     first = page.locator("ol.statements > li[data-n='1']")
     n_boxes = page.locator("svg.tracing rect.ev[data-statements]").count()
@@ -359,8 +368,11 @@ def test_the_second_ecg_of_a_patient_is_compared_with_the_first(
     wait_until(lambda: any(text in m for m in site.receiver.received), timeout_s=60)
     page = _login(browser, site, "cardio")
     page.goto(f"{site.base}/ecg/{read.id}")
-    assert "Compared with the prior ECG" in page.content()
-    assert text in page.inner_text("ul.serial-statements")
+    assert "Compared with the ECG of 2013-01-25 10:59" in page.inner_text("#serial")
+    assert text in page.inner_text("ol.serial-statements")
+    assert text not in page.inner_text("ol.statements:not(.serial-statements)")
+    qrs = page.locator("table.serial tr", has_text="QRS duration").inner_text().split()
+    assert qrs[-3:] == (["124", "85", "ms"] if corrected else ["85", "85", "ms"])
     page.screenshot(path=str(REPO / "docs" / "web-ecg-serial.png"), full_page=True)
 
 
