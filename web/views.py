@@ -51,7 +51,8 @@ def worklist_item(read: EcgRead, record: EcgRecord, order: Hl7Order | None) -> d
         "acquired": record.acquisition_time or record.received_at,
         "critical": read.critical,
         "priority": "critical" if read.critical else "routine",
-        "statements": [s.get("text", "") for s in result.get("statements", [])],
+        "statements": [s.get("text", "").replace(" -> ", " → ")
+                       for s in result.get("statements", [])],
         "accession": record.accession_number or "",
     }
 
@@ -62,12 +63,14 @@ def _current(session: Any, read_id: int) -> ReadReview | None:
 
 
 def _normal_text(entry: Any, sex: str | None) -> str:
-    """The catalogue's normal range for ``sex`` as printed: "120–200", "≤ 120", or ""."""
+    """The catalogue's normal range for ``sex`` as printed: "120–200", "-30 to 90",
+    "≤ 120", or ""."""
     normal = entry.normal_range(sex)
     if normal is None:
         return ""
     if normal.low is not None and normal.high is not None:
-        return f"{normal.low.threshold:g}–{normal.high.threshold:g}"
+        low, high = normal.low.threshold, normal.high.threshold
+        return f"{low:g} to {high:g}" if low < 0 else f"{low:g}–{high:g}"
     one = normal.low or normal.high
     return one.within.replace("<=", "≤").replace(">=", "≥")
 
