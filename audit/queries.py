@@ -1,8 +1,9 @@
 """The questions users ask of the audit trail, as plain functions returning rows.
 
-Who sent what (``received``), which ECGs could not be read (``failed_ecgs``), what was read with which versions (``reads``), what was
-sent where and acknowledged (``deliveries``), which orders are still waiting
-(``orders``), and the event history of one ECG or message (``events``).
+Who sent what (``received``), which ECGs could not be read (``failed_ecgs``), what was
+read with which versions (``reads``), what was sent where and acknowledged
+(``deliveries``), which orders are still waiting (``orders``), and the event history of
+one ECG or message (``events``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, union
+from sqlalchemy import CompoundSelect, case, func, union
 from sqlmodel import Session, col, select
 
 from ecgread.audit.tables import (
@@ -123,7 +124,7 @@ def events(session: Session, *, trace_id: str | None = None, action_prefix: str 
     if trace_id:
         q = q.where(Event.trace_id == trace_id)
     if patient_id:
-        traces = union(
+        traces: CompoundSelect[str] = union(
             select(Received.identifier).where(Received.patient_id == patient_id),
             select(EcgRecord.sop_instance_uid).where(EcgRecord.patient_id == patient_id),
             select(Delivery.message_id).where(Delivery.patient_id == patient_id),

@@ -63,7 +63,8 @@ def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
     from scipy import signal as sps
 
     sos = sps.butter(2, hz, btype="highpass", fs=fs, output="sos")
-    return sps.sosfiltfilt(sos, x, axis=-1)
+    out: np.ndarray = sps.sosfiltfilt(sos, x, axis=-1)
+    return out
 
 
 def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -83,7 +84,7 @@ def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray) -> np.ndarray:
 
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     keep = np.ones(n, bool)
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=True):
         keep[max(0, int(s)):max(0, min(n, int(e) + 1))] = False
     return keep
 
@@ -145,7 +146,8 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
             # the shortest lag near the best, not one of its multiples
             first = int(np.flatnonzero(np.nan_to_num(ac, nan=-1) >= 0.9 * np.nanmax(ac))[0])
             a_rates.append(60.0 * fs / float(a_lags[first]))
-    flutter, f_leads = None, ()
+    flutter: float | None = None
+    f_leads: tuple[str, ...] = ()
     need = 2 if len(rows) >= 2 else 1
     if len(f_rates) >= need:
         rates = np.array([v for _, v in f_rates])

@@ -17,8 +17,8 @@ import pytest
 
 from ecgread.config import settings_doc
 from ecgread.config.settings import setting_infos
-from tests.conftest import REPO
 from ecgread.testing import free_port, wait_for_port
+from tests.conftest import REPO
 from tests.e2e_helpers import stop
 
 DOCKER = REPO / "docker"

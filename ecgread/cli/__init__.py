@@ -249,11 +249,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ecgread.cli.textual import describe
     from ecgread.integration.ecg_files import read_ecg_file
     from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.models.dsp_config import delineator_named
     from ecgread.workers.onnx_models import process_models
     from ecgread.workers.provenance import with_ecgread_version
 
     settings = _settings(args)
-    config = AnalysisConfig(delineator=settings.delineator)
+    config = AnalysisConfig(delineator=delineator_named(settings.delineator))
     models = process_models(settings.model_registry)
     failures = 0
     for path in args.paths:
