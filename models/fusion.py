@@ -140,6 +140,41 @@ def fuse_lead(dsp: tuple[Wave, ...], net: tuple[Wave, ...], rule: FusionRule = D
     for j, m in enumerate(net):
         if j not in paired_net and presence[m.type] in ("network", "union"):
             out.append(m)
+    return _outside_qrs(sorted(out, key=lambda w: w.onset_s))
+
+
+def _outside_qrs(waves: list[Wave]) -> tuple[Wave, ...]:
+    """The lead's waves with every P and T kept out of its QRS complexes.
+
+    A P or T wave whose peak lies inside a QRS complex of the same lead is dropped (it is
+    the QRS seen by one delineator as another wave: no P or T peak can be there); a P that
+    runs into the next QRS ends at its onset, a T that starts inside the previous QRS starts
+    at its offset. The two delineators are fused wave by wave, so each can otherwise bring
+    a wave the other's QRS contradicts (Hypothesis found a network T inside a DSP QRS).
+
+    Example
+    -------
+    >>> q = Wave("QRS", 1.00, 1.04, 1.10)
+    >>> [(w.type, w.onset_s) for w in _outside_qrs(
+    ...     [Wave("P", 0.85, 0.92, 1.02), q, Wave("T", 0.99, 1.05, 1.08),
+    ...      Wave("T", 1.08, 1.30, 1.45)])]
+    [('P', 0.85), ('QRS', 1.0), ('T', 1.1)]
+    """
+    qrs = [w for w in waves if w.type == "QRS"]
+    out: list[Wave] = []
+    for w in waves:
+        if w.type != "QRS":
+            if any(q.onset_s <= w.peak_s <= q.offset_s for q in qrs):
+                continue
+            on, off = w.onset_s, w.offset_s
+            for q in qrs:
+                if w.peak_s < q.onset_s < off:
+                    off = q.onset_s
+                if on < q.offset_s < w.peak_s:
+                    on = q.offset_s
+            if (on, off) != (w.onset_s, w.offset_s):
+                w = dataclasses.replace(w, onset_s=on, offset_s=off)
+        out.append(w)
     return tuple(sorted(out, key=lambda w: w.onset_s))
 
 

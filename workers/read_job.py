@@ -32,7 +32,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
@@ -219,7 +219,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     assert read_id is not None
     try:
         _report_and_queue(settings, sop_instance_uid, ecg_id, read_id, analysis, order,
-                          deliver)
+                          deliver, serial)
     except INFRASTRUCTURE as exc:
         _note_error(settings, ecg_id, _error_reason(exc, "report"))
         raise
@@ -317,9 +317,9 @@ def _fail(settings: Settings, sop_instance_uid: str, ecg_id: int, reason: str,
 
 def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, read_id: int,
                       analysis: Analysis, order: Hl7Order | None,
-                      deliver: bool = True) -> None:
+                      deliver: bool = True, serial: dict[str, Any] | None = None) -> None:
     """Render the PDF and ORU, store them durably, queue deliveries (when ``deliver``), mark
-    the ECG reported."""
+    the ECG reported. ``serial``: the read JSON's comparison with the prior ECG."""
     import hashlib
 
     from ecgread.integration.object_store import write_durably
@@ -328,7 +328,8 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
     from ecgread.reporting.pdf import render_pdf
     from ecgread.workers.outbox import enqueue_delivery
 
-    context = report_context(analysis.ecg, order, result_status=settings.automatic_result_status)
+    context = report_context(analysis.ecg, order, result_status=settings.automatic_result_status,
+                             serial=serial)
     pdf = render_pdf(analysis, context, settings)
     stem = f"{safe_key(sop_instance_uid)}.{read_id}"
     pdf_path = settings.reports_dir / f"{stem}.pdf"
