@@ -25,7 +25,15 @@ Definitions
   2004;51:1176-1186, reviewed there).
 - ``atrial_rate_bpm`` (for AV dissociation): the periodicity at 40-200 /min of the signal
   with the whole QRS-T blanked, in the same leads, autocorrelation >=
-  :data:`ATRIAL_MIN_CORR` (the shortest lag within 90 % of the best).
+  :data:`ATRIAL_MIN_CORR`. Before the 2 Hz high-pass the blanked stretches are bridged by
+  straight lines (the ringing of an unblanked QRS-T weighed more than the P waves in
+  complete AV block), and the cycle is the shortest submultiple of the best lag that keeps
+  :data:`ATRIAL_SUBHARMONIC_RATIO` of its correlation (:func:`_fundamental_lag`): P waves
+  hidden in the QRS-T leave fewer pairs one cycle apart than two cycles apart. Blanking
+  and bridging the ventricular activity before estimating the atrial period follow the
+  QRST-cancellation literature (Slocum J, Sahakian A, Swiryn S. Diagnosis of atrial
+  fibrillation from surface electrocardiograms based on computer-detected atrial
+  activity. J Electrocardiol 1992;25:1-8).
 - ``av_phase_locking``: circular concentration |mean(exp(2 pi i t_k / PP))| of the QRS onsets
   t_k on the atrial cycle PP = 60 / ``atrial_rate_bpm``: about 1 when every QRS keeps its
   place in the atrial cycle (sinus rhythm, fixed 2:1 block), near 0 when atria and ventricles
@@ -44,6 +52,10 @@ FLUTTER_MIN_CORR = 0.5
 FLUTTER_MIN_CORR2 = 0.3
 FLUTTER_MAX_HALF_CORR = 0.0
 ATRIAL_MIN_CORR = 0.4
+#: A submultiple of the best lag is the atrial cycle when it reaches this share of the best.
+ATRIAL_SUBHARMONIC_RATIO = 0.75
+#: The atrial-rate autocorrelation needs this many x lag sample pairs kept at both ends.
+ATRIAL_MIN_PAIRS = 2.0
 #: Only the first minute is analysed.
 MAX_ANALYSED_S = 60.0
 
@@ -66,19 +78,60 @@ def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
     return sps.sosfiltfilt(sos, x, axis=-1)
 
 
-def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """Normalised autocorrelation at ``lags`` (samples) over samples kept at both ends."""
+def _bridged(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``x`` (leads, samples) with the blanked samples replaced by a straight line between
+    the kept samples on either side, so that the high-pass filter that follows does not
+    spread the ventricular complexes (ringing of the QRS and T waves) into the kept
+    samples."""
+    idx = np.arange(x.shape[-1])
+    if keep.sum() < 2:
+        return x
+    return np.stack([np.interp(idx, idx[keep], row[keep]) for row in x])
+
+
+def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray,
+              min_pairs: float = 3.0) -> np.ndarray:
+    """Normalised autocorrelation at ``lags`` (samples) over samples kept at both ends
+    (NaN where fewer than ``min_pairs`` x lag sample pairs are kept)."""
     xm = np.where(keep, x, 0.0)
     out = np.full(lags.size, np.nan)
     for i, lag in enumerate(lags):
         a, b = xm[:-lag], xm[lag:]
         both = keep[:-lag] & keep[lag:]
-        if both.sum() < 3 * lag:
+        if both.sum() < min_pairs * lag:
             continue
         a, b = a[both], b[both]
         den = np.sqrt((a * a).sum() * (b * b).sum())
         out[i] = (a * b).sum() / den if den > 0 else np.nan
     return out
+
+
+def _fundamental_lag(ac: np.ndarray, lags: np.ndarray) -> float | None:
+    """The atrial cycle (samples) from an autocorrelation over ``lags``, or None.
+
+    The best lag (autocorrelation >= :data:`ATRIAL_MIN_CORR`) may be a multiple of the
+    cycle: P waves that fall in the blanked QRS-T leave gaps, so the pairs one cycle
+    apart are fewer and weaker than those two cycles apart (complete AV block with the
+    atrial rate about twice the ventricular). The cycle is the shortest submultiple
+    best/k (k = 4, 3, 2) whose local maximum (within 8 %) reaches
+    :data:`ATRIAL_SUBHARMONIC_RATIO` of the best and :data:`ATRIAL_MIN_CORR`.
+    """
+    if not np.isfinite(ac).any():
+        return None
+    j = int(np.nanargmax(ac))
+    best = float(ac[j])
+    if best < ATRIAL_MIN_CORR:
+        return None
+    for k in (4, 3, 2):
+        near = np.abs(lags - lags[j] / k) <= 0.08 * lags[j] / k
+        if not near.any() or not np.isfinite(ac[near]).any():
+            continue
+        i = int(np.flatnonzero(near)[np.nanargmax(ac[near])])
+        interior = 0 < i < lags.size - 1 and ac[i] >= np.nan_to_num(ac[i - 1], nan=-1) \
+            and ac[i] >= np.nan_to_num(ac[i + 1], nan=-1)
+        if interior and ac[i] >= max(ATRIAL_MIN_CORR, ATRIAL_SUBHARMONIC_RATIO * best):
+            return float(lags[i])
+    return float(lags[j])
 
 
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -125,8 +178,9 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     keep_qrs[:int(max(0, on[0]))] = False
     keep_qrs[int(min(n, off[-1])):] = False
     x = _highpass(np.asarray(pt_smooth_uv, float)[rows], fs)
+    xa = _highpass(_bridged(np.asarray(pt_smooth_uv, float)[rows], keep_qrst), fs)
     m = min(n, int(MAX_ANALYSED_S * fs))  # bounded cost on long records
-    x, keep_qrs, keep_qrst = x[:, :m], keep_qrs[:m], keep_qrst[:m]
+    x, xa, keep_qrs, keep_qrst = x[:, :m], xa[:, :m], keep_qrs[:m], keep_qrst[:m]
     f_lags = np.arange(round(0.171 * fs), round(0.250 * fs) + 1)
     f_rates: list[tuple[str, float]] = []
     a_rates: list[float] = []
@@ -140,11 +194,10 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
             if (ac[j] >= FLUTTER_MIN_CORR and np.isfinite(ac2) and ac2 >= FLUTTER_MIN_CORR2
                     and np.isfinite(half) and half < FLUTTER_MAX_HALF_CORR):
                 f_rates.append((lead_names[row], 60.0 * fs / lag))
-        ac = _autocorr(x[k], keep_qrst, a_lags)
-        if np.isfinite(ac).any() and np.nanmax(ac) >= ATRIAL_MIN_CORR:
-            # the shortest lag near the best, not one of its multiples
-            first = int(np.flatnonzero(np.nan_to_num(ac, nan=-1) >= 0.9 * np.nanmax(ac))[0])
-            a_rates.append(60.0 * fs / float(a_lags[first]))
+        ac = _autocorr(xa[k], keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
+        lag_a = _fundamental_lag(ac, a_lags)
+        if lag_a is not None:
+            a_rates.append(60.0 * fs / lag_a)
     flutter, f_leads = None, ()
     need = 2 if len(rows) >= 2 else 1
     if len(f_rates) >= need:
