@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.end_to_end import _acked_at_by_patient
 from ecgread.testing import MllpReceiver, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -385,12 +386,12 @@ def load_run(seconds: float, interval_s: float) -> dict[str, float]:
             t.join()
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            got = _acked_by_patient(ehr)
+            got = _acked_at_by_patient(ehr)
             if all(p in got for p in sent):
                 break
             time.sleep(0.5)
         wall = time.monotonic() - start
-        got = _acked_by_patient(ehr)
+        got = _acked_at_by_patient(ehr)
         lat = np.array([got[p] - t for p, t in sent.items() if p in got])
     finally:
         _stop(proc)
@@ -403,17 +404,6 @@ def load_run(seconds: float, interval_s: float) -> dict[str, float]:
             "store_p95_ms": float(np.percentile(store_ms, 95)) if store_ms else float("nan"),
             "order_p95_ms": float(np.percentile(order_ms, 95)) if order_ms else float("nan"),
             "wall_s": wall}
-
-
-def _acked_by_patient(ehr: MllpReceiver) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for message in list(ehr.received):
-        segs = {s[:3]: s.split("|") for s in message.split("\r") if s}
-        at = ehr.acked_at_s.get(segs["MSH"][9])
-        if at is not None:
-            pid = segs.get("PID", [""] * 4)[3].split("^")[0]
-            out[pid] = min(at, out.get(pid, at))
-    return out
 
 
 def main() -> None:

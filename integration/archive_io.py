@@ -86,6 +86,25 @@ def parse_xml(data: bytes, what: str) -> Any:
         raise CorruptFileError(f"{what}: not well-formed XML ({exc})") from exc
 
 
+def parse_document(data: bytes, what: str, root_tag: str) -> Any:
+    """:func:`parse_xml`, with every element's namespace dropped (:func:`local_name`) and
+    the root element checked to be ``root_tag``.
+
+    Raises
+    ------
+    CorruptFileError
+        Not well-formed XML, or a root element other than ``root_tag``.
+    DecodeError
+        See :func:`parse_xml`.
+    """
+    root = parse_xml(data, what)
+    for el in root.iter():
+        el.tag = local_name(el.tag)
+    if root.tag != root_tag:
+        raise CorruptFileError(f"{what}: root element is <{root.tag}>, not <{root_tag}>")
+    return root
+
+
 def local_name(tag: str) -> str:
     """``"{urn:hl7-org:v3}AnnotatedECG"`` -> ``"AnnotatedECG"``."""
     return tag.rsplit("}", 1)[-1]

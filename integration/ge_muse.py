@@ -29,7 +29,7 @@ from ecgread.integration.archive_io import (
     check_samples,
     derive_limb_leads,
     number,
-    parse_xml,
+    parse_document,
     read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
@@ -77,9 +77,7 @@ def read_muse(path: str | Path) -> Ecg:
 
 def decode_muse(data: bytes, source: str = "", name: str = "MUSE XML") -> Ecg:
     """Decode the bytes of a MUSE XML export; see :func:`read_muse`."""
-    root = parse_xml(data, name)
-    if root.tag != "RestingECG":
-        raise CorruptFileError(f"{name}: root element is <{root.tag}>, not <RestingECG>")
+    root = parse_document(data, name, "RestingECG")
     waveform = next((w for w in root.findall("Waveform")
                      if (w.findtext("WaveformType") or "").strip().lower() == "rhythm"), None)
     if waveform is None:

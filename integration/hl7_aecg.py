@@ -36,9 +36,8 @@ from ecgread.integration.archive_io import (
     check_samples,
     derive_limb_leads,
     end_of_ecg,
-    local_name,
     number,
-    parse_xml,
+    parse_document,
     read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
@@ -90,11 +89,7 @@ def read_aecg(path: str | Path) -> Ecg:
 
 def decode_aecg(data: bytes, source: str = "", name: str = "aECG") -> Ecg:
     """Decode the bytes of an HL7 aECG file; see :func:`read_aecg`."""
-    root = parse_xml(data, name)
-    for el in root.iter():
-        el.tag = local_name(el.tag)
-    if root.tag != "AnnotatedECG":
-        raise CorruptFileError(f"{name}: root element is <{root.tag}>, not <AnnotatedECG>")
+    root = parse_document(data, name, "AnnotatedECG")
     series = [s for s in root.iter("series")]
     rhythm = next((s for s in series if _code(s) == "RHYTHM"), series[0] if series else None)
     sequence_set = rhythm.find("component/sequenceSet") if rhythm is not None else None

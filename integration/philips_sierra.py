@@ -33,9 +33,8 @@ from ecgread.integration.archive_io import (
     check_rate,
     check_samples,
     end_of_ecg,
-    local_name,
     number,
-    parse_xml,
+    parse_document,
     read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
@@ -83,11 +82,7 @@ def read_philips(path: str | Path) -> Ecg:
 
 def decode_philips(data: bytes, source: str = "", name: str = "Philips XML") -> Ecg:
     """Decode the bytes of a Philips XML file; see :func:`read_philips`."""
-    root = parse_xml(data, name)
-    for el in root.iter():
-        el.tag = local_name(el.tag)
-    if root.tag != "restingecgdata":
-        raise CorruptFileError(f"{name}: root element is <{root.tag}>, not <restingecgdata>")
+    root = parse_document(data, name, "restingecgdata")
     doc_type = (root.findtext("documentinfo/documenttype") or "").strip()
     version = (root.findtext("documentinfo/documentversion") or "").strip()
     if doc_type not in _DOCUMENT_TYPES or not version.startswith(_VERSIONS):
