@@ -66,7 +66,7 @@ def neurokit_waves(ecg: Ecg) -> Detected:
             out[lead] = ()
             continue
 
-        def arr(key: str) -> np.ndarray:
+        def arr(key: str, d: dict = d, rp: np.ndarray = rp) -> np.ndarray:
             return np.asarray(d.get(key, [np.nan] * len(rp)), dtype=float)
 
         keys: tuple[tuple[WaveType, str, str | None, str], ...] = (
@@ -76,7 +76,7 @@ def neurokit_waves(ecg: Ecg) -> Detected:
         for wtype, on_k, pk, off_k in keys:
             on, off = arr(on_k), arr(off_k)
             peak = rp.astype(float) if pk is None else arr(pk)
-            for a, b, c in zip(on, peak, off):
+            for a, b, c in zip(on, peak, off, strict=True):
                 if np.isfinite(b):
                     waves.append(Wave(wtype, float(a / fs), float(b / fs), float(c / fs)))
         out[lead] = tuple(waves)

@@ -24,7 +24,6 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,9 +97,9 @@ class Listener:
 
 def c_store_times_ms(port: int, paths: list[Path]) -> list[float]:
     """Request-to-response time of each C-STORE, all on one association."""
+    from pydicom.uid import ExplicitVRLittleEndian
     from pynetdicom import AE, _config
     from pynetdicom.sop_class import TwelveLeadECGWaveformStorage  # type: ignore[attr-defined]
-    from pydicom.uid import ExplicitVRLittleEndian
 
     previous = _config.STORE_SEND_CHUNKED_DATASET
     _config.STORE_SEND_CHUNKED_DATASET = True  # send the file bytes, no client encoding

@@ -1,12 +1,13 @@
 """End-to-end latency: from the C-STORE of an ECG to the EHR's AA for its ORU^R01.
 
 A real EHR stand-in (:class:`ecgread.testing.MllpReceiver` on loopback, answering AA) and
-``ecgread serve`` as a separate process; ECGs (pydicom's sample with a new SOP Instance UID and patient ID
-each) are sent at a steady rate by a pynetdicom SCU on one association. Latency per ECG =
-time the EHR acknowledged its ORU - time its C-STORE request was sent.
+``ecgread serve`` as a separate process; ECGs (pydicom's sample with a new SOP Instance UID
+and patient ID each) are sent at a steady rate by a pynetdicom SCU on one association.
+Latency per ECG = time the EHR acknowledged its ORU - time its C-STORE request was sent.
 
     .venv/bin/python -m bench.end_to_end --n 200 --rate 1            # embedded defaults
-    .venv/bin/python -m bench.end_to_end --n 200 --rate 1 --broker amqp://guest:guest@127.0.0.1:5672// --workers 2
+    .venv/bin/python -m bench.end_to_end --n 200 --rate 1 \
+        --broker amqp://guest:guest@127.0.0.1:5672// --workers 2
 """
 
 from __future__ import annotations

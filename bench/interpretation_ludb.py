@@ -87,9 +87,9 @@ ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
 )
 
 _OUR_RHYTHM = {"SR": "sinus", "SBRAD": "sinus", "STACH": "sinus", "SARRH": "sinus",
-               "AF": "af", "AFL": "flutter", "EAR": "ectopic atrial", "AT": "ectopic atrial", "JUNCT": "junctional",
-               "ACC_JUNCT": "junctional", "SVT": "svt", "VT": "vt", "APACED": "paced",
-               "VPACED": "paced", "AVPACED": "paced"}
+               "AF": "af", "AFL": "flutter", "EAR": "ectopic atrial", "AT": "ectopic atrial",
+               "JUNCT": "junctional", "ACC_JUNCT": "junctional", "SVT": "svt", "VT": "vt",
+               "APACED": "paced", "VPACED": "paced", "AVPACED": "paced"}
 _LUDB_RHYTHM = {"sinus rhythm": {"sinus"}, "sinus bradycardia": {"sinus"},
                 "sinus tachycardia": {"sinus"}, "sinus arrhythmia": {"sinus"},
                 "irregular sinus rhythm": {"sinus"},

@@ -1,10 +1,11 @@
 """LUDB delineation benchmark of the neural side: DSP, network and fused, side by side.
 
 Same protocol, scoring (:mod:`ecgread.models.scoring`) and tables (``format_rows`` and
-``targets_report`` of :mod:`bench.delineation_ludb`) as the DSP benchmark: expert waves matched one-to-one with detections of
-the same type and lead whose peak is within 150 ms; Se, PPV and mean +- SD of the
-boundary errors in ms. The network is scored on held-out records only: the default split
-is 'test', which neither training nor the fusion choice ever read.
+``targets_report`` of :mod:`bench.delineation_ludb`) as the DSP benchmark: expert waves
+matched one-to-one with detections of the same type and lead whose peak is within 150 ms;
+Se, PPV and mean +- SD of the boundary errors in ms. The network is scored on held-out
+records only: the default split is 'test', which neither training nor the fusion choice
+ever read.
 
 Run::
 
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgread.integration import ludb
 from bench.delineation_ludb import format_rows, targets_report
+from ecgread.integration import ludb
 from ecgread.models.results import Wave
 from ecgread.models.scoring import DelineationScore, score_delineation
 

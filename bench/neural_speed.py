@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     t1 = _best_of(lambda: predict_masks(d, one, fs), args.repeats * 3)
     batch = [(ecgs[i % len(ecgs)].signal_uv, fs) for i in range(64)]
     t64 = _best_of(lambda: predict_masks_many(d, batch), args.repeats) / 64
-    print(f"network {d.spec.provenance} on {getattr(d, 'provider', '?')}, 1 thread, 12-lead 10 s ECG at "
-          f"{fs:g} Hz (resampling and normalisation included)")
+    print(f"network {d.spec.provenance} on {getattr(d, 'provider', '?')}, 1 thread, "
+          f"12-lead 10 s ECG at {fs:g} Hz (resampling and normalisation included)")
     print(f"{'what (median over 8 ECGs)':<34} {'ms/ECG':>8} {'ECGs/s':>8}")
     from ecgread.models.neural.preprocess import prepare
 
@@ -67,10 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'network, batch 1':<34} {1000 * t1:8.1f} {1 / t1:8.1f}")
     print(f"{'network, batch 64':<34} {1000 * t64:8.1f} {1 / t64:8.1f}")
     if not args.no_analyze:
+        from ecgread.errors import ConfigError
         from ecgread.models.analysis import analyze
         from ecgread.models.dsp_config import AnalysisConfig
-
-        from ecgread.errors import ConfigError
         from ecgread.models.neural.delineation import delineate_neural
 
         def composed(e, mode):  # type: ignore[no-untyped-def]
@@ -85,11 +84,11 @@ def main(argv: list[str] | None = None) -> None:
             label = f"analyze, {name}"
             try:
                 analyze(ecgs[0], cfg, models=models)
-                fn = lambda e: analyze(e, cfg, models=models)  # noqa: E731
+                fn = lambda e, cfg=cfg: analyze(e, cfg, models=models)  # noqa: E731
             except ConfigError:  # analyze() not wired to the neural stage in this checkout
                 label = f"analyze dsp + neural stage, {name}"
-                fn = lambda e: composed(e, name)  # noqa: E731
-            t = np.median([_best_of(lambda e=e: fn(e), args.repeats) for e in ecgs])
+                fn = lambda e, name=name: composed(e, name)  # noqa: E731
+            t = np.median([_best_of(lambda e=e, fn=fn: fn(e), args.repeats) for e in ecgs])
             print(f"{label:<34} {1000 * t:8.1f} {1 / t:8.1f}")
 
 

@@ -2,7 +2,8 @@
 cannot drift: the README's settings table and the example env file for compose.
 
     python -m ecgread.config.settings_doc            # the Markdown table (README)
-    python -m ecgread.config.settings_doc --env      # the example env file (docker/ecgread.env.example)
+    python -m ecgread.config.settings_doc --env      # the example env file
+                                                     # (docker/ecgread.env.example)
 """
 
 from __future__ import annotations

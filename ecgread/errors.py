@@ -1,9 +1,9 @@
 """The one error hierarchy of ecgread: the bottom module, importable from every layer.
 
 It imports nothing but the standard library and does no I/O, so the pure core
-(``ecgread.models``) raises these too. Every error the product raises on purpose derives from :class:`EcgreadError`.
-``integration.status_map`` maps each class once to a DICOM status and an HL7
-acknowledgment code; nothing else maps errors.
+(``ecgread.models``) raises these too. Every error the product raises on purpose derives
+from :class:`EcgreadError`. ``integration.status_map`` maps each class once to a DICOM
+status and an HL7 acknowledgment code; nothing else maps errors.
 """
 
 from __future__ import annotations

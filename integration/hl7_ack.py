@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from hl7apy.consts import VALIDATION_LEVEL
@@ -129,7 +130,7 @@ def build_ack(header: MessageHeader, code: str, *, sending_application: str,
 
 
 def _add_error(ack: Message, version: str, declared: str, error_code: int, reason: str,
-               segment: str, field: int | None, esc) -> None:  # type: ignore[no-untyped-def]
+               segment: str, field: int | None, esc: Callable[[str], str]) -> None:
     text = ERROR_TEXT.get(error_code, "Application error")
     location = "^".join([segment or "", "1" if segment else "", str(field) if field else ""])
     err = Segment("ERR", version=version, validation_level=VALIDATION_LEVEL.TOLERANT)

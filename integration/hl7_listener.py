@@ -37,7 +37,8 @@ message whose MSH-3^MSH-4 is not listed for the peer's address gets AR with the 
 recorded like any refusal, and is not stored.
 
 Logs name message control IDs, types and ACK codes only (received text through
-:func:`integration.identifiers.printable`), never patient data or field values. Run alone with ``python -m ecgread.integration.hl7_listener --port 2575``; it prints
+:func:`integration.identifiers.printable`), never patient data or field values. Run alone
+with ``python -m ecgread.integration.hl7_listener --port 2575``; it prints
 ``listening HOST PORT`` on stdout once the socket is bound.
 """
 
@@ -56,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ecgread.audit.anchor import open_audit
 from ecgread.audit.events import log_action
@@ -240,7 +241,7 @@ def _accept(settings: Settings, parsed: OrderMessage, peer: tuple[str, int], pat
         earlier = session.exec(select(Received).where(
             Received.protocol == "hl7", Received.identifier == header.control_id,
             Received.calling_ae == (header.sending_application or None),
-            Received.status == AckCode.ACCEPT, Received.duplicate == False)
+            Received.status == AckCode.ACCEPT, col(Received.duplicate).is_(False))
         ).first()
         conflict = earlier is not None and earlier.sha256 != digest
         rec = _received(header, peer, AckCode.ERROR if conflict else AckCode.ACCEPT, path,

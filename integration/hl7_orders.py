@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.core import Segment
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message
 
@@ -144,7 +145,7 @@ class _Seg:
         return value or None
 
 
-def _hl7apy_segments(text: str, version: str) -> tuple[list, str]:  # type: ignore[type-arg]
+def _hl7apy_segments(text: str, version: str) -> tuple[list[Segment], str]:
     """Parse with hl7apy, falling back to newer versions for segments the declared one lacks."""
     tries = [version] + [v for v in FALLBACK_VERSIONS if v != version]
     last: Exception | None = None

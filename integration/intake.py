@@ -134,13 +134,17 @@ def record(settings: Settings, work: Callable[[Session, bool], None], what: str)
     return False
 
 
+def _as_late(work: Callable[[Session, bool], None]) -> Callable[[Session], None]:
+    return lambda session: work(session, True)
+
+
 def _recorder() -> None:
     while True:
         settings, work, what = _late.get()
         try:
             for attempt in range(1, 61):
                 try:
-                    commit(settings, lambda session, w=work: w(session, True), timeout_s=600.0)
+                    commit(settings, _as_late(work), timeout_s=600.0)
                     break
                 except DatabaseBusyError:
                     time.sleep(min(5.0, 0.1 * attempt))

@@ -98,7 +98,7 @@ def decode_scp(data: bytes, source: str = "", name: str = "SCP-ECG") -> Ecg:
     huffman = _huffman(sections.get(2), name)
     fs, signals = _rhythm(sections[6], leads, huffman, name)
     named = {SCPECG_LEAD_NUMBERS.get(lead.number, f"lead {lead.number}"): s
-             for lead, s in zip(leads, signals)}
+             for lead, s in zip(leads, signals, strict=True)}
     signal, names = assemble_leads(derive_limb_leads(named), name)
     tags = _tags(sections.get(1))
     read = _vendor_read(sections.get(7), sections.get(8), tags)
@@ -170,7 +170,7 @@ def _rhythm(body: bytes, leads: list[_Lead], huffman: bool,
     sizes = struct.unpack_from(f"<{len(leads)}H", body, 6)
     pos = 6 + 2 * len(leads)
     signals = []
-    for lead, nbytes in zip(leads, sizes):
+    for lead, nbytes in zip(leads, sizes, strict=True):
         chunk = body[pos: pos + nbytes]
         pos += nbytes
         if len(chunk) < nbytes:

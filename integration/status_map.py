@@ -69,11 +69,13 @@ _TABLE: tuple[tuple[type[BaseException], Outcome], ...] = (
     (IdentifierConflictError, Outcome(DicomStatus.DUPLICATE_SOP_INSTANCE, AckCode.ERROR, 205)),
     (LimitExceededError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.REJECT, 207)),
     # PS3.4 B.2.3 A9xx: the data set is not a conformant instance (its UID is invalid).
-    (InvalidIdentifierError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 102)),
+    (InvalidIdentifierError,
+     Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 102)),
     (StorageFullError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.ERROR, 207)),
     # the writer was busy past intake_write_timeout_s: transient, the sender retries
     (DatabaseBusyError, Outcome(DicomStatus.OUT_OF_RESOURCES, AckCode.ERROR, 207)),
-    (SopClassMismatchError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),
+    (SopClassMismatchError,
+     Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),
     (NoWaveformError, Outcome(DicomStatus.DATASET_DOES_NOT_MATCH_SOP_CLASS, AckCode.ERROR, 207)),
     (DecodeError, Outcome(DicomStatus.CANNOT_UNDERSTAND, AckCode.ERROR, 102)),
     (UnsupportedMessageError, Outcome(DicomStatus.CANNOT_UNDERSTAND, AckCode.REJECT, 200)),

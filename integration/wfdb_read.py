@@ -14,7 +14,8 @@ _STANDARD_BY_LOWER = {name.lower(): name for name in STANDARD_LEADS}
 
 
 def standard_lead_name(label: str) -> str:
-    """Map a source label (``"avr"``, ``"Lead II"``, ``"V1"``) to its standard name, else keep it."""
+    """Map a source label (``"avr"``, ``"Lead II"``, ``"V1"``) to its standard name, else keep
+    it."""
     key = label.strip().lower().removeprefix("lead").strip()
     return _STANDARD_BY_LOWER.get(key, label.strip())
 

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from ecgread.models.analysis_result import Analysis
+from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
 from ecgread.models.interpret import INTERPRET_VERSION, interpret
 from ecgread.models.neural.delineation import delineator_of
 from ecgread.models.neural.inference import NeuralModels
 from ecgread.models.results import (
-    MEASUREMENT_NAMES,
     Beat,
     GlobalMeasurements,
     LeadAmplitudes,
@@ -133,10 +133,11 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
             on, pk, off = dl.points[wi, 0, li], dl.points[wi, 1, li], dl.points[wi, 2, li]
             ok = np.isfinite(on) & np.isfinite(pk) & np.isfinite(off)
             found.extend(Wave(wtype, float(a) / fs, float(b) / fs, float(c) / fs)  # type: ignore[arg-type]
-                         for a, b, c in zip(on[ok], pk[ok], off[ok]))
+                         for a, b, c in zip(on[ok], pk[ok], off[ok], strict=True))
         waves[name] = tuple(sorted(found, key=lambda w: w.onset_s))
     beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p), p_wave=bool(hp))  # type: ignore[arg-type]
-                  for s, k, p, hp in zip(r, typing.kinds, typing.paced, dl.p_present))
+                  for s, k, p, hp in zip(r, typing.kinds, typing.paced, dl.p_present,
+                                         strict=True))
     rep_beat: dict[str, Any] = {}
     measurements = GlobalMeasurements(unmeasured={n: "no QRS complexes detected"
                                                   for n in MEASUREMENT_NAMES})

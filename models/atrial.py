@@ -84,7 +84,8 @@ def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
     from scipy import signal as sps
 
     sos = sps.butter(2, hz, btype="highpass", fs=fs, output="sos")
-    return sps.sosfiltfilt(sos, x, axis=-1)
+    out: np.ndarray = sps.sosfiltfilt(sos, x, axis=-1)
+    return out
 
 
 def _bridged(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -181,7 +182,7 @@ def _qrs_locked_share(x: np.ndarray, keep: np.ndarray, onsets: np.ndarray, fs: f
 
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     keep = np.ones(n, bool)
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=True):
         keep[max(0, int(s)):max(0, min(n, int(e) + 1))] = False
     return keep
 
@@ -243,7 +244,8 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
         lag_a = _fundamental_lag(ac, a_lags)
         if lag_a is not None:
             a_rates.append(60.0 * fs / lag_a)
-    flutter, f_leads = None, ()
+    flutter: float | None = None
+    f_leads: tuple[str, ...] = ()
     need = 2 if len(rows) >= 2 else 1
     if len(f_rates) >= need:
         rates = np.array([v for _, v in f_rates])

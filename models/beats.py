@@ -55,13 +55,15 @@ def median_windows(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     w = x[:, starts[None, :] + np.arange(width)[:, None]]  # (L, W, B)
     w.sort(axis=-1)
     k = w.shape[-1]
-    return 0.5 * (w[..., (k - 1) // 2] + w[..., k // 2])
+    median: np.ndarray = 0.5 * (w[..., (k - 1) // 2] + w[..., k // 2])
+    return median
 
 
 def _corr(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     vc = v - v.mean(axis=1, keepdims=True)
     tc = t - t.mean()
-    return (vc @ tc) / (np.linalg.norm(vc, axis=1) * np.linalg.norm(tc) + 1e-9)
+    corr: np.ndarray = (vc @ tc) / (np.linalg.norm(vc, axis=1) * np.linalg.norm(tc) + 1e-9)
+    return corr
 
 
 def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_samples: np.ndarray,
@@ -119,8 +121,8 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     if spikes.size:
         lo = r - int(cfg.pacing_window_ms * ms)
         hi = r + int(20 * ms)
-        i = np.searchsorted(spikes, lo)
-        paced = (i < spikes.size) & (spikes[np.minimum(i, spikes.size - 1)] <= hi)
+        nxt = np.searchsorted(spikes, lo)
+        paced = (nxt < spikes.size) & (spikes[np.minimum(nxt, spikes.size - 1)] <= hi)
     rr = np.diff(r) / fs
     rr_dom = rr[dom[1:] & dom[:-1]] if nb > 1 else rr
     rr_med = float(np.median(rr_dom)) if rr_dom.size else (float(np.median(rr)) if rr.size

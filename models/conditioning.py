@@ -44,7 +44,8 @@ class Conditioned:
 @lru_cache(maxsize=64)
 def _butter(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
     """Butterworth second-order sections, cached (designs repeat for every ECG)."""
-    return sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
+    sos: np.ndarray = sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
+    return sos
 
 
 @lru_cache(maxsize=64)
@@ -54,7 +55,8 @@ def _power_response(order: int, cutoff: float | tuple[float, float], btype: str,
     magnitude response of forward-backward (zero-phase) filtering with it."""
     f = np.fft.rfftfreq(nfft, 1.0 / fs)
     _, h = sps.sosfreqz(_butter(order, cutoff, btype, fs), worN=f, fs=fs)
-    return np.abs(h) ** 2
+    power: np.ndarray = np.abs(h) ** 2
+    return power
 
 
 def notch_mains(x: np.ndarray, fs: float, config: ConditioningConfig | None = None
@@ -80,7 +82,8 @@ def notch_mains(x: np.ndarray, fs: float, config: ConditioningConfig | None = No
 def _notch_power(f0: float, q: float, fs: float, nfft: int) -> np.ndarray:
     b, a = sps.iirnotch(f0, q, fs=fs)
     _, h = sps.freqz(b, a, worN=np.fft.rfftfreq(nfft, 1.0 / fs), fs=fs)
-    return np.abs(h) ** 2
+    power: np.ndarray = np.abs(h) ** 2
+    return power
 
 
 def odd_extend_spectrum(x: np.ndarray, padlen: int) -> tuple[np.ndarray, int, int]:

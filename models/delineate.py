@@ -81,7 +81,8 @@ class Delineation:
     p_leads: np.ndarray | None = None
 
     def get(self, wave: str, point: str) -> np.ndarray:
-        return self.points[WAVES.index(wave), POINTS.index(point)]
+        at: np.ndarray = self.points[WAVES.index(wave), POINTS.index(point)]
+        return at
 
 
 def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate_hz: float,

@@ -41,7 +41,8 @@ def _first_after(mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 
 def _argmax_in(v: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask, v, -np.inf).argmax(axis=-1)
+    at: np.ndarray = np.where(mask, v, -np.inf).argmax(axis=-1)
+    return at
 
 
 def _take(a: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def _global_peak(dev: np.ndarray, inwin: np.ndarray) -> np.ndarray:
     its own largest deviation in the window): (leads, beats, W) -> (beats,)."""
     a = np.where(inwin, np.abs(dev), 0.0)
     norm = a.max(axis=-1, keepdims=True) + 1e-9
-    return _argmax_in(((a / norm) ** 2).sum(axis=0), inwin.any(axis=0))
+    return _argmax_in(((a / norm) ** 2).sum(axis=0), np.asarray(inwin.any(axis=0)))
 
 
 def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -172,7 +173,8 @@ def lead_qrs_uv(xq: np.ndarray, r: np.ndarray, fs: float, L: np.ndarray,
         rb = np.asarray(r, int)
     idx = np.clip(rb[:, None] + np.arange(-h, h + 1)[None, :], 0, xq.shape[1] - 1)
     w = xq[L][:, idx]  # (l, B, W)
-    return np.median(np.ptp(w, axis=-1), axis=1)
+    ptp: np.ndarray = np.median(np.ptp(w, axis=-1), axis=1)
+    return ptp
 
 
 def p_reference_beats(r: np.ndarray, dominant: np.ndarray) -> np.ndarray:

@@ -19,8 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from ecgread.models.beats import median_windows
-from ecgread.models.delineate_core import (delineate_beats, lead_qrs_uv, nanmedian,
-                                           p_presence, p_reference_beats, p_window)
+from ecgread.models.delineate_core import (
+    delineate_beats,
+    lead_qrs_uv,
+    nanmedian,
+    p_presence,
+    p_reference_beats,
+    p_window,
+)
 from ecgread.models.dsp_config import DelineationConfig
 
 MIN_TEMPLATE_BEATS = 3
@@ -139,8 +145,9 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     """Template-guided delineation of a whole record (see the module docstring).
 
     Returns (points (3, 3, leads, beats), global QRS onset and offset per beat, P
-    presence per beat, P coherence, P-wave votes per lead), or None with fewer than ``MIN_TEMPLATE_BEATS``
-    dominant beats inside the record (the caller then delineates beat by beat).
+    presence per beat, P coherence, P-wave votes per lead), or None with fewer than
+    ``MIN_TEMPLATE_BEATS`` dominant beats inside the record (the caller then delineates beat
+    by beat).
     """
     ms = fs / 1000.0
     n_leads, n = xq.shape
@@ -186,8 +193,8 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     prev_t_off[1:] = np.where(np.isfinite(t_off_med[:-1]), t_off_med[:-1], -np.inf)
     if np.isfinite(t_off_med[0]):
         prev_t_off[0] = t_off_med[0] - rr_prev[0] * fs
-    xpw, ppre, p_lo, g_on_p = p_window(xt, r, fs, L, cfg, np.nan_to_num(q_on, nan=r - 40 * ms),
-                                       prev_t_off, rr_prev)
+    q_on_or_guess = np.where(np.isnan(q_on), r - 40 * ms, q_on)  # finite where not NaN
+    xpw, ppre, p_lo, g_on_p = p_window(xt, r, fs, L, cfg, q_on_or_guess, prev_t_off, rr_prev)
     ref = p_reference_beats(r, dom)
     present, coherence, votes = p_presence(xpw, ppre, p_lo, fs, cfg, ref, g_on_p,
                                            lead_qrs_uv(xq, r, fs, L, ref))

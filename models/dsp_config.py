@@ -26,6 +26,16 @@ from typing import Literal
 from ecgread.errors import ConfigError
 
 Delineator = Literal["dsp", "network", "fused"]
+DELINEATORS: tuple[Delineator, ...] = ("dsp", "network", "fused")
+
+
+def delineator_named(name: str) -> Delineator:
+    """``name`` (a setting, a command-line option) as a :data:`Delineator`; ConfigError
+    when it names none."""
+    for known in DELINEATORS:
+        if name == known:
+            return known
+    raise ConfigError(f"unknown delineator {name!r}")
 
 
 def check_range(obj: object, name: str, lo: float, hi: float, *, lo_open: bool = False,
@@ -228,7 +238,7 @@ class AnalysisConfig:
     min_duration_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.delineator not in ("dsp", "network", "fused"):
+        if self.delineator not in DELINEATORS:
             raise ConfigError(f"unknown delineator {self.delineator!r}")
         check_range(self, "min_duration_s", 1.0, 60.0)
 

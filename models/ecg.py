@@ -92,4 +92,5 @@ class Ecg:
 
     def lead(self, name: str) -> np.ndarray:
         """The signal of one lead, in µV. Raises KeyError when the lead is absent."""
-        return self.signal_uv[self.lead_names.index(name)]
+        lead: np.ndarray = self.signal_uv[self.lead_names.index(name)]
+        return lead

@@ -35,6 +35,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from ecgread.errors import ConfigError
 from ecgread.models.dsp_config import check_range
 from ecgread.models.results import Wave
@@ -94,14 +96,19 @@ DEFAULT_RULE = FusionRule(
 
 def pair_waves(a: tuple[Wave, ...], b: tuple[Wave, ...], pair_s: float
                ) -> list[tuple[int, int]]:
-    """One-to-one pairs (i, j) of same-type waves with |peak_a - peak_b| <= pair_s."""
-    cand = sorted((abs(x.peak_s - y.peak_s), i, j) for i, x in enumerate(a)
-                  for j, y in enumerate(b) if x.type == y.type
-                  and abs(x.peak_s - y.peak_s) <= pair_s)
+    """One-to-one pairs (i, j) of same-type waves with |peak_a - peak_b| <= pair_s,
+    greedily nearest first (ties: smaller i, then smaller j)."""
+    if not a or not b:
+        return []
+    dist = np.abs(np.array([x.peak_s for x in a])[:, None]
+                  - np.array([y.peak_s for y in b])[None, :])
+    same = (np.array([x.type for x in a])[:, None] == np.array([y.type for y in b])[None, :])
+    ii, jj = np.nonzero(same & (dist <= pair_s))
+    order = np.lexsort((jj, ii, dist[ii, jj]))
     used_a: set[int] = set()
     used_b: set[int] = set()
     pairs = []
-    for _, i, j in cand:
+    for i, j in zip(ii[order].tolist(), jj[order].tolist(), strict=True):
         if i not in used_a and j not in used_b:
             used_a.add(i)
             used_b.add(j)
@@ -115,23 +122,59 @@ def fuse_lead(dsp: tuple[Wave, ...], net: tuple[Wave, ...], rule: FusionRule = D
     pairs = pair_waves(dsp, net, rule.pair_ms / 1000.0)
     paired_dsp = {i for i, _ in pairs}
     paired_net = {j for _, j in pairs}
+    rules = {w: rule.for_wave(w) for w in ("P", "QRS", "T")}
+    presence = {w: r.presence for w, r in rules.items()}
     out: list[Wave] = []
     for i, j in pairs:
         d, m = dsp[i], net[j]
-        r = rule.for_wave(d.type)
+        r = rules[d.type]
         on = r.onset_weight * m.onset_s + (1 - r.onset_weight) * d.onset_s
         off = r.offset_weight * m.offset_s + (1 - r.offset_weight) * d.offset_s
         on += r.onset_shift_ms / 1000.0
         off += r.offset_shift_ms / 1000.0
         pk = m.peak_s if r.peak == "network" else d.peak_s
-        out.append(dataclasses.replace(d, onset_s=min(on, pk), peak_s=pk,
-                                       offset_s=max(off, pk)))
+        out.append(Wave(d.type, min(on, pk), pk, max(off, pk)))
     for i, d in enumerate(dsp):
-        if i not in paired_dsp and rule.for_wave(d.type).presence in ("dsp", "union"):
+        if i not in paired_dsp and presence[d.type] in ("dsp", "union"):
             out.append(d)
     for j, m in enumerate(net):
-        if j not in paired_net and rule.for_wave(m.type).presence in ("network", "union"):
+        if j not in paired_net and presence[m.type] in ("network", "union"):
             out.append(m)
+    return _outside_qrs(sorted(out, key=lambda w: w.onset_s))
+
+
+def _outside_qrs(waves: list[Wave]) -> tuple[Wave, ...]:
+    """The lead's waves with every P and T kept out of its QRS complexes.
+
+    A P or T wave whose peak lies inside a QRS complex of the same lead is dropped (it is
+    the QRS seen by one delineator as another wave: no P or T peak can be there); a P that
+    runs into the next QRS ends at its onset, a T that starts inside the previous QRS starts
+    at its offset. The two delineators are fused wave by wave, so each can otherwise bring
+    a wave the other's QRS contradicts (Hypothesis found a network T inside a DSP QRS).
+
+    Example
+    -------
+    >>> q = Wave("QRS", 1.00, 1.04, 1.10)
+    >>> [(w.type, w.onset_s) for w in _outside_qrs(
+    ...     [Wave("P", 0.85, 0.92, 1.02), q, Wave("T", 0.99, 1.05, 1.08),
+    ...      Wave("T", 1.08, 1.30, 1.45)])]
+    [('P', 0.85), ('QRS', 1.0), ('T', 1.1)]
+    """
+    qrs = [w for w in waves if w.type == "QRS"]
+    out: list[Wave] = []
+    for w in waves:
+        if w.type != "QRS":
+            if any(q.onset_s <= w.peak_s <= q.offset_s for q in qrs):
+                continue
+            on, off = w.onset_s, w.offset_s
+            for q in qrs:
+                if w.peak_s < q.onset_s < off:
+                    off = q.onset_s
+                if on < q.offset_s < w.peak_s:
+                    on = q.offset_s
+            if (on, off) != (w.onset_s, w.offset_s):
+                w = dataclasses.replace(w, onset_s=on, offset_s=off)
+        out.append(w)
     return tuple(sorted(out, key=lambda w: w.onset_s))
 
 
@@ -154,7 +197,7 @@ def fuse(dsp: dict[str, tuple[Wave, ...]], net: dict[str, tuple[Wave, ...]],
     if paced and rule.paced == "dsp-presence":
         keep = {f: dataclasses.replace(getattr(rule, f), presence="dsp", peak="dsp")
                 for f in ("p", "qrs", "t")}
-        rule = dataclasses.replace(rule, **keep)  # type: ignore[arg-type]
+        rule = dataclasses.replace(rule, **keep)
     out: dict[str, tuple[Wave, ...]] = {}
     for lead in dsp.keys() | net.keys():
         out[lead] = fuse_lead(dsp.get(lead, ()), net.get(lead, ()), rule)

@@ -127,7 +127,7 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
         else:
             labels.append("S" if "S" not in labels else "S'")
     last_r = None
-    for lab, part in zip(labels, parts):
+    for lab, part in zip(labels, parts, strict=True):
         if lab == "Q":
             q, q_ms = part[3], (part[1] + 1) / ms
         elif lab == "R":
@@ -265,12 +265,13 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
     gi = {k: (None if v is None else int(round(v))) for k, v in g.items()}
 
     def areas(a: str, b: str) -> dict[str, float]:
-        if gi[a] is None or gi[b] is None:
+        lo, hi = gi[a], gi[b]
+        if lo is None or hi is None:
             return {}
         out = {}
         for i, n in enumerate(lead_names):
             if use[i] and n in LIMB_ANGLES_DEG:
-                seg = median_uv[i, gi[a]:gi[b] + 1]  # type: ignore[misc]
+                seg = median_uv[i, lo:hi + 1]
                 out[n] = float((seg - seg[0]).sum() / ms)
         return out
 

@@ -20,8 +20,12 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
-from ecgread.models.conditioning import (Conditioned, _power_response, odd_extend_spectrum,
-                                 zero_phase_filter)
+from ecgread.models.conditioning import (
+    Conditioned,
+    _power_response,
+    odd_extend_spectrum,
+    zero_phase_filter,
+)
 from ecgread.models.dsp_config import QrsDetectConfig
 
 

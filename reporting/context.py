@@ -18,9 +18,10 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ecgread.audit.tables import Hl7Order
@@ -52,6 +53,10 @@ class ReportContext:
     #: "F" final (confirmed by a physician), "C" corrected.
     result_status: str = "P"
     confirmed_by: str | None = None
+    #: The patient's prior ECG this one was compared with (serial comparison): when it
+    #: was acquired, and whether its compared content was what a physician signed.
+    prior_acquisition_time: datetime | None = None
+    prior_confirmed: bool = False
 
     @property
     def ordered(self) -> bool:
@@ -74,7 +79,8 @@ def _clean(value: str | None) -> str | None:
 
 
 def report_context(ecg: Ecg, order: Hl7Order | None, *, result_status: str = "P",
-                   confirmed_by: str | None = None) -> ReportContext:
+                   confirmed_by: str | None = None,
+                   serial: Mapping[str, Any] | None = None) -> ReportContext:
     """The header of the report for ``ecg``, with ``order`` when one was matched.
 
     Parameters
@@ -85,6 +91,10 @@ def report_context(ecg: Ecg, order: Hl7Order | None, *, result_status: str = "P"
         The matched order, or None for an unordered ECG (IHE REWF).
     result_status:
         "P" until a physician confirms the read ("F"), "C" for a correction.
+    serial:
+        The ``serial`` object of the read's JSON (``workers/serial.py``: the prior ECG's
+        ``prior_acquired`` ISO time and ``prior_confirmed``), or None when there was no
+        prior ECG.
 
     Raises
     ------
@@ -118,4 +128,15 @@ def report_context(ecg: Ecg, order: Hl7Order | None, *, result_status: str = "P"
         source=ecg.source,
         result_status=result_status,
         confirmed_by=confirmed_by,
+        prior_acquisition_time=_iso_time(serial.get("prior_acquired") if serial else None),
+        prior_confirmed=bool(serial and serial.get("prior_confirmed")),
     )
+
+
+def _iso_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -70,7 +70,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hl7apy.consts import VALIDATION_LEVEL
-from hl7apy.core import Message
+from hl7apy.core import Group, Message, Segment
 
 from ecgread.integration.hl7_header import escape
 from ecgread.models.catalogue import CATALOGUE, LOCAL_SYSTEM, Limit, Measurement
@@ -241,7 +241,7 @@ def statement_text(st: Statement) -> str:
 class _Builder:
     """Accumulates OBX and NTE segments; remembers the OBX-5 values to splice in."""
 
-    def __init__(self, order_obs, status: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, order_obs: Group, status: str) -> None:
         self.oo = order_obs
         self.status = status
         self.set_id = 0
@@ -390,7 +390,7 @@ def _header(msg: Message, settings: Settings, control_id: str, now_ts: str,
     sft.sft_4 = f"ecgread-{version}"  # SFT-4 software binary ID (2.15.12.4)
 
 
-def _patient(pid, context: ReportContext) -> None:  # type: ignore[no-untyped-def]
+def _patient(pid: Segment, context: ReportContext) -> None:
     """PID (3.4.2)."""
     pid.pid_1 = "1"  # PID-1 set ID (3.4.2.1)
     # PID-3 patient identifier list (3.4.2.3) and PID-5 name (3.4.2.5, XPN): empty, never
@@ -407,7 +407,7 @@ def _patient(pid, context: ReportContext) -> None:  # type: ignore[no-untyped-de
         pid.pid_8 = context.patient_sex  # PID-8 administrative sex (3.4.2.8, Table 0001)
 
 
-def _order(oo, statements: tuple[Statement, ...], notes: tuple[str, ...],  # type: ignore[no-untyped-def]
+def _order(oo: Group, statements: tuple[Statement, ...], notes: tuple[str, ...],
            context: ReportContext, settings: Settings, now_ts: str) -> None:
     """ORC (4.5.1), OBR (7.4.1), the order's NTEs (2.15.10) and, when critical, TQ1."""
     app = _e(settings.hl7_sending_application)

@@ -5,7 +5,10 @@ the :class:`models.analysis.Analysis` and its :class:`reporting.context.ReportCo
 inlines the tracing of :mod:`reporting.tracing` as vector SVG at true paper scale
 (25 mm/s, 10 mm/mV) and lays it out with WeasyPrint on one landscape A4 or Letter page.
 Every number printed comes from a stored measurement (STYLE 8); a measurement that is
-None prints "unable to measure" with the reason from ``measurements.unmeasured``.
+None prints "unable to measure" with the reason from ``measurements.unmeasured``. The
+serial-comparison statements (category ``serial``, :mod:`models.serial`) have a section of
+their own, "Compared with the ECG of <date>", each change with the prior and the current
+value from its evidence.
 
 Example
 -------
@@ -39,7 +42,8 @@ if TYPE_CHECKING:
     from ecgread.models.results import Evidence, Statement
     from ecgread.reporting.context import ReportContext
 
-__all__ = ["MeasurementRow", "format_value", "measurement_rows", "render_html", "render_pdf"]
+__all__ = ["MeasurementRow", "evidence_view", "format_value", "header_view", "measurement_rows",
+           "render_html", "render_pdf"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,9 @@ DENSITIES = ("regular", "natural", "compact", "tight")
 
 #: Labels of the global measurements (the measurement table and evidence): the catalogue's.
 _LABELS = {m.name: m.label for m in CATALOGUE}
+_SYMBOLS_OF = {m.name: m.unit.symbol for m in CATALOGUE}
+#: Evidence of a serial statement that names the prior ECG's value of ``<name>``.
+_PRIOR = "prior."
 _LEAD_FIELDS = {
     "p_uv": "P amplitude", "q_uv": "Q amplitude", "r_uv": "R amplitude", "s_uv": "S amplitude",
     "r_prime_uv": "R′ amplitude", "s_prime_uv": "S′ amplitude", "j_uv": "J point",
@@ -125,8 +132,9 @@ def _unit_of(name: str) -> tuple[str, str]:
     return next(((sfx, u) for sfx, u in _UNITS if name.endswith(sfx)), ("", ""))
 
 
-def _evidence_view(e: Evidence) -> dict[str, str]:
-    """An evidence item as printed: what was measured, its value, the rule, where."""
+def evidence_view(e: Evidence) -> dict[str, str]:
+    """An evidence item as printed (the PDF, the web view): what was measured, its value,
+    the rule, where."""
     suffix, unit = _unit_of(e.measurement)
     lead, _, field = e.measurement.partition(".")
     if e.measurement.startswith("ai."):
@@ -142,6 +150,8 @@ def _evidence_view(e: Evidence) -> dict[str, str]:
     label = " ".join(_WORDS.get(w, w) for w in label.split(" "))
     label = label[:1].upper() + label[1:]
     value = format_value(e.value, unit)
+    if e.measurement.endswith("_count") and isinstance(e.value, float | int):
+        value = f"{e.value:.0f}"  # a count, not a measured quantity
     sep = "" if unit == "°" else " "
     criterion = _symbols(e.criterion)
     if unit and any(c.isdigit() for c in criterion):
@@ -159,7 +169,7 @@ def _evidence_view(e: Evidence) -> dict[str, str]:
 
 def _evidence_views(evidence: tuple[Evidence, ...]) -> list[dict[str, str]]:
     """Evidence items as printed; a run of items at one place names the place once, last."""
-    views = [_evidence_view(e) for e in evidence]
+    views = [evidence_view(e) for e in evidence]
     for this, after in itertools.pairwise(views):
         if (this["leads"], this["spans"]) == (after["leads"], after["spans"]):
             this["leads"] = this["spans"] = ""
@@ -173,6 +183,40 @@ def _statement_view(number: int, s: Statement, versions: dict[str, str]) -> dict
               "version": versions.get(s.source, "")}
     return {"number": number, "text": s.text, "certainty": s.certainty, "critical": s.critical,
             "ai": ai, "evidence": _evidence_views(s.evidence)}
+
+
+def _serial_change(number: int, s: Statement) -> dict[str, Any]:
+    """A serial statement as printed: its text, and each measurement it compares with the
+    prior value beside the current one (``pairs``); other evidence (a new finding's own
+    leads and spans) as in the interpretation."""
+    prior = {e.measurement.removeprefix(_PRIOR): e.value for e in s.evidence
+             if e.measurement.startswith(_PRIOR)}
+    pairs, rest = [], []
+    for e in s.evidence:
+        before = prior.get(e.measurement)
+        if isinstance(e.value, float | int) and isinstance(before, float | int):
+            unit = _SYMBOLS_OF.get(e.measurement, _unit_of(e.measurement)[1])
+            pairs.append({"label": _LABELS.get(e.measurement, e.measurement),
+                          "prior": format_value(float(before), unit),
+                          "now": format_value(float(e.value), unit), "unit": unit})
+        elif not e.measurement.startswith(_PRIOR) and e.measurement != "rhythm":
+            rest.append(e)
+    text = s.text.replace(" -> ", " → ")
+    if pairs and s.code != "SERIAL_NO_CHANGE":  # the values are in the pairs
+        text = text.split(": ", 1)[0]
+    return {"number": number, "text": text, "critical": s.critical, "pairs": pairs,
+            "evidence": _evidence_views(tuple(rest))}
+
+
+def _serial_view(analysis: Analysis, ctx: ReportContext) -> dict[str, Any] | None:
+    """The serial-comparison section, or None when the read has no serial statements."""
+    changes = [_serial_change(n, s) for n, s in enumerate(analysis.statements, start=1)
+               if s.category == "serial"]
+    if not changes:
+        return None
+    at = ctx.prior_acquisition_time
+    return {"prior": at.strftime("%Y-%m-%d %H:%M") if at else None,
+            "prior_confirmed": ctx.prior_confirmed, "changes": changes}
 
 
 def _age_text(ctx: ReportContext) -> str | None:
@@ -215,7 +259,8 @@ def _person(xcn: str | None) -> str | None:
     return " ".join(p for p in parts if p) or None
 
 
-def _header(ctx: ReportContext) -> dict[str, Any]:
+def header_view(ctx: ReportContext) -> dict[str, Any]:
+    """Who and what the report is for, as printed (the PDF header, the web view's)."""
     sex = {"M": "male", "F": "female"}.get(ctx.patient_sex or "", "sex not recorded")
     order: list[str] = []
     if ctx.placer_order_number:
@@ -303,12 +348,14 @@ def render_html(analysis: Analysis, context: ReportContext, page_size: str = "A4
     view = {
         "page_size": PAGE_SIZES[page_size], "page_class": page_size.lower(),
         "density": density, "css": Markup(_css()),
-        "header": _header(context), "status": _status(context),
+        "header": header_view(context), "status": _status(context),
         "critical": analysis.critical,
         "measurements": measurement_rows(analysis),
         "reasons": sorted({(r.note, r.reason) for r in measurement_rows(analysis) if r.reason}),
         "statements": [_statement_view(i, s, versions)
-                       for i, s in enumerate(analysis.statements, start=1)],
+                       for i, s in enumerate(analysis.statements, start=1)
+                       if s.category != "serial"],
+        "serial": _serial_view(analysis, context),
         "quality": _quality(analysis), "notes": _notes(analysis),
         "tracing": Markup(tracing_svg(analysis, layout)), "layout": layout,
         "tracing_width_mm": layout.width_mm, "versions": versions,

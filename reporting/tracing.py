@@ -168,7 +168,7 @@ def rhythm_lead(lead_names: tuple[str, ...], signal_uv: np.ndarray) -> str | Non
     finite = [bool(np.isfinite(signal_uv[i]).any()) for i in range(len(lead_names))]
     if "II" in lead_names and finite[lead_names.index("II")]:
         return "II"
-    return next((n for n, ok in zip(lead_names, finite) if ok), None)
+    return next((n for n, ok in zip(lead_names, finite, strict=True) if ok), None)
 
 
 def evidence_marks(statements: tuple[Statement, ...], lead_names: tuple[str, ...],
@@ -269,12 +269,13 @@ def _path(seg_uv: np.ndarray, fs: float, x0_mm: float, base_mm: float, lo_mm: fl
     parts: list[str] = []
     # runs of consecutive finite points
     edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
         if stop - start < 2:
             continue
         # an explicit L per point: WeasyPrint's parser re-slices the rest of a command's
         # argument string at every point, so implicit line-tos cost more
-        coords = "L".join(f"{a:.2f} {b:.2f}" for a, b in zip(x[start:stop], y[start:stop]))
+        coords = "L".join(f"{a:.2f} {b:.2f}" for a, b in zip(x[start:stop], y[start:stop],
+                                                                    strict=True))
         parts.append("M" + coords)
     return "".join(parts)
 

@@ -246,8 +246,8 @@ def ct_as_ecg(path: Path, sop_class: str = TWELVE_LEAD_ECG) -> Path:
 def garbage_file(path: Path, sop_class: str = TWELVE_LEAD_ECG, size: int = 4096,
                  seed: int = 0) -> Path:
     """Valid file meta (so a sender will send it) followed by random bytes as the data set."""
-    from pydicom.filewriter import write_file_meta_info
     from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_file_meta_info
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class

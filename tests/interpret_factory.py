@@ -12,8 +12,15 @@ import numpy as np
 
 from ecgread.models.analysis import Analysis
 from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
-from ecgread.models.results import (Beat, GlobalMeasurements, LeadAmplitudes, LeadQuality, Quality,
-                            RhythmFeatures, Wave)
+from ecgread.models.results import (
+    Beat,
+    GlobalMeasurements,
+    LeadAmplitudes,
+    LeadQuality,
+    Quality,
+    RhythmFeatures,
+    Wave,
+)
 from ecgread.models.rhythm import atrial_waves
 from ecgread.models.rr import rr_irregularity_robust
 
@@ -66,8 +73,10 @@ def make_analysis(meas: dict[str, Any] | None = None,
     r_s = [t for t in r_s if t < duration_s - 0.45]
     kinds = kinds or ["dominant"] * len(r_s)
     paced = paced or [False] * len(r_s)
+    # not strict: ``kinds`` and ``paced`` may describe beats that fall past the record end
+    # (dropped from r_s above)
     beats = tuple(Beat(r_s=float(t), kind=k, paced=p, p_wave=p_waves)  # type: ignore[arg-type]
-                  for t, k, p in zip(r_s, kinds, paced))
+                  for t, k, p in zip(r_s, kinds, paced, strict=False))
     waves: dict[str, tuple[Wave, ...]] = {}
     for lead in STANDARD_LEADS:
         ws = []

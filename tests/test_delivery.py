@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -34,7 +34,8 @@ from tests.conftest import REPO
 
 
 def _oru(control_id: str, patient_id: str) -> str:
-    return (f"MSH|^~\\&|ECGREAD|CARDIOLOGY|EHR|HOSP|20260101000000||ORU^R01^ORU_R01|{control_id}|P|2.5.1\r"
+    return ("MSH|^~\\&|ECGREAD|CARDIOLOGY|EHR|HOSP|20260101000000||ORU^R01^ORU_R01|"
+            f"{control_id}|P|2.5.1\r"
             f"PID|1||{patient_id}\rOBR|1\rOBX|1|NM|8867-4^Heart rate^LN||72|/min\r")
 
 
@@ -83,9 +84,9 @@ def _drain(settings, passes: int = 50) -> None:
 
 
 def _far_future():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc) + timedelta(days=1)
+    return datetime.now(UTC) + timedelta(days=1)
 
 
 def test_aa_is_delivered_once_and_audited(settings, receiver):

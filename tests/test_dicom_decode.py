@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -177,11 +177,11 @@ def test_acquisition_time_zones() -> None:
     ds = twelve_lead().dataset
     ds.AcquisitionDateTime = "20240311101459+0200"
     assert decode_dataset(ds).acquisition.acquisition_time == datetime(
-        2024, 3, 11, 8, 14, 59, tzinfo=timezone.utc)
+        2024, 3, 11, 8, 14, 59, tzinfo=UTC)
     del ds.AcquisitionDateTime
     ds.TimezoneOffsetFromUTC = "-0500"
     assert decode_dataset(ds).acquisition.acquisition_time == datetime(
-        2024, 3, 11, 15, 15, 0, tzinfo=timezone.utc)  # ContentDate/Time 10:15:00 at -05:00
+        2024, 3, 11, 15, 15, 0, tzinfo=UTC)  # ContentDate/Time 10:15:00 at -05:00
 
 
 def test_age_from_birth_date_and_unknown_sex() -> None:
@@ -283,7 +283,8 @@ def test_supported_sop_classes() -> None:
        seed=st.integers(0, 1000))
 def test_physical_value_formula_holds(sensitivity: float, correction: float, baseline: int,
                                       units: str, seed: int) -> None:
-    """raw x sensitivity x correction + baseline (PS3.3 C.10.9.1.4.3), in µV, for any calibration."""
+    """raw x sensitivity x correction + baseline (PS3.3 C.10.9.1.4.3), in µV, for any
+    calibration."""
     factor_to_units = 1.0 if units == "uV" else 1e-3
     spec = GroupSpec(leads=("I", "II"), duration_s=1.0, sensitivity=sensitivity * factor_to_units,
                      correction=correction, baseline=float(baseline), units=units)

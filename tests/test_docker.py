@@ -17,8 +17,8 @@ import pytest
 
 from ecgread.config import settings_doc
 from ecgread.config.settings import setting_infos
-from tests.conftest import REPO
 from ecgread.testing import free_port, wait_for_port
+from tests.conftest import REPO
 from tests.e2e_helpers import stop
 
 DOCKER = REPO / "docker"
@@ -34,13 +34,17 @@ def test_dockerfile_copies_what_exists(dockerfile):
             assert (REPO / src).exists(), f"{dockerfile} copies missing {src}"
     extra = re.search(r'pip install .*"\.\[(\w+)\]"', text)
     assert extra and extra.group(1) in ("cpu", "gpu")
+    # every top-level package installed as ecgread.X (a symlink ecgread/X) is in the image
+    copied = {src for group in sources for src in group}
+    packages = {p.name for p in (REPO / "ecgread").iterdir() if p.is_symlink()}
+    assert "web" in packages and packages <= copied, packages - copied
 
 
 def test_compose_file_validates(tmp_path):
     out = _compose_config(tmp_path, _filled_example(), "--services")
     assert out.returncode == 0, out.stderr
     assert set(out.stdout.split()) == {"rabbitmq", "postgres", "listener", "worker-cpu",
-                                       "worker-gpu"}
+                                       "worker-gpu", "web"}
 
 
 def _compose_config(tmp_path, env_text: str | None, *extra: str) -> subprocess.CompletedProcess:
@@ -90,7 +94,7 @@ def test_every_setting_reaches_the_containers_through_the_env_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     services = _as_data(proc.stdout)["services"]
     compose_sets = {f"ECGREAD_{n.upper()}" for n in settings_doc.COMPOSE_SETS}
-    for name in ("listener", "worker-cpu", "worker-gpu"):
+    for name in ("listener", "worker-cpu", "worker-gpu", "web"):
         environment = services[name]["environment"]
         for info in setting_infos():
             assert info.env in environment, f"{info.env} does not reach {name}"
@@ -103,6 +107,23 @@ def test_every_setting_reaches_the_containers_through_the_env_file(tmp_path):
     assert services["listener"]["healthcheck"]["test"][1:] == ["ecgread", "health", "dicom",
                                                                "hl7"]
     assert services["worker-cpu"]["healthcheck"]["test"] == ["NONE"]  # disable: true
+
+
+def test_web_service_runs_the_web_app_on_the_shared_home(tmp_path):
+    """The web service: `ecgread web` on the listener's image and volume (tracings, PDFs,
+    outbox), bound inside the container, published to loopback only (plain HTTP), with
+    `ecgread health web` as its healthcheck, after the listener (which migrates)."""
+    env_text = _filled_example().replace("ECGREAD_WEB_HOST=marker-ecgread_web_host\n", "")
+    proc = _compose_config(tmp_path, env_text)
+    assert proc.returncode == 0, proc.stderr
+    services = _as_data(proc.stdout)["services"]
+    web, listener = services["web"], services["listener"]
+    assert web["command"] == ["web"] and web["image"] == listener["image"]
+    assert web["healthcheck"]["test"][1:] == ["ecgread", "health", "web"]
+    assert web["environment"]["ECGREAD_WEB_HOST"] == "0.0.0.0"
+    assert web["volumes"] == listener["volumes"] == ["ecgread-data:/var/lib/ecgread:rw"]
+    assert web["ports"] == ["127.0.0.1:8080:8080/tcp"]  # compose v1's short syntax
+    assert web["depends_on"]["listener"]["condition"] == "service_healthy"
 
 
 def test_passwords_are_required(tmp_path):

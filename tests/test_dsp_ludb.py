@@ -6,8 +6,8 @@ import pytest
 
 from ecgread.integration import ludb
 from ecgread.models.analysis import analyze
-from tests.neural_helpers import shipped_models
 from ecgread.models.scoring import DelineationScore, score_delineation
+from tests.neural_helpers import shipped_models
 
 pytestmark = pytest.mark.ludb  # skips without the data, fails under CI (tests/conftest.py)
 

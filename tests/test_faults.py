@@ -474,7 +474,8 @@ def _run_crashing_read(settings: Settings, uid: str, patch: str) -> int:
             f"read_ecg(load_settings({{'home': {str(settings.home)!r}}}, environ={{}}), "
             f"{uid!r})\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", code], env=env, check=False, timeout=300).returncode
+    return subprocess.run([sys.executable, "-c", code], env=env, check=False,
+                          timeout=300).returncode
 
 
 def test_unreadable_ecg_ends_failed_and_the_ehr_is_told_why(scp, tmp_path: Path,

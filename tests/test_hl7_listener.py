@@ -252,8 +252,8 @@ def test_no_patient_data_in_logs(settings, listener, caplog):
 @pytest.fixture
 def listener_process(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ecgread.integration.hl7_listener", "--host", "127.0.0.1", "--port", "0",
-         "--home", str(tmp_path / "home")], cwd=REPO, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "ecgread.integration.hl7_listener", "--host", "127.0.0.1",
+         "--port", "0", "--home", str(tmp_path / "home")], cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)})
     line = proc.stdout.readline()
@@ -290,7 +290,7 @@ def test_mllp_send_cli_against_the_listener_subprocess(tmp_path, listener_proces
         ("AA", "CLI4"), ("AA", "CLI5")]
     url = f"sqlite:///{(home / 'audit.db').resolve()}"
     with session_scope(url) as s:
-        dup = s.exec(select(Received).where(Received.duplicate == True)).all()
+        dup = s.exec(select(Received).where(col(Received.duplicate).is_(True))).all()
         assert [r.identifier for r in dup] == ["CLI1"]
         statuses = {o.placer_order_number: o.status for o in s.exec(select(Hl7Order))}
         assert statuses == {"PLC1001": "pending", "PO200": "pending", "PO-CLI4": "cancelled"}

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecgread.models.analysis import Analysis, analyze
+from ecgread.models.ecg import STANDARD_LEADS
 from ecgread.models.interpret import check_evidence, interpret
 from ecgread.models.interpret.resolve import EXCLUDES
-from ecgread.models.ecg import STANDARD_LEADS
 from tests.interpret_factory import NORMAL_MEAS, make_analysis
 from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg

@@ -34,7 +34,7 @@ def test_each_engine_finds_every_qrs_of_a_clean_record(mode: str) -> None:
     truth = [b.r_s for b in s.beats]
     qrs = [w for w in a.waves["II"] if w.type == "QRS"]
     assert len(qrs) == len(truth)
-    for w, r in zip(qrs, truth):
+    for w, r in zip(qrs, truth, strict=True):
         assert w.onset_s < r < w.offset_s
     assert ("delineator_model" in a.versions) == (mode != "dsp")
 

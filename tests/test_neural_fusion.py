@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from ecgread.errors import ConfigError
@@ -50,7 +52,7 @@ def test_paced_record_keeps_dsp_and_leads_are_kept() -> None:
     assert kept[1].peak_s == DSP[1].peak_s and kept[1].onset_s == pytest.approx(0.59)
     out = fuse(dsp, net)
     assert list(out) == ["II", "V1", "V2"]
-    assert all(a.onset_s <= b.onset_s for a, b in zip(out["II"], out["II"][1:]))
+    assert all(a.onset_s <= b.onset_s for a, b in pairwise(out["II"]))
 
 
 def test_fused_boundaries_never_cross_the_peak() -> None:

@@ -19,8 +19,8 @@ from pydicom.data import get_testdata_file
 
 from ecgread.config import settings_doc
 from ecgread.config.settings import load_settings, setting_infos
-from tests.conftest import LUDB_DIR, REPO
 from ecgread.testing import free_port, wait_for_port
+from tests.conftest import LUDB_DIR, REPO
 from tests.e2e_helpers import ecgread_env, start_ecgread, stop
 
 SAMPLE = get_testdata_file("waveform_ecg.dcm")

@@ -146,7 +146,7 @@ def test_statements_as_tx_with_flags(sample, settings) -> None:
     m = _parse(build_oru(sample, report_context(sample.ecg, None), PDF, settings, "C3"))
     tx = [o for o in _obx(m) if _code(o) == "8601-7"]
     assert len(tx) == len(sample.statements) >= 1
-    for o, st in zip(tx, sample.statements):
+    for o, st in zip(tx, sample.statements, strict=True):
         text = m.unescape(str(o[5]))
         assert text.startswith(st.text)
         assert (f"({st.certainty})" in text) == (st.certainty != "definite")

@@ -396,3 +396,43 @@ def test_decimation_keeps_spikes_and_handles_250_hz() -> None:
         ys = [float(y) for y in re.findall(r"[\d.]+ ([\d.]+)", ii)]
         # 3 mV pacing spikes reach the clip limit (one row height above the baseline)
         assert min(ys) == pytest.approx(lay.baseline_mm(1) - lay.row_mm, abs=0.05), fs
+
+
+@poppler
+def test_serial_comparison_has_its_section_with_both_values(sample: Analysis,
+                                                            tmp_path: Path) -> None:
+    """The second ECG of a patient: "Compared with the ECG of <date>", each change with
+    the prior and the current value, apart from the interpretation (numbers continue)."""
+    from ecgread.models.serial import SerialInput, compare_serial
+
+    m = sample.measurements
+    assert m.qrs_ms is not None and m.heart_rate_bpm is not None
+    prior = dataclasses.replace(m, qrs_ms=m.qrs_ms + 35.0, heart_rate_bpm=m.heart_rate_bpm + 30)
+    found = compare_serial(SerialInput(m, sample.statements),
+                           SerialInput(prior, sample.statements))
+    assert [s.code for s in found] == ["SERIAL_RATE_DOWN", "SERIAL_QRS_NARROWER"]
+    second = dataclasses.replace(sample, statements=sample.statements + found)
+    ctx = report_context(second.ecg, None, serial={"prior_acquired": "2012-03-04T08:15:00",
+                                                   "prior_confirmed": True})
+    n = len(sample.statements)
+    html = _html_text(render_html(second, ctx))
+    head = "Compared with the ECG of 2012-03-04 08:15 (as confirmed)"
+    assert head in html
+    assert (f"{n + 2} QRS duration narrower than on the prior ECG QRS duration "
+            f"{prior.qrs_ms:.0f} → {m.qrs_ms:.0f} ms") in html
+    assert (f"{n + 1} Heart rate decreased compared with the prior ECG Heart rate "
+            f"{prior.heart_rate_bpm:.0f} → {m.heart_rate_bpm:.0f} bpm") in html
+    assert html.index("Interpretation") < html.index(head)  # its own section, after
+    assert html.count("narrower than on the prior ECG") == 1  # not in the interpretation
+    text = _both(_pdf(tmp_path, render_pdf(second, ctx, Settings())))
+    assert "Compared with the ECG of 2012-03-04 08:15".upper() in text.upper()
+    assert f"{prior.qrs_ms:.0f} → {m.qrs_ms:.0f} ms" in text
+    # without a prior date (an older read's JSON) the heading still says what it is
+    unchanged = compare_serial(SerialInput(m, sample.statements),
+                               SerialInput(m, sample.statements))
+    html = _html_text(render_html(dataclasses.replace(
+        sample, statements=sample.statements + unchanged), ReportContext()))
+    assert "Compared with the prior ECG" in html
+    assert f"QRS duration {m.qrs_ms:.0f} → {m.qrs_ms:.0f} ms" in html
+    # no serial statements: no section
+    assert "Compared with" not in _html_text(render_html(sample, ReportContext()))

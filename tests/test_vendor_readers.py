@@ -317,7 +317,7 @@ def test_analyze_json_adds_vendor_only_when_present(tmp_path: Path) -> None:
     assert len(lines) == len(files)
     contract = {"source", "sampling_rate_hz", "leads", "quality", "measurements", "waves",
                 "statements", "versions"}
-    for rel, out in zip(files, lines):
+    for rel, out in zip(files, lines, strict=True):
         assert contract <= set(out)
         assert out["measurements"]["heart_rate_bpm"] is not None
         if rel == SCP_RAW:

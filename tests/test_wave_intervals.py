@@ -13,7 +13,8 @@ from tests.synthetic import synthetic_ecg
 
 
 def _lead(shift_s: float) -> tuple[Wave, ...]:
-    return (Wave("P", 0.40 + shift_s, 0.45, 0.50), Wave("QRS", 0.60 + shift_s, 0.64, 0.70 + shift_s),
+    return (Wave("P", 0.40 + shift_s, 0.45, 0.50),
+            Wave("QRS", 0.60 + shift_s, 0.64, 0.70 + shift_s),
             Wave("T", 0.90, 1.00, 1.10 + shift_s))
 
 

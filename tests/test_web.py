@@ -139,6 +139,32 @@ def test_the_automatic_read_goes_out_preliminary(site: Site) -> None:
     assert obx11 <= {"P", "X"} and "P" in obx11
 
 
+def test_the_web_healthcheck_gets_the_login_page(site: Site) -> None:
+    """`ecgread health web` (the compose web service's healthcheck) against the real app:
+    ok, and no audit event (no patient data seen); a port with nothing on it and a port
+    that is not HTTP (the EHR's MLLP receiver) are problems, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    port = site.base.rsplit(":", 1)[1]
+    events = len(_events(site, "ecgread."))
+
+    def health(web_port: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "ECGREAD_WEB_HOST": "127.0.0.1"}
+        return subprocess.run([sys.executable, "-m", "ecgread", "health", "web", "--web-port",
+                               web_port], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    ok = health(port)
+    assert ok.returncode == 0 and ok.stdout.strip() == "web: ok", ok.stdout + ok.stderr
+    assert len(_events(site, "ecgread.")) == events
+    down = health(str(free_port()))
+    assert down.returncode == 1 and "web: web http://127.0.0.1:" in down.stdout
+    wrong = health(str(site.receiver.port))
+    assert wrong.returncode == 1 and "web: web http://127.0.0.1:" in wrong.stdout
+
+
 def test_pages_need_a_login_and_a_wrong_password_is_refused(browser: Any, site: Site) -> None:
     page = browser.new_page()
     page.goto(site.base + "/worklist")
@@ -191,6 +217,15 @@ def test_confirm_then_correct_reaches_the_ehr_as_f_then_c(browser: Any, site: Si
     row.locator("a").click()
     page.wait_for_selector("svg.tracing")
     assert "not confirmed" in page.inner_text("#status")
+    # what a cardiologist reads the tracing with: sex and age, the paper scale, evidence
+    # in words and units (not the JSON's names)
+    assert page.inner_text(".demographics").startswith("female · 42 y")
+    assert page.inner_text("#scale").startswith("25 mm/s · 10 mm/mV · 1000 Hz")  # the sample
+    evidence = page.inner_text("ol.statements")
+    assert "heart_rate_bpm" not in evidence and "rhythm.p_wave_ratio" not in evidence
+    if any(e["measurement"] == "heart_rate_bpm" for st in automatic for e in st["evidence"]):
+        assert "Heart rate 61 bpm (in [60, 100] bpm)" in evidence
+    assert "60–100" in page.inner_text("table.measurements")
     assert len(_events(site, "ecgread.web.ecg.viewed")) == viewed + 1
     first = page.locator("ol.statements > li[data-n='1']")
     n_boxes = page.locator("svg.tracing rect.ev[data-statements]").count()
@@ -333,6 +368,61 @@ def test_the_second_ecg_of_a_patient_is_compared_with_the_first(
     wait_until(lambda: any(text in m for m in site.receiver.received), timeout_s=60)
     page = _login(browser, site, "cardio")
     page.goto(f"{site.base}/ecg/{read.id}")
-    assert "Compared with the prior ECG" in page.content()
-    assert text in page.inner_text("ul.serial-statements")
+    assert "Compared with the ECG of 2013-01-25 10:59" in page.inner_text("#serial")
+    assert text in page.inner_text("ol.serial-statements")
+    assert text not in page.inner_text("ol.statements:not(.serial-statements)")
+    qrs = page.locator("table.serial tr", has_text="QRS duration").inner_text().split()
+    assert qrs[-3:] == (["124", "85", "ms"] if corrected else ["85", "85", "ms"])
     page.screenshot(path=str(REPO / "docs" / "web-ecg-serial.png"), full_page=True)
+
+
+def test_worklist_pages_are_in_order_critical_first_then_oldest(tmp_path: Path) -> None:
+    """queries.worklist on a real SQLite database: critical first, then the oldest
+    acquisition (reception time where there is none), read ID last; pages join up without
+    gaps or repeats; signed, failed and batch reads are not listed."""
+    from datetime import timedelta
+
+    from ecgread.audit import queries
+    from ecgread.audit.db import migrate, session_scope
+    from ecgread.audit.tables import EcgRead, EcgRecord, ReadReview, utcnow
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    migrate(url)
+    now = utcnow()
+    with session_scope(url) as s:
+        for i in range(23):
+            acquired = None if i % 5 == 0 else now - timedelta(minutes=(i * 7) % 23)
+            record = EcgRecord(sop_instance_uid=f"1.2.3.{i}", received_at=now - timedelta(
+                minutes=i % 4), acquisition_time=acquired)
+            s.add(record)
+            s.flush()
+            status, trigger = ("failed", "ingest") if i == 3 else ("ok", "ingest")
+            s.add(EcgRead(ecg_id=record.id, status=status, trigger=trigger, critical=i % 6 == 1,
+                          result_json='{"statements": []}'))
+            if i == 4:
+                s.add(EcgRead(ecg_id=record.id, status="ok", trigger="batch",
+                              result_json="{}"))
+        s.flush()
+        signed = s.exec(_select_read(1)).one()
+        s.add(ReadReview(read_id=signed.id, signed_by="cardio"))
+    with session_scope(url) as s:
+        pages = [queries.worklist(s, limit=5, offset=o) for o in range(0, 30, 5)]
+        listed = [row for page in pages for row in page]
+        total, critical = queries.worklist_size(s)
+    keys = [(not read.critical, record.acquisition_time or record.received_at, read.id)
+            for read, record, _ in listed]
+    assert keys == sorted(keys)
+    ids = [read.id for read, _, _ in listed]
+    assert len(ids) == len(set(ids)) == total == 21  # 23, less the failed and the signed one
+    assert critical == sum(1 for read, _, _ in listed if read.critical) == 3
+    assert all(read.trigger == "ingest" and read.status == "ok" for read, _, _ in listed)
+    assert pages[-1] == [] and len(pages[-2]) == 1
+
+
+def _select_read(ecg_index: int) -> Any:
+    from sqlmodel import select
+
+    from ecgread.audit.tables import EcgRead, EcgRecord
+
+    return (select(EcgRead).join(EcgRecord, EcgRecord.id == EcgRead.ecg_id)  # type: ignore[arg-type]
+            .where(EcgRecord.sop_instance_uid == f"1.2.3.{ecg_index}"))

@@ -19,9 +19,9 @@ from sqlmodel import select
 from ecgread.audit.db import session_scope
 from ecgread.audit.tables import EcgRead, EcgRecord, Report
 from ecgread.config.settings import load_settings
+from ecgread.testing import free_port, wait_for_port
 from ecgread.workers import celery_app, tasks
 from ecgread.workers.celery_app import DELIVER_TASK, READ_TASK, make_celery, settings_of
-from ecgread.testing import free_port, wait_for_port
 from tests.e2e_helpers import ecgread_env, start_ecgread, stop, storescu, wait_until
 
 needs_storescu = pytest.mark.skipif(shutil.which("storescu") is None,

@@ -16,6 +16,7 @@ from ecgread.config.settings import Settings
 from ecgread.models.catalogue import CATALOGUE
 from ecgread.models.interpret.library import LIBRARY
 from ecgread.models.results import Statement
+from ecgread.models.serial import SerialConfig
 from ecgread.workers.review import (
     Override,
     ReviewError,
@@ -50,7 +51,8 @@ def worklist_item(read: EcgRead, record: EcgRecord, order: Hl7Order | None) -> d
         "acquired": record.acquisition_time or record.received_at,
         "critical": read.critical,
         "priority": "critical" if read.critical else "routine",
-        "statements": [s.get("text", "") for s in result.get("statements", [])],
+        "statements": [s.get("text", "").replace(" -> ", " → ")
+                       for s in result.get("statements", [])],
         "accession": record.accession_number or "",
     }
 
@@ -60,11 +62,61 @@ def _current(session: Any, read_id: int) -> ReadReview | None:
                         .order_by(col(ReadReview.id).desc())).first()
 
 
+def _normal_text(entry: Any, sex: str | None) -> str:
+    """The catalogue's normal range for ``sex`` as printed: "120–200", "-30 to 90",
+    "≤ 120", or ""."""
+    normal = entry.normal_range(sex)
+    if normal is None:
+        return ""
+    if normal.low is not None and normal.high is not None:
+        low, high = normal.low.threshold, normal.high.threshold
+        return f"{low:g} to {high:g}" if low < 0 else f"{low:g}–{high:g}"
+    one = normal.low or normal.high
+    return one.within.replace("<=", "≤").replace(">=", "≥")
+
+
+def _flag(entry: Any, value: float | None, sex: str | None) -> str:
+    """"critical", "high", "low" or "" for a value against the catalogue's limits."""
+    if value is None:
+        return ""
+    if any(lim is not None and lim.beyond(value)
+           for lim in (entry.critical_low, entry.critical_high)):
+        return "critical"
+    normal = entry.normal_range(sex)
+    if normal is not None and normal.high is not None and normal.high.beyond(value):
+        return "high"
+    if normal is not None and normal.low is not None and normal.low.beyond(value):
+        return "low"
+    return ""
+
+
+def _serial_rows(serial: dict[str, Any]) -> list[dict[str, Any]]:
+    """The compared measurements of the ``serial`` JSON: label, unit, prior, now, changed."""
+    from ecgread.reporting.pdf import format_value
+
+    thresholds = {"heart_rate_bpm": "rate_change_bpm", "pr_ms": "pr_change_ms",
+                  "qrs_ms": "qrs_change_ms", "qtc_fridericia_ms": "qtc_change_ms"}
+    config = SerialConfig()  # the read job compares with the defaults
+    by_name = {m.name: m for m in CATALOGUE}
+    rows = []
+    for name, (before, now) in serial.get("measurements", {}).items():
+        entry = by_name.get(name)
+        unit = entry.unit.symbol if entry else ""
+        limit = getattr(config, thresholds[name]) if name in thresholds else None
+        changed = (before is not None and now is not None and limit is not None
+                   and abs(float(now) - float(before)) > limit)
+        rows.append({"label": entry.label if entry else name, "unit": unit,
+                     "prior": format_value(before, unit), "now": format_value(now, unit),
+                     "changed": changed})
+    return rows
+
+
 def ecg_view(settings: Settings, read_id: int) -> dict[str, Any] | None:
     """Everything the ECG page shows, or None when there is no such successful read."""
     from ecgread.integration.dicom_decode import decode_file
-    from ecgread.reporting.pdf import measurement_rows
-    from ecgread.reporting.tracing import tracing_svg
+    from ecgread.reporting.context import report_context
+    from ecgread.reporting.pdf import evidence_view, header_view, measurement_rows
+    from ecgread.reporting.tracing import TracingLayout, tracing_svg
 
     with session_scope(settings.audit_url) as s:
         read = s.get(EcgRead, read_id)
@@ -87,10 +139,16 @@ def ecg_view(settings: Settings, read_id: int) -> dict[str, Any] | None:
     overrides = json.loads(latest.overrides_json) if latest else {}
     shown = dataclasses.replace(automatic, statements=current)
     rows = measurement_rows(automatic)
-    units = {m.name: m.unit.ucum for m in CATALOGUE}
+    header = header_view(report_context(ecg, order))
+    sex = ecg.acquisition.patient_sex or (order.patient_sex if order else None)
+    entries = {m.name: m for m in CATALOGUE}
     measurements = [{"name": r.name, "label": r.label, "value": r.value, "unit": r.unit,
-                     "reason": r.reason, "ucum": units.get(r.name, ""),
+                     "reason": r.reason, "ucum": entries[r.name].unit.ucum,
+                     "normal": _normal_text(entries[r.name], sex),
+                     "flag": _flag(entries[r.name], getattr(automatic.measurements, r.name),
+                                   sex),
                      "override": overrides.get(r.name)} for r in rows]
+    layout = TracingLayout()
     vendor = ecg.vendor_read.to_json_dict() if ecg.vendor_read is not None else None
     status = latest.result_status if latest else settings.automatic_result_status
     serial = result.get("serial")
@@ -103,13 +161,20 @@ def ecg_view(settings: Settings, read_id: int) -> dict[str, Any] | None:
         "reviews": [{"by": r.signed_by, "at": r.signed_at, "status": r.result_status,
                      "kept": json.loads(r.kept_json), "removed": json.loads(r.removed_json),
                      "added": json.loads(r.added_json)} for r in reviews],
-        "tracing": tracing_svg(shown),
-        "statements": [{"n": n, "code": st.code, "text": st.text, "certainty": st.certainty,
+        "header": header,
+        "tracing": tracing_svg(shown, layout),
+        "scale": {"speed_mm_s": layout.speed_mm_s, "gain_mm_mv": layout.gain_mm_mv,
+                  "rate_hz": f"{ecg.sampling_rate_hz:g}"},
+        "statements": [{"n": n, "code": st.code, "text": st.text.replace(" -> ", " → "),
+                        "certainty": st.certainty,
                         "critical": st.critical, "source": st.source,
-                        "evidence": [e.to_json_dict() for e in st.evidence]}
+                        "serial": st.category == "serial",
+                        "evidence": [evidence_view(e) for e in st.evidence]}
                        for n, st in enumerate(current, start=1)],
         "automatic_codes": [st.code for st in automatic.statements],
         "measurements": measurements, "vendor": vendor, "serial": serial,
+        "serial_rows": _serial_rows(serial) if serial else [],
+        "prior_acquired": ((serial or {}).get("prior_acquired") or "")[:16].replace("T", " "),
         "addable": [{"code": e.code, "text": e.text, "category": e.category}
                     for e in _ADDABLE],
         "versions": automatic.versions,

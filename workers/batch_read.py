@@ -115,11 +115,12 @@ def read_chunk(settings: Settings, items: list[tuple[str, str]], options: BatchO
 
     from ecgread.integration.ecg_files import read_ecg_file
     from ecgread.models.analysis import AnalysisConfig
+    from ecgread.models.dsp_config import delineator_named
     from ecgread.models.ecg import Ecg
     from ecgread.models.neural.delineation import predict_masks_many
     from ecgread.workers.onnx_models import process_models
 
-    config = AnalysisConfig(delineator=settings.delineator)  # type: ignore[arg-type]
+    config = AnalysisConfig(delineator=delineator_named(settings.delineator))
     models = process_models(settings.model_registry)
     results: dict[int, ChunkResult] = {}
     ecgs: list[tuple[int, Ecg]] = []

@@ -32,6 +32,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
@@ -45,6 +46,10 @@ from ecgread.integration.dicom_meta import age_from_birth_date
 from ecgread.integration.identifiers import printable, safe_key
 from ecgread.integration.recovery import UNFINISHED_STATES
 from ecgread.models.ecg import Ecg
+
+if TYPE_CHECKING:
+    from ecgread.models.analysis_result import Analysis
+    from ecgread.reporting.context import ReportContext
 
 log = logging.getLogger("ecgread.read")
 
@@ -64,12 +69,21 @@ class ReadOutcome:
     error: str | None = None
 
 
+class _Demographics(TypedDict, total=False):
+    """The :class:`Acquisition` fields an order may fill."""
+
+    patient_sex: str
+    patient_birth_date: str
+    patient_age_years: float
+    accession_number: str
+
+
 def _with_order_demographics(ecg: Ecg, order: Hl7Order | None) -> Ecg:
     """Fill sex and birth date from the order where the DICOM header lacks them."""
     if order is None:
         return ecg
     acq = ecg.acquisition
-    updates: dict[str, object] = {}
+    updates: _Demographics = {}
     if acq.patient_sex is None and order.patient_sex in ("M", "F"):
         updates["patient_sex"] = order.patient_sex
     if acq.patient_birth_date is None and order.patient_birth_date:
@@ -122,6 +136,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     from ecgread.integration.dicom_decode import decode_file
     from ecgread.integration.matching import match_order_for_ecg
     from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.models.dsp_config import delineator_named
     from ecgread.workers.onnx_models import process_models
     from ecgread.workers.provenance import with_ecgread_version
     from ecgread.workers.serial import with_serial_comparison
@@ -163,7 +178,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     try:
         ecg = _with_order_demographics(decode_file(path, max_samples=settings.max_samples), order)
         analysis = with_ecgread_version(analyze(
-            ecg, AnalysisConfig(delineator=settings.delineator),
+            ecg, AnalysisConfig(delineator=delineator_named(settings.delineator)),
             models=process_models(settings.model_registry)))
         analysis, serial = with_serial_comparison(settings, analysis, ecg_id)
     except INFRASTRUCTURE as exc:
@@ -204,7 +219,7 @@ def read_ecg(settings: Settings, sop_instance_uid: str, trigger: str = "ingest",
     assert read_id is not None
     try:
         _report_and_queue(settings, sop_instance_uid, ecg_id, read_id, analysis, order,
-                          deliver)
+                          deliver, serial)
     except INFRASTRUCTURE as exc:
         _note_error(settings, ecg_id, _error_reason(exc, "report"))
         raise
@@ -227,7 +242,7 @@ def _note_error(settings: Settings, ecg_id: int, reason: str) -> None:
 
 
 def _failure_context(ecg_path: str, sop_instance_uid: str, order: Hl7Order | None,
-                     record: EcgRecord):  # type: ignore[no-untyped-def]
+                     record: EcgRecord) -> ReportContext:
     """The report header of a failed ECG: from the stored object when it still decodes,
     else from what the ``ecg`` row and the order hold."""
     from ecgread.integration.dicom_decode import decode_file
@@ -271,7 +286,8 @@ def _fail(settings: Settings, sop_instance_uid: str, ecg_id: int, reason: str,
         patient_id = context.patient_id
         control_id = uuid.uuid4().hex[:20]
         oru = build_failure_oru(context, reason, settings, control_id, __version__)
-        oru_path = settings.reports_dir / f"{safe_key(sop_instance_uid)}.failed.{control_id}.oru.hl7"
+        oru_name = f"{safe_key(sop_instance_uid)}.failed.{control_id}.oru.hl7"
+        oru_path = settings.reports_dir / oru_name
         write_durably(oru_path, oru.encode())
     with session_scope(settings.audit_url) as session:
         read = _ingest_read(session, ecg_id) if ingest else None
@@ -300,10 +316,10 @@ def _fail(settings: Settings, sop_instance_uid: str, ecg_id: int, reason: str,
 
 
 def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, read_id: int,
-                      analysis, order: Hl7Order | None,  # type: ignore[no-untyped-def]
-                      deliver: bool = True) -> None:
+                      analysis: Analysis, order: Hl7Order | None,
+                      deliver: bool = True, serial: dict[str, Any] | None = None) -> None:
     """Render the PDF and ORU, store them durably, queue deliveries (when ``deliver``), mark
-    the ECG reported."""
+    the ECG reported. ``serial``: the read JSON's comparison with the prior ECG."""
     import hashlib
 
     from ecgread.integration.object_store import write_durably
@@ -312,7 +328,8 @@ def _report_and_queue(settings: Settings, sop_instance_uid: str, ecg_id: int, re
     from ecgread.reporting.pdf import render_pdf
     from ecgread.workers.outbox import enqueue_delivery
 
-    context = report_context(analysis.ecg, order, result_status=settings.automatic_result_status)
+    context = report_context(analysis.ecg, order, result_status=settings.automatic_result_status,
+                             serial=serial)
     pdf = render_pdf(analysis, context, settings)
     stem = f"{safe_key(sop_instance_uid)}.{read_id}"
     pdf_path = settings.reports_dir / f"{stem}.pdf"

@@ -170,7 +170,8 @@ def sign_read(settings: Settings, read_id: int, signed_by: str,
     status = "C" if previous is not None else "F"
     at = now or utcnow()
     who = f"{signed_by} on {at.strftime('%Y-%m-%d %H:%M')} UTC"
-    context = report_context(ecg, order, result_status=status, confirmed_by=who)
+    context = report_context(ecg, order, result_status=status, confirmed_by=who,
+                             serial=result.get("serial"))
     pdf = render_pdf(signed, context, settings)
     sop = record.sop_instance_uid
     control_id = uuid.uuid4().hex[:20]

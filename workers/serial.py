@@ -30,7 +30,7 @@ def _measurements(result: dict[str, Any], overrides: dict[str, Any]) -> GlobalMe
     m = dict(result.get("measurements", {}))
     m.update({k: v["value"] for k, v in overrides.items()})
     return GlobalMeasurements(**{k: (None if m.get(k) is None else float(m[k]))
-                                 for k in MEASUREMENT_NAMES})
+                                 for k in MEASUREMENT_NAMES}, unmeasured={})
 
 
 def with_serial_comparison(settings: Settings, analysis: Analysis,

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import ecgread.audit.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from ecgread.errors import ConfigError
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -20,7 +21,10 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise ConfigError("alembic: sqlalchemy.url is not set (run through audit.db.migrate)")
+    engine = create_engine(url)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -10,7 +10,7 @@
     ecgread status [--json]                 queues, unfinished ECGs, pending and dead deliveries
     ecgread db upgrade                      migrate the audit database
     ecgread config                          the effective settings and their sources
-    ecgread health [dicom] [hl7]            do the listeners answer? (healthcheck)
+    ecgread health [dicom] [hl7] [web]      do the listeners / web app answer? (healthcheck)
     ecgread web                             the cardiologists' worklist, review and audit UI
     ecgread user add NAME --role ROLE       a web account (password from stdin or a prompt)
 
@@ -90,7 +90,8 @@ def _command_settings(command: str) -> tuple[str, ...]:
         "db": ("home", "database_url"),
         "status": ("home", "database_url", "broker_url"),
         "config": names,
-        "health": ("dicom_ae_title", "dicom_host", "dicom_port", "hl7_host", "hl7_port"),
+        "health": ("dicom_ae_title", "dicom_host", "dicom_port", "hl7_host", "hl7_port",
+                   "web_host", "web_port"),
         "web": ("home", "database_url", "ehr_host", "ehr_port", "web_host", "web_port",
                 "web_secret_key", "web_lockout_failures", "web_lockout_s",
                 "web_session_max_age_s", "page_size"),
@@ -217,9 +218,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_settings(p, "db")
 
     p = sub.add_parser("health", help="check this node's DICOM (C-ECHO) and HL7 MLLP listeners "
-                       "answer (exit 0 when all do); the containers' healthcheck")
+                       "or its web app (GET /login) answer (exit 0 when all do); the "
+                       "containers' healthcheck")
     p.add_argument("checks", nargs="*", metavar="CHECK",
-                   help="dicom and/or hl7 (default: both)")
+                   help="dicom, hl7 and/or web (default: dicom hl7)")
     _add_settings(p, "health")
 
     p = sub.add_parser("config", help="print the effective settings and where each comes "
@@ -247,11 +249,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from ecgread.cli.textual import describe
     from ecgread.integration.ecg_files import read_ecg_file
     from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.models.dsp_config import delineator_named
     from ecgread.workers.onnx_models import process_models
     from ecgread.workers.provenance import with_ecgread_version
 
     settings = _settings(args)
-    config = AnalysisConfig(delineator=settings.delineator)
+    config = AnalysisConfig(delineator=delineator_named(settings.delineator))
     models = process_models(settings.model_registry)
     failures = 0
     for path in args.paths:

@@ -17,17 +17,21 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ecgread.audit.db import session_scope
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Report
 from ecgread.config.settings import Settings
+from ecgread.errors import ConfigError
 
 
 def _sample_ecg() -> Path:
     from pydicom.data import get_testdata_file
 
-    return Path(get_testdata_file("waveform_ecg.dcm"))
+    found = get_testdata_file("waveform_ecg.dcm")
+    if not isinstance(found, str):  # None when pydicom's test files are not installed
+        raise ConfigError("pydicom's sample ECG (waveform_ecg.dcm) is missing: give a FILE")
+    return Path(found)
 
 
 def _order_for(path: Path) -> bytes:
@@ -112,10 +116,12 @@ def run_demo(settings: Settings, file: Path | None) -> int:
     with session_scope(settings.audit_url) as s:
         seen = s.exec(select(EcgRecord).where(EcgRecord.sop_instance_uid == sop_uid)).first()
     try:
-        print(f"1. listeners up: DICOM {settings.dicom_ae_title} on 127.0.0.1:{service.dicom_port}, "
-              f"HL7 MLLP on 127.0.0.1:{service.hl7_port}")
-        print(f"2. order ORM^O01 sent over MLLP: ACK {_send_order(service.hl7_port, _order_for(path))}")
-        print(f"3. ECG {path.name} sent by C-STORE: {_send_dicom(settings, service.dicom_port, path)}")
+        print(f"1. listeners up: DICOM {settings.dicom_ae_title} on "
+              f"127.0.0.1:{service.dicom_port}, HL7 MLLP on 127.0.0.1:{service.hl7_port}")
+        ack = _send_order(service.hl7_port, _order_for(path))
+        print(f"2. order ORM^O01 sent over MLLP: ACK {ack}")
+        status = _send_dicom(settings, service.dicom_port, path)
+        print(f"3. ECG {path.name} sent by C-STORE: {status}")
         if seen is not None:
             print(f"   duplicate: this ECG (SOP Instance UID {sop_uid}) was already received "
                   f"in {settings.home}; it is not read again, the stored read is shown below "
@@ -138,12 +144,16 @@ def run_demo(settings: Settings, file: Path | None) -> int:
                       f"{rec.state_detail if rec else ''}", file=sys.stderr)
                 return 1
             read = s.exec(select(EcgRead).where(EcgRead.ecg_id == rec.id)
-                          .order_by(EcgRead.id.desc())).first()  # type: ignore[union-attr]
+                          .order_by(col(EcgRead.id).desc())).first()
+            if read is None:
+                print("4. read did not finish: no read recorded", file=sys.stderr)
+                return 1
             report = s.exec(select(Report).where(Report.read_id == read.id)).first()
             deliveries = list(s.exec(select(Delivery).where(Delivery.read_id == read.id)))
         result = json.loads(read.result_json or "{}")
         m = result.get("measurements", {})
-        print(f"4. read in {read.duration_ms:.0f} ms (order {'matched' if rec.order_id else 'not matched'}):")
+        matched = "matched" if rec.order_id else "not matched"
+        print(f"4. read in {read.duration_ms:.0f} ms (order {matched}):")
         print("   " + ", ".join(f"{k}={v}" for k, v in m.items()))
         for st in result.get("statements", []):
             print(f"   - {st['text']} ({st['certainty']})")

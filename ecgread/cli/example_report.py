@@ -26,7 +26,7 @@ def write_example(folder: Path, page_size: str = "A4") -> tuple[Path, Path, floa
     from ecgread.config.settings import Settings
     from ecgread.integration.dicom_decode import decode_file
     from ecgread.models.analysis import analyze
-    from ecgread.models.dsp_config import AnalysisConfig
+    from ecgread.models.dsp_config import AnalysisConfig, delineator_named
     from ecgread.reporting.context import report_context
     from ecgread.reporting.pdf import render_pdf
     from ecgread.workers.onnx_models import process_models
@@ -34,7 +34,8 @@ def write_example(folder: Path, page_size: str = "A4") -> tuple[Path, Path, floa
 
     settings = Settings(page_size=page_size)
     ecg = decode_file(str(pydicom.data.get_testdata_file("waveform_ecg.dcm")))
-    analysis = with_ecgread_version(analyze(ecg, AnalysisConfig(delineator=settings.delineator),
+    config = AnalysisConfig(delineator=delineator_named(settings.delineator))
+    analysis = with_ecgread_version(analyze(ecg, config,
                                             models=process_models(settings.model_registry)))
     context = report_context(ecg, None)
     start = time.perf_counter()

@@ -1,12 +1,16 @@
-"""``ecgread health``: is this node's listener answering? (the containers' healthcheck)
+"""``ecgread health``: is this node's listener or web app answering? (the containers'
+healthcheck)
 
 DICOM: a C-ECHO to our own AE title (PS3.7 9.1.5, Verification). HL7: an MLLP connection
-accepted (nothing is sent, so nothing is recorded as received). Each check prints one
-line; the exit status is 0 only when all pass.
+accepted (nothing is sent, so nothing is recorded as received). Web: an HTTP GET of the
+login page of ``ecgread web`` (no login, so no patient data and no audit event). Each check
+prints one line; the exit status is 0 only when all pass. Without names, the listener's
+checks run (``DEFAULT_CHECKS``): the web app is a service of its own.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import socket
 
@@ -49,15 +53,34 @@ def check_mllp(settings: Settings, timeout_s: float = 5.0) -> str | None:
     return None
 
 
-# HOOK (web): when an `ecgread web` app exists, add `check_web(settings)` here (an HTTP GET
-# of its health URL on the web port setting) and a "web" entry in CHECKS; the compose
-# file's web service then uses `ecgread health web` as its healthcheck.
-CHECKS = {"dicom": check_dicom, "hl7": check_mllp}
+def check_web(settings: Settings, timeout_s: float = 5.0) -> str | None:
+    """None when ``ecgread web`` serves its login page (HTTP 200 with the login form),
+    else why not."""
+    host = _local(settings.web_host)
+    conn = http.client.HTTPConnection(host, settings.web_port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/login")
+        response = conn.getresponse()
+        body = response.read(65536)
+    except (OSError, http.client.HTTPException) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        return f"web http://{host}:{settings.web_port}/login: {why}"
+    finally:
+        conn.close()
+    if response.status != 200 or b'name="password"' not in body:
+        return (f"web http://{host}:{settings.web_port}/login answered {response.status} "
+                "without the login form")
+    return None
+
+
+CHECKS = {"dicom": check_dicom, "hl7": check_mllp, "web": check_web}
+#: What ``ecgread health`` checks without names: the listener (``ecgread serve``).
+DEFAULT_CHECKS = ("dicom", "hl7")
 
 
 def run_health(settings: Settings, which: list[str]) -> int:
     failed = 0
-    for name in which or list(CHECKS):
+    for name in which or DEFAULT_CHECKS:
         problem = CHECKS[name](settings)
         print(f"{name}: {'ok' if problem is None else problem}")
         failed += problem is not None

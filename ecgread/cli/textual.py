@@ -14,8 +14,9 @@ def describe(analysis: Analysis) -> str:
     lines = [f"{analysis.ecg.source}  ({len(analysis.ecg.lead_names)} leads, "
              f"{analysis.ecg.sampling_rate_hz:g} Hz, {analysis.ecg.duration_s:.1f} s)"]
     if not analysis.quality.usable or analysis.quality.problems:
+        problems = analysis.quality.problems
         lines.append("  quality: " + ("usable" if analysis.quality.usable else "NOT usable")
-                     + ("; " + "; ".join(analysis.quality.problems) if analysis.quality.problems else ""))
+                     + ("; " + "; ".join(problems) if problems else ""))
     for entry in CATALOGUE:
         value, label = getattr(m, entry.name), entry.short_label
         if value is None:

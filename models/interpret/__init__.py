@@ -19,13 +19,13 @@ True
 from __future__ import annotations
 
 from ecgread.models.analysis_result import Analysis
-from ecgread.models.results import Statement
 from ecgread.models.interpret import criteria
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.evidence import check_evidence
 from ecgread.models.interpret.library import LIBRARY
 from ecgread.models.interpret.resolve import overall, resolve
 from ecgread.models.interpret.values import missing_standard_leads
+from ecgread.models.results import Statement
 
 INTERPRET_VERSION = "criteria-1.0"
 

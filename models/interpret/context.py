@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ecgread.models.analysis_result import Analysis
-from ecgread.models.results import Certainty, Evidence, Wave
 from ecgread.models.interpret.evidence import holds
 from ecgread.models.interpret.values import qrs_t_pairs, resolve
+from ecgread.models.results import Certainty, Evidence, Wave
 
 Span = tuple[float, float]
 MAX_SPANS = 12
@@ -113,4 +113,4 @@ class Ctx:
 
     def rr(self) -> list[Span]:
         r = [b.r_s for b in self.a.beats]
-        return list(zip(r[:-1], r[1:]))
+        return list(zip(r[:-1], r[1:], strict=True))

@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass
 
 from ecgread.models.analysis_result import Analysis
-from ecgread.models.results import Statement
 from ecgread.models.interpret.values import UnknownMeasurement, Value, resolve
+from ecgread.models.results import Statement
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _CMP = re.compile(rf"^\s*(>=|<=|==|!=|>|<)\s*({_NUM}|[A-Za-z_][\w\-]*)\s*$")

@@ -23,8 +23,9 @@ from dataclasses import fields
 import numpy as np
 
 from ecgread.models.analysis_result import Analysis
+from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.ecg import STANDARD_LEADS
-from ecgread.models.results import MEASUREMENT_NAMES, LeadAmplitudes, RhythmFeatures, Wave
+from ecgread.models.results import LeadAmplitudes, RhythmFeatures, Wave
 from ecgread.models.rr_irregularity import normalised_rmssd
 
 Value = float | str | None

@@ -71,8 +71,8 @@ def classify(model: Network, signal_uv: np.ndarray, sampling_rate_hz: float,
     batch = np.repeat(x[None], 1 + n_leads + len(starts), axis=0)
     for i in range(n_leads):
         batch[1 + i, i] = 0.0
-    for j, s in enumerate(starts):
-        batch[1 + n_leads + j, :, s:s + win] = 0.0
+    for si, s in enumerate(starts):
+        batch[1 + n_leads + si, :, s:s + win] = 0.0
     probs = _probabilities(model, batch)
     base = probs[0]
     lead_drop = base[None] - probs[1:1 + n_leads]  # (leads, labels)

@@ -88,7 +88,7 @@ def predict_masks_many(delineator: Network, ecgs: list[tuple[np.ndarray, float]]
             net_out[i] = probs[at:at + k]
             at += k
     result = []
-    for (s, fs), raw in zip(ecgs, net_out):
+    for (s, fs), raw in zip(ecgs, net_out, strict=True):
         assert raw is not None
         n = s.shape[1]
         probs = raw[:, :, :net_length(n, fs, net_fs)]

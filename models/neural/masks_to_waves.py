@@ -42,10 +42,94 @@ class MaskConfig:
         return {"P": self.min_p_ms, "QRS": self.min_qrs_ms, "T": self.min_t_ms}[wave]
 
 
-def _runs(flags: np.ndarray) -> np.ndarray:
-    """(k, 2) [start, end) of the True runs of a bool vector."""
-    d = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
-    return np.stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)], axis=1)
+def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The True runs of each row of a (rows, samples) bool array: (row, start, end) of
+    each run, [start, end), in row then sample order."""
+    rows, n = flags.shape
+    edges = np.zeros((rows, n + 1), np.int8)
+    edges[:, :n] = flags
+    edges[:, 1:] -= flags
+    row, start = np.nonzero(edges == 1)
+    _, end = np.nonzero(edges == -1)
+    return row, start, end
+
+
+def _argmax_classes(probs: np.ndarray) -> np.ndarray:
+    """``np.argmax(probs, axis=1)`` for (rows, classes, samples) probabilities without NaN
+    (the first of equal maxima wins), by comparisons along the short class axis."""
+    label = np.zeros((probs.shape[0], probs.shape[2]), np.intp)
+    best = probs[:, 0].copy()
+    for c in range(1, probs.shape[1]):
+        more = probs[:, c] > best
+        label[more] = c
+        np.maximum(best, probs[:, c], out=best)
+    return label
+
+
+def _waves(probs: np.ndarray, fs: float, signal_uv: np.ndarray | None, cfg: MaskConfig
+           ) -> list[list[Wave]]:
+    """Waves of each row of (rows, 4, samples) probabilities, every row at once (the
+    rules of :func:`lead_waves`); per row sorted by onset, P before QRS before T at equal
+    onsets."""
+    rows, _, n = probs.shape
+    label = _argmax_classes(probs)
+    invalid = None if signal_uv is None else ~np.isfinite(np.asarray(signal_uv))
+    bad_cum = None
+    if invalid is not None and invalid.any():
+        bad_cum = np.zeros((rows, n + 1), np.int64)
+        np.cumsum(invalid, axis=1, out=bad_cum[:, 1:])
+    sig = None if signal_uv is None else np.asarray(signal_uv, dtype=np.float64)
+    gap = int(round(cfg.merge_gap_ms * fs / 1000.0))
+    found: list[tuple[np.ndarray, ...]] = []
+    for cls, wave in WAVE_CLASSES.items():
+        row, a, b = _runs(label == cls)
+        if row.size == 0:
+            continue
+        if gap > 0 and row.size > 1:  # join runs of one row split by a short "none" gap
+            g0, g1 = b[:-1], a[1:]
+            short = (row[1:] == row[:-1]) & (g1 - g0 < gap)
+            if short.any():  # ... and only "none" in the gap
+                k = np.flatnonzero(short)
+                at = g0[k, None] + np.arange(gap)[None]
+                in_gap = at < g1[k, None]
+                other = label[row[k, None], np.minimum(at, n - 1)] != 0
+                short[k] = ~(other & in_gap).any(axis=1)
+            starts = np.concatenate(([True], ~short))
+            ends = np.concatenate((~short, [True]))
+            row, a, b = row[starts], a[starts], b[ends]
+        p_cum = np.zeros((rows, n + 1))
+        p_cum[:, 1:] = probs[:, cls]
+        np.cumsum(p_cum[:, 1:], axis=1, out=p_cum[:, 1:])  # float64 running sums
+        keep = ((b - a >= cfg.min_ms(wave) * fs / 1000.0) & (a > 0) & (b < n)
+                & ((p_cum[row, b] - p_cum[row, a]) / np.maximum(b - a, 1)
+                   >= cfg.min_mean_prob))
+        if bad_cum is not None:  # no wave touches padding
+            keep &= bad_cum[row, b] == bad_cum[row, a]
+        row, a, b = row[keep], a[keep], b[keep]
+        if a.size == 0:
+            continue
+        length = b - a
+        span = np.arange(length.max())[None]
+        idx = np.minimum(a[:, None] + span, n - 1)
+        inside = span < length[:, None]
+        if sig is not None:
+            seg = sig[row[:, None], idx]
+            first, last = seg[:, 0], seg[np.arange(a.size), length - 1]
+            frac = span / np.maximum(length - 1, 1)[:, None]
+            score = np.abs(seg - (first[:, None] + (last - first)[:, None] * frac))
+        else:
+            score = probs[row[:, None], cls, idx].astype(np.float64)
+        pk = a + np.argmax(np.where(inside, score, -np.inf), axis=1)
+        found.append((row, np.full(a.size, cls), a, pk, b))
+    out: list[list[Wave]] = [[] for _ in range(rows)]
+    if not found:
+        return out
+    row, cls_, a, pk, b = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    order = np.lexsort((cls_, a, row))  # per row by onset, ties in class order
+    for r, c, x, y, z in zip(row[order].tolist(), cls_[order].tolist(), a[order].tolist(),
+                             pk[order].tolist(), b[order].tolist(), strict=True):
+        out[r].append(Wave(WAVE_CLASSES[c], x / fs, y / fs, (z - 1) / fs))  # type: ignore[arg-type]
+    return out
 
 
 def lead_waves(probs: np.ndarray, sampling_rate_hz: float, signal_uv: np.ndarray | None = None,
@@ -59,47 +143,9 @@ def lead_waves(probs: np.ndarray, sampling_rate_hz: float, signal_uv: np.ndarray
     signal_uv:
         (samples,) the lead in µV for the peak (NaN = padding, where no wave may touch).
     """
-    cfg = config or MaskConfig()
-    fs = float(sampling_rate_hz)
-    n = probs.shape[1]
-    label = np.argmax(probs, axis=0)
-    invalid = np.zeros(n, bool) if signal_uv is None else ~np.isfinite(signal_uv)
-    bad_cum = np.concatenate(([0], np.cumsum(invalid)))
-    wave_cum = np.concatenate(([0], np.cumsum(label != 0)))
-    gap = int(round(cfg.merge_gap_ms * fs / 1000.0))
-    found: list[Wave] = []
-    for cls, wave in WAVE_CLASSES.items():
-        runs = _runs(label == cls)
-        if runs.size == 0:
-            continue
-        if gap > 0 and len(runs) > 1:  # join runs split by a short "none" gap
-            g0, g1 = runs[:-1, 1], runs[1:, 0]
-            short = (g1 - g0 < gap) & (wave_cum[g1] == wave_cum[g0])
-            starts = np.concatenate(([True], ~short))
-            ends = np.concatenate((~short, [True]))
-            runs = np.stack([runs[starts, 0], runs[ends, 1]], axis=1)
-        a, b = runs[:, 0], runs[:, 1]  # samples a .. b-1
-        p_cum = np.concatenate(([0.0], np.cumsum(probs[cls], dtype=np.float64)))
-        keep = ((b - a >= cfg.min_ms(wave) * fs / 1000.0) & (a > 0) & (b < n)
-                & (bad_cum[b] == bad_cum[a])
-                & ((p_cum[b] - p_cum[a]) / np.maximum(b - a, 1) >= cfg.min_mean_prob))
-        a, b = a[keep], b[keep]
-        if a.size == 0:
-            continue
-        length = b - a
-        idx = np.minimum(a[:, None] + np.arange(length.max())[None], n - 1)
-        inside = np.arange(length.max())[None] < length[:, None]
-        if signal_uv is not None:
-            seg = np.asarray(signal_uv, dtype=np.float64)[idx]
-            first, last = seg[:, 0], seg[np.arange(a.size), length - 1]
-            frac = np.arange(length.max())[None] / np.maximum(length - 1, 1)[:, None]
-            score = np.abs(seg - (first[:, None] + (last - first)[:, None] * frac))
-        else:
-            score = probs[cls][idx].astype(np.float64)
-        pk = a + np.argmax(np.where(inside, score, -np.inf), axis=1)
-        found.extend(Wave(wave, float(x) / fs,  # type: ignore[arg-type]
-                          float(y) / fs, float(z - 1) / fs) for x, y, z in zip(a, pk, b))
-    return tuple(sorted(found, key=lambda w: w.onset_s))
+    sig = None if signal_uv is None else np.asarray(signal_uv)[None]
+    return tuple(_waves(np.asarray(probs)[None], float(sampling_rate_hz), sig,
+                        config or MaskConfig())[0])
 
 
 def masks_to_waves(probs: np.ndarray, sampling_rate_hz: float, lead_names: tuple[str, ...],
@@ -115,10 +161,9 @@ def masks_to_waves(probs: np.ndarray, sampling_rate_hz: float, lead_names: tuple
     >>> masks_to_waves(p, 500.0, ("II",))["II"][0].type
     'QRS'
     """
-    out: dict[str, tuple[Wave, ...]] = {}
-    for i, name in enumerate(lead_names):
-        if usable is not None and not usable[i]:
-            continue
-        sig = None if signal_uv is None else signal_uv[i]
-        out[name] = lead_waves(probs[i], sampling_rate_hz, sig, config)
-    return out
+    rows = [i for i in range(len(lead_names)) if usable is None or usable[i]]
+    probs, sig = np.asarray(probs), None if signal_uv is None else np.asarray(signal_uv)
+    if len(rows) < probs.shape[0]:
+        probs, sig = probs[rows], None if sig is None else sig[rows]
+    waves = _waves(probs, float(sampling_rate_hz), sig, config or MaskConfig())
+    return {lead_names[i]: tuple(w) for i, w in zip(rows, waves, strict=True)}

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,6 +36,25 @@ CLIP = 20.0
 LENGTH_MULTIPLE = 16
 
 
+@lru_cache(maxsize=32)
+def _resample_fir(up: int, down: int) -> np.ndarray:
+    """The FIR filter ``scipy.signal.resample_poly`` designs by default for up/down
+    (Kaiser window, beta 5, 10 taps per side per rate), designed once."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    h = np.asarray(firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)))
+    h.setflags(write=False)
+    return h
+
+
+@lru_cache(maxsize=8)
+def _highpass_sos(fs_hz: float) -> np.ndarray:
+    from scipy.signal import butter
+
+    return np.asarray(butter(2, HIGHPASS_HZ, btype="highpass", fs=fs_hz, output="sos"))
+
+
 def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     """Polyphase resampling along the last axis (identity when the rates agree)."""
     from scipy.signal import resample_poly
@@ -42,7 +62,10 @@ def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     if abs(fs_in_hz - fs_out_hz) < 1e-9:
         return np.asarray(x, dtype=np.float64)
     ratio = Fraction(fs_out_hz / fs_in_hz).limit_denominator(1000)
-    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    up, down = ratio.numerator, ratio.denominator
+    if np.asarray(x).dtype != np.float64:  # the default design matches x's dtype
+        return np.asarray(resample_poly(x, up, down, axis=-1))
+    return np.asarray(resample_poly(x, up, down, axis=-1, window=_resample_fir(up, down)))
 
 
 def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
@@ -53,7 +76,7 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     (zero padding at the end). ``target_fs_hz`` is 250 Hz for the delineator; a
     registered classifier may declare another rate.
     """
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import sosfiltfilt
 
     from ecgread.models.conditioning import notch_mains
 
@@ -72,7 +95,7 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     y = resample(x - med, sampling_rate_hz, target_fs_hz)
     m = y.shape[1]
     if m > 12:
-        sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=target_fs_hz, output="sos")
+        sos = _highpass_sos(float(target_fs_hz)).copy()  # scipy wants it writable
         y = sosfiltfilt(sos, y, axis=1, padlen=min(m - 1, int(3 * target_fs_hz)))
         y, _ = notch_mains(y, target_fs_hz)
     scale = np.maximum(y.std(axis=1, keepdims=True), MIN_SCALE_UV)
@@ -119,7 +142,7 @@ def to_input_rate(probs: np.ndarray, n_samples: int, sampling_rate_hz: float,
     lo = np.clip(np.floor(pos).astype(int), 0, probs.shape[-1] - 1)
     hi = np.clip(lo + 1, 0, probs.shape[-1] - 1)
     w = (pos - lo).astype(probs.dtype)
-    out = np.take(probs, lo, axis=-1)
+    out: np.ndarray = np.take(probs, lo, axis=-1)
     step = np.take(probs, hi, axis=-1)
     step -= out
     step *= w

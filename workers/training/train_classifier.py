@@ -90,8 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     import torch.nn.functional as F
 
-    from ecgread.workers.training.classifier_net import EcgClassifier, export_classifier
     from ecgread.workers.model_registry import sha256_of
+    from ecgread.workers.training.classifier_net import EcgClassifier, export_classifier
 
     t0 = time.perf_counter()
     torch.set_num_threads(args.threads)
@@ -109,15 +109,16 @@ def main(argv: list[str] | None = None) -> None:
     fold = np.array([t[2] for t in table])
     tr = (fold != args.val_fold) & (fold != args.test_fold)
     va, te = fold == args.val_fold, fold == args.test_fold
+    positives = dict(zip(labels, y[tr].sum(0).astype(int).tolist(), strict=True))
     print(f"{tr.sum()} train, {va.sum()} validation, {te.sum()} test ECGs; positives per "
-          f"label (train): {dict(zip(labels, y[tr].sum(0).astype(int).tolist()))}", flush=True)
+          f"label (train): {positives}", flush=True)
     widths = tuple(int(w) for w in args.widths.split(","))
     model = EcgClassifier(len(leads), len(labels), widths)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     pos = y[tr].mean(0).clip(1e-3, 1 - 1e-3)
     pos_weight = torch.from_numpy(((1 - pos) / pos).clip(1, 20)).float()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    best = (float("inf"), None)
+    best: tuple[float, dict[str, torch.Tensor] | None] = (float("inf"), None)
     for epoch in range(args.epochs):
         model.train()
         idx = rng.permutation(np.flatnonzero(tr))

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
         return loss, acc
 
     history: list[dict[str, float]] = []
-    best = (float("inf"), 0, None)
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (float("inf"), 0, None)
     n_tr, n = xtr.shape
     for step in range(1, args.steps + 1):
         rows = rng.integers(0, n_tr, args.batch)
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     export_onnx(model, str(args.out))
     seconds = time.perf_counter() - t_start
     meta = {"architecture": "DelineationUNet", "widths": list(widths), "kernel": args.kernel,
-            "parameters": n_parameters(model), "fs_hz": args.fs, "steps": args.steps, "batch": args.batch,
-            "crop_samples": args.crop, "lr": args.lr, "seed": args.seed,
+            "parameters": n_parameters(model), "fs_hz": args.fs, "steps": args.steps,
+            "batch": args.batch, "crop_samples": args.crop, "lr": args.lr, "seed": args.seed,
             "threads": args.threads, "best_step": best[1], "best_val_loss": best[0],
             "train_records": train_ids, "validation_records": val_ids,
             "history": history, "seconds": round(seconds, 1),

@@ -1,13 +1,12 @@
 """initial audit schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 13:54:29.073296
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -58,10 +57,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('placer_order_number', 'placer_namespace')
     )
     with op.batch_alter_table('hl7_order', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_hl7_order_accession_number'), ['accession_number'], unique=False)
-        batch_op.create_index(batch_op.f('ix_hl7_order_filler_order_number'), ['filler_order_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hl7_order_accession_number'), ['accession_number'],
+                              unique=False)
+        batch_op.create_index(batch_op.f('ix_hl7_order_filler_order_number'),
+                              ['filler_order_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_hl7_order_patient_id'), ['patient_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_hl7_order_placer_order_number'), ['placer_order_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hl7_order_placer_order_number'),
+                              ['placer_order_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_hl7_order_status'), ['status'], unique=False)
 
     op.create_table('received',
@@ -84,7 +86,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('received', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_received_accession_number'), ['accession_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_received_accession_number'), ['accession_number'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_received_identifier'), ['identifier'], unique=False)
         batch_op.create_index(batch_op.f('ix_received_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_received_protocol'), ['protocol'], unique=False)
@@ -110,11 +113,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('ecg', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ecg_accession_number'), ['accession_number'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ecg_acquisition_time'), ['acquisition_time'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ecg_accession_number'), ['accession_number'],
+                              unique=False)
+        batch_op.create_index(batch_op.f('ix_ecg_acquisition_time'), ['acquisition_time'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_ecg_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ecg_received_at'), ['received_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ecg_sop_instance_uid'), ['sop_instance_uid'], unique=True)
+        batch_op.create_index(batch_op.f('ix_ecg_sop_instance_uid'), ['sop_instance_uid'],
+                              unique=True)
         batch_op.create_index(batch_op.f('ix_ecg_state'), ['state'], unique=False)
 
     op.create_table('ecg_read',
@@ -157,7 +163,8 @@ def upgrade() -> None:
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_delivery_destination'), ['destination'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_message_id'), ['message_id'], unique=True)
-        batch_op.create_index(batch_op.f('ix_delivery_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_next_attempt_at'), ['next_attempt_at'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_read_id'), ['read_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_delivery_state'), ['state'], unique=False)
@@ -186,7 +193,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('delivery_attempt', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_delivery_attempt_delivery_id'), ['delivery_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_delivery_attempt_delivery_id'), ['delivery_id'],
+                              unique=False)
 
     # ### end Alembic commands ###
 

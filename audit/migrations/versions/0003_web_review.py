@@ -9,7 +9,7 @@ Create Date: 2027-01-20
   signed statements, measurement overrides and kept/removed/added statement codes.
 """
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '0003_web_review'

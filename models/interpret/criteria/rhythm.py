@@ -35,8 +35,15 @@ from __future__ import annotations
 
 from ecgread.models.catalogue import limit, normal_range
 from ecgread.models.interpret.context import Ctx, Finding
-from ecgread.models.rhythm import (AF_IRREGULARITY, AF_IRREGULARITY_WITH_P, AF_PR_SPREAD_MS,
-                                   P_CONFIDENCE, P_PRESENT_RATIO, SINUS_P_AXIS_DEG)
+from ecgread.models.results import Certainty
+from ecgread.models.rhythm import (
+    AF_IRREGULARITY,
+    AF_IRREGULARITY_WITH_P,
+    AF_PR_SPREAD_MS,
+    P_CONFIDENCE,
+    P_PRESENT_RATIO,
+    SINUS_P_AXIS_DEG,
+)
 
 #: Thresholds tuned on the LUDB 'tune' split only (bench/interpretation_ludb.py).
 REGULAR_IRREGULARITY = 0.08  # below it, regular (junctional, SVT)
@@ -164,7 +171,7 @@ def _atrial(c: Ctx, with_p, conf) -> list[Finding]:  # type: ignore[no-untyped-d
             if tachy := c.ev("heart_rate_bpm", RATE_HIGH.criterion, spans=c.rr()):
                 return [Finding("AT", "probable", (with_p, conf, axis, inverted, tachy))]
             return [Finding("EAR", "probable", (with_p, conf, axis, inverted))]
-    certainty = "definite" if sinus_axis and upright_ii else "probable"
+    certainty: Certainty = "definite" if sinus_axis and upright_ii else "probable"
     base = (with_p, conf) + tuple(e for e in (sinus_axis, upright_ii) if e)
     rr = c.rr()
     if brady := c.ev("heart_rate_bpm", RATE_LOW.criterion, spans=rr):
