@@ -93,7 +93,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     import dataclasses
 
     from ecgread.models.beats import type_beats
-    from ecgread.models.conditioning import condition
+    from ecgread.models.conditioning import PACING_MIN_FS_HZ, condition, pacing_assessable
     from ecgread.models.delineate import delineate
     from ecgread.models.measure import measure
     from ecgread.models.qrs_detect import detect_qrs
@@ -161,6 +161,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
                     "fiducials_s": m.fiducials_s, "n_beats": typing.n_dominant}
     elif r.size < 2 and quality.usable:
         notes.append("fewer than two QRS complexes detected: no measurements")
+    if not pacing_assessable(fs):
+        notes.append(f"pacing spikes not assessed: sampled at {fs:g} Hz, below "
+                     f"{PACING_MIN_FS_HZ:g} Hz a pacing stimulus may fall between samples")
     excluded = [lq.lead for lq in quality.leads if not lq.usable]
     if excluded:
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))

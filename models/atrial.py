@@ -25,11 +25,25 @@ Definitions
   2004;51:1176-1186, reviewed there).
 - ``atrial_rate_bpm`` (for AV dissociation): the periodicity at 40-200 /min of the signal
   with the whole QRS-T blanked, in the same leads, autocorrelation >=
-  :data:`ATRIAL_MIN_CORR` (the shortest lag within 90 % of the best).
-- ``av_phase_locking``: circular concentration |mean(exp(2 pi i t_k / PP))| of the QRS onsets
-  t_k on the atrial cycle PP = 60 / ``atrial_rate_bpm``: about 1 when every QRS keeps its
-  place in the atrial cycle (sinus rhythm, fixed 2:1 block), near 0 when atria and ventricles
-  beat independently (AV dissociation; exact integer rate ratios excepted).
+  :data:`ATRIAL_MIN_CORR`. Before the 2 Hz high-pass the blanked stretches are bridged by
+  straight lines (the ringing of an unblanked QRS-T weighed more than the P waves in
+  complete AV block), and the cycle is the shortest submultiple of the best lag that keeps
+  :data:`ATRIAL_SUBHARMONIC_RATIO` of its correlation (:func:`_fundamental_lag`): P waves
+  hidden in the QRS-T leave fewer pairs one cycle apart than two cycles apart. Blanking
+  and bridging the ventricular activity before estimating the atrial period follow the
+  QRST-cancellation literature (Slocum J, Sahakian A, Swiryn S. Diagnosis of atrial
+  fibrillation from surface electrocardiograms based on computer-detected atrial
+  activity. J Electrocardiol 1992;25:1-8).
+- ``av_phase_locking``: the share of the atrial signal (QRS-T blanked and bridged, 2 Hz
+  high-passed) in the stretch before each QRS that the QRS-locked average explains,
+  corrected for chance (:func:`_qrs_locked_share`): about 1 when the atrial waves keep
+  their place before every QRS (sinus rhythm at any PR, fixed 2:1 block), near 0 when
+  atria and ventricles beat independently (AV dissociation) or there are no atrial waves.
+  The average-beat idea of QRST cancellation (Slocum et al. 1992, above) turned around:
+  what the QRS-locked average explains is conducted, what it leaves is not. (It replaced
+  the phase concentration of the QRS onsets on the estimated atrial cycle, which inherited
+  every error of that estimate: sinus bradycardia on LUDB whose autocorrelation peaked
+  at a lag between P and T-wave remnants read as dissociated.)
 """
 
 from __future__ import annotations
@@ -44,6 +58,13 @@ FLUTTER_MIN_CORR = 0.5
 FLUTTER_MIN_CORR2 = 0.3
 FLUTTER_MAX_HALF_CORR = 0.0
 ATRIAL_MIN_CORR = 0.4
+#: A submultiple of the best lag is the atrial cycle when it reaches this share of the best.
+ATRIAL_SUBHARMONIC_RATIO = 0.75
+#: The atrial-rate autocorrelation needs this many x lag sample pairs kept at both ends.
+ATRIAL_MIN_PAIRS = 2.0
+#: ``av_phase_locking`` below this is AV dissociation: seeded synthetic complete AV block
+#: gave 0.00-0.06, sinus rhythm on LUDB (200 records, incl. bradycardia) 0.42 and above.
+AV_DISSOCIATED_BELOW = 0.25
 #: Only the first minute is analysed.
 MAX_ANALYSED_S = 60.0
 
@@ -67,19 +88,96 @@ def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
     return out
 
 
-def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray) -> np.ndarray:
-    """Normalised autocorrelation at ``lags`` (samples) over samples kept at both ends."""
+def _bridged(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``x`` (leads, samples) with the blanked samples replaced by a straight line between
+    the kept samples on either side, so that the high-pass filter that follows does not
+    spread the ventricular complexes (ringing of the QRS and T waves) into the kept
+    samples."""
+    idx = np.arange(x.shape[-1])
+    if keep.sum() < 2:
+        return x
+    return np.stack([np.interp(idx, idx[keep], row[keep]) for row in x])
+
+
+def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray,
+              min_pairs: float = 3.0) -> np.ndarray:
+    """Normalised autocorrelation at ``lags`` (samples) over samples kept at both ends
+    (NaN where fewer than ``min_pairs`` x lag sample pairs are kept)."""
     xm = np.where(keep, x, 0.0)
     out = np.full(lags.size, np.nan)
     for i, lag in enumerate(lags):
         a, b = xm[:-lag], xm[lag:]
         both = keep[:-lag] & keep[lag:]
-        if both.sum() < 3 * lag:
+        if both.sum() < min_pairs * lag:
             continue
         a, b = a[both], b[both]
         den = np.sqrt((a * a).sum() * (b * b).sum())
         out[i] = (a * b).sum() / den if den > 0 else np.nan
     return out
+
+
+def _fundamental_lag(ac: np.ndarray, lags: np.ndarray) -> float | None:
+    """The atrial cycle (samples) from an autocorrelation over ``lags``, or None.
+
+    The best lag (autocorrelation >= :data:`ATRIAL_MIN_CORR`) may be a multiple of the
+    cycle: P waves that fall in the blanked QRS-T leave gaps, so the pairs one cycle
+    apart are fewer and weaker than those two cycles apart (complete AV block with the
+    atrial rate about twice the ventricular). The cycle is the shortest submultiple
+    best/k (k = 4, 3, 2) whose local maximum (within 8 %) reaches
+    :data:`ATRIAL_SUBHARMONIC_RATIO` of the best and :data:`ATRIAL_MIN_CORR`.
+    """
+    if not np.isfinite(ac).any():
+        return None
+    j = int(np.nanargmax(ac))
+    best = float(ac[j])
+    if best < ATRIAL_MIN_CORR:
+        return None
+    for k in (4, 3, 2):
+        near = np.abs(lags - lags[j] / k) <= 0.08 * lags[j] / k
+        if not near.any() or not np.isfinite(ac[near]).any():
+            continue
+        i = int(np.flatnonzero(near)[np.nanargmax(ac[near])])
+        interior = 0 < i < lags.size - 1 and ac[i] >= np.nan_to_num(ac[i - 1], nan=-1) \
+            and ac[i] >= np.nan_to_num(ac[i + 1], nan=-1)
+        if interior and ac[i] >= max(ATRIAL_MIN_CORR, ATRIAL_SUBHARMONIC_RATIO * best):
+            return float(lags[i])
+    return float(lags[j])
+
+
+def _qrs_locked_share(x: np.ndarray, keep: np.ndarray, onsets: np.ndarray, fs: float,
+                      rr_s: float) -> float | None:
+    """How much of the atrial signal before each QRS keeps its place relative to the QRS.
+
+    Per lead (rows of ``x``): the stretch before each QRS onset (ending 20 ms before it,
+    at most 0.5 s, 0.5 x RR and the kept length before 3 in 4 onsets, at least 0.1 s; only
+    where every sample is kept) is stacked, and the share
+    of its variance explained by the mean over beats (the QRS-locked average) is corrected
+    for the share N beats give by chance, (F - 1/N) / (1 - 1/N), clipped to [0, 1].
+    Median over the leads; None with fewer than 4 such stretches.
+    """
+    ends = (onsets - 0.02 * fs).astype(int)
+    ends = ends[(ends > 0) & (ends <= keep.size)]
+    runs = []
+    for e in ends:  # kept samples just before each stretch's end
+        blanked = np.flatnonzero(~keep[:e])
+        runs.append(e - (blanked[-1] + 1 if blanked.size else 0))
+    w = int(min(0.5 * fs, 0.5 * rr_s * fs, np.percentile(runs, 25) if runs else 0))
+    if w < int(0.1 * fs):
+        return None
+    ends = ends[ends - w >= 0]
+    ends = np.array([e for e in ends if keep[e - w:e].all()], dtype=int)
+    if ends.size < 4:
+        return None
+    shares = []
+    for row in x:
+        seg = np.stack([row[e - w:e] for e in ends])
+        total = float(((seg - seg.mean()) ** 2).sum())
+        if total <= 0:
+            continue
+        f = 1.0 - float(((seg - seg.mean(axis=0)) ** 2).sum()) / total
+        n = 1.0 / ends.size
+        shares.append(min(1.0, max(0.0, (f - n) / (1.0 - n))))
+    return float(np.median(shares)) if shares else None
 
 
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -126,8 +224,9 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     keep_qrs[:int(max(0, on[0]))] = False
     keep_qrs[int(min(n, off[-1])):] = False
     x = _highpass(np.asarray(pt_smooth_uv, float)[rows], fs)
+    xa = _highpass(_bridged(np.asarray(pt_smooth_uv, float)[rows], keep_qrst), fs)
     m = min(n, int(MAX_ANALYSED_S * fs))  # bounded cost on long records
-    x, keep_qrs, keep_qrst = x[:, :m], keep_qrs[:m], keep_qrst[:m]
+    x, xa, keep_qrs, keep_qrst = x[:, :m], xa[:, :m], keep_qrs[:m], keep_qrst[:m]
     f_lags = np.arange(round(0.171 * fs), round(0.250 * fs) + 1)
     f_rates: list[tuple[str, float]] = []
     a_rates: list[float] = []
@@ -141,11 +240,10 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
             if (ac[j] >= FLUTTER_MIN_CORR and np.isfinite(ac2) and ac2 >= FLUTTER_MIN_CORR2
                     and np.isfinite(half) and half < FLUTTER_MAX_HALF_CORR):
                 f_rates.append((lead_names[row], 60.0 * fs / lag))
-        ac = _autocorr(x[k], keep_qrst, a_lags)
-        if np.isfinite(ac).any() and np.nanmax(ac) >= ATRIAL_MIN_CORR:
-            # the shortest lag near the best, not one of its multiples
-            first = int(np.flatnonzero(np.nan_to_num(ac, nan=-1) >= 0.9 * np.nanmax(ac))[0])
-            a_rates.append(60.0 * fs / float(a_lags[first]))
+        ac = _autocorr(xa[k], keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
+        lag_a = _fundamental_lag(ac, a_lags)
+        if lag_a is not None:
+            a_rates.append(60.0 * fs / lag_a)
     flutter: float | None = None
     f_leads: tuple[str, ...] = ()
     need = 2 if len(rows) >= 2 else 1
@@ -156,9 +254,5 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
         if len(agree) >= need:
             flutter, f_leads = med, tuple(agree)
     atrial = float(np.median(a_rates)) if a_rates else None
-    locking = None
-    if atrial is not None and r.size >= 4:
-        pp = 60.0 / atrial * fs
-        t = on[on < m]
-        locking = float(np.abs(np.mean(np.exp(2j * np.pi * t / pp)))) if t.size >= 4 else None
+    locking = _qrs_locked_share(xa, keep_qrst, on[on < m], fs, rr_med)
     return AtrialActivity(flutter, f_leads, atrial, locking)

@@ -119,23 +119,60 @@ def _fill_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
-def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndarray:
-    """Sample indices of pacing spikes: very narrow, large deflections in any lead.
+#: Below this rate one sample spans more than the 2 ms of the spike score: a pacing
+#: stimulus (0.1-2 ms) may fall between samples, so spikes are not searched at all and the
+#: read says pacing could not be assessed. Kligfield P et al. AHA/ACCF/HRS Part I,
+#: Circulation 2007;115:1306-1324 (pacemaker stimulus detection needs sampling far above
+#: the 500 /s of diagnostic ECGs, or a hardware detector).
+PACING_MIN_FS_HZ = 500.0
+#: A lead's spike must stand this many times above the median of its own spike score (the
+#: lead's high-frequency noise): noise and muscle artefact raise the floor with the peaks.
+PACING_FLOOR_RATIO = 20.0
+#: Leads that must show the spike (within 2 samples), with half the threshold in the
+#: others; one where the record has one lead with signal.
+PACING_MIN_LEADS = 2
 
-    Score ``|x[n] - (x[n-k] + x[n+k]) / 2|`` with k = max(1, round(2 ms * fs)); samples
-    scoring above ``pacing_spike_uv`` within 10 ms of each other are one spike, placed at
-    the highest score.
+
+def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndarray:
+    """Sample indices of pacing spikes: very narrow, large deflections seen in several leads.
+
+    Score per lead ``|x[n] - (x[n-k] + x[n+k]) / 2|`` with k = max(1, round(2 ms * fs)). A
+    sample is a spike when one lead scores above ``pacing_spike_uv`` and at least
+    :data:`PACING_MIN_LEADS` leads (one in a one-lead record) score above half of it within
+    2 samples, each of them also above :data:`PACING_FLOOR_RATIO` times its own median
+    score (so noise or wander in one lead is no spike: a pacing stimulus is a field seen by
+    every electrode pair that spans the pacing electrodes). Spikes within 10 ms of each
+    other are one, placed at the highest score. Nothing is searched below
+    :data:`PACING_MIN_FS_HZ` (empty result; see :func:`pacing_assessable`).
     """
+    if not pacing_assessable(fs):
+        return np.zeros(0, dtype=int)
     k = max(1, int(round(0.002 * fs)))
     score = np.zeros(x.shape[1])
     if x.shape[1] > 2 * k:
         curv = np.abs(x[:, k:-k] - 0.5 * (x[:, :-2 * k] + x[:, 2 * k:]))
-        score[k:-k] = curv.max(axis=0)
+        floor = PACING_FLOOR_RATIO * np.median(curv, axis=1, keepdims=True)
+        live = np.abs(np.diff(x, axis=1)).max(axis=1) > 0
+        need = min(PACING_MIN_LEADS, max(1, int(live.sum())))
+        half = np.where(curv > np.maximum(0.5 * cfg.pacing_spike_uv, floor), curv, 0.0)
+        # within 2 samples: the spike's sample may differ by one between leads
+        near = half.copy()
+        for d in (1, 2):
+            near[:, d:] = np.maximum(near[:, d:], half[:, :-d])
+            near[:, :-d] = np.maximum(near[:, :-d], half[:, d:])
+        seen = (near > 0).sum(axis=0)
+        strong = np.where(curv > np.maximum(cfg.pacing_spike_uv, floor), curv, 0.0).max(axis=0)
+        score[k:-k] = np.where(seen >= need, strong, 0.0)
     hits = np.flatnonzero(score > cfg.pacing_spike_uv)
     if hits.size == 0:
         return hits
     groups = np.split(hits, np.flatnonzero(np.diff(hits) > 0.01 * fs) + 1)
     return np.array([g[np.argmax(score[g])] for g in groups], dtype=int)
+
+
+def pacing_assessable(sampling_rate_hz: float) -> bool:
+    """Whether pacing spikes can be searched at this sampling rate (>= 500 Hz)."""
+    return float(sampling_rate_hz) >= PACING_MIN_FS_HZ
 
 
 def _cut_spikes(x: np.ndarray, spikes: np.ndarray, fs: float, cut_ms: float) -> np.ndarray:

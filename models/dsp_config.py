@@ -78,7 +78,9 @@ class ConditioningConfig:
     #: Low-pass for delineation of P and T waves, Hz.
     pt_smooth_hz: float = 15.0
     #: Pacing spike: |x[n] - (x[n-k] + x[n+k]) / 2| above this in the raw signal, with
-    #: k = max(1, 2 ms); spikes are cut out (linear interpolation) before filtering.
+    #: k = max(1, 2 ms), in one lead and above half of it in a second (models.conditioning:
+    #: corroboration, noise floor, not searched below 500 Hz); spikes are cut out (linear
+    #: interpolation) before filtering.
     pacing_spike_uv: float = 700.0
     pacing_cut_ms: float = 6.0
 

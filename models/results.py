@@ -112,7 +112,7 @@ class RhythmFeatures:
     p_wave_leads: tuple[str, ...] = ()  # rhythm leads whose P wave stood out
     p_wave_lead_count: int = 0
     atrial_signal_rate_bpm: float | None = None  # atrial periodicity between QRS-T
-    av_phase_locking: float | None = None  # 1: QRS fixed in the atrial cycle, 0: dissociated
+    av_phase_locking: float | None = None  # 1: atrial waves fixed before the QRS, 0: dissociated
     flutter_leads: tuple[str, ...] = ()  # leads whose flutter waves agreed
     qrs_consistency: float | None = None  # median beat correlation with the QRS template
     #: "flutter", "fibrillation", "P" or "none": decided before interpretation

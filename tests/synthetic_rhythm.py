@@ -53,11 +53,12 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                      duration_s: float = 10.0, seed: int = 0, gain: float = 1.0,
                      atrial_rate_bpm: float | None = None, conduction: int = 2,
                      ectopic_every: int = 4, noise_uv: float = 5.0,
-                     noisy_lead: str | None = None, flat_lead: str | None = None
-                     ) -> SyntheticRhythm:
+                     noisy_lead: str | None = None, flat_lead: str | None = None,
+                     pr_s: float = 0.154) -> SyntheticRhythm:
     """A 12-lead ECG of ``kind`` (µV, ``gain`` x physiological amplitudes).
 
-    - ``sinus``: P-QRS-T at ``rate_bpm`` (RR +-2 %), PR 160 ms.
+    - ``sinus``: P-QRS-T at ``rate_bpm`` (RR +-2 %), P peak ``pr_s`` before the R peak
+      (0.154 s: PR about 160 ms; 0.30 s: first-degree AV block).
     - ``sinus_pac``: every ``ectopic_every``-th beat is an atrial premature beat at 65 %
       of the RR with a different P wave (inverted in the inferior leads), then a pause.
     - ``sinus_pvc``: every ``ectopic_every``-th beat is a wide premature ventricular beat
@@ -107,7 +108,7 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                     sig[li] += _qrst(t, r_pvc, True, lead, rr)
                 r_times.append(r_pvc)
                 r += rr  # compensatory pause: the sinus beat after it is on time
-                p_times.append(r - rr - 0.154)  # the buried sinus P
+                p_times.append(r - rr - pr_s)  # the buried sinus P
                 i += 1
                 continue
             if ectopic:  # PAC
@@ -121,9 +122,9 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                 i += 1
                 continue
             for li, lead in enumerate(STANDARD_LEADS):
-                sig[li] += p_wave(lead, r - 0.154) + _qrst(t, r, False, lead, rr)
+                sig[li] += p_wave(lead, r - pr_s) + _qrst(t, r, False, lead, rr)
             r_times.append(r)
-            p_times.append(r - 0.154)
+            p_times.append(r - pr_s)
             r += rr * rng.uniform(0.98, 1.02)
             i += 1
     elif kind == "af":

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from ecgread.models.analysis import analyze
+from ecgread.models.atrial import AV_DISSOCIATED_BELOW
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.interpret import check_evidence
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
@@ -103,3 +104,44 @@ def test_cpsc_a1980_frequent_pacs_is_sinus() -> None:
     codes = {s.code for s in a.statements}
     assert "AF" not in codes and codes & SINUS  # labelled PAC by the cardiologists
     assert a.rhythm.p_wave_ratio >= 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("atrial", "ventricular"), [(83.0, 38.0), (70.0, 45.0)])
+def test_complete_av_block_atrial_rate_is_not_a_subharmonic(atrial: float, ventricular: float,
+                                                           seed: int) -> None:
+    a, codes = _read("chb", seed, atrial_rate_bpm=atrial, rate_bpm=ventricular)
+    assert a.rhythm.atrial_signal_rate_bpm == pytest.approx(atrial, abs=3.0)
+    assert a.rhythm.av_phase_locking < AV_DISSOCIATED_BELOW
+    assert "3AVB" in codes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kw", [{"pr_s": 0.30}, {"pr_s": 0.36, "rate_bpm": 45.0}])
+def test_first_degree_block_is_not_complete_av_block(kw: dict, seed: int) -> None:
+    a, codes = _read("sinus", seed, **kw)
+    hr = a.measurements.heart_rate_bpm
+    assert a.rhythm.atrial_signal_rate_bpm == pytest.approx(hr, rel=0.05)
+    assert a.rhythm.av_phase_locking > 0.9
+    assert "1AVB" in codes and "3AVB" not in codes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("kind", ["sinus_pac", "sinus_pvc"])
+def test_slow_sinus_with_premature_beats_is_not_complete_av_block(kind: str, seed: int) -> None:
+    a, codes = _read(kind, seed, rate_bpm=50.0)
+    assert a.rhythm.atrial_signal_rate_bpm == pytest.approx(50.0, abs=3.0)
+    assert a.rhythm.av_phase_locking > 0.9
+    assert "3AVB" not in codes
+
+
+@pytest.mark.ludb
+@pytest.mark.parametrize("record", [12, 25, 42, 79, 128])
+def test_ludb_sinus_bradycardia_is_not_complete_av_block(record: int, ludb_dir: Path) -> None:
+    """Sinus (brady)cardia whose atrial-signal autocorrelation peaked at a spurious lag
+    (P waves against T-wave remnants across the blanked QRS-T) and read as dissociated."""
+    from ecgread.integration import ludb
+
+    a = analyze(ludb.read_record(record), DSP)
+    assert a.rhythm.av_phase_locking is None or a.rhythm.av_phase_locking >= AV_DISSOCIATED_BELOW
+    assert "3AVB" not in {s.code for s in a.statements}

@@ -12,10 +12,12 @@ Sources
 - Complete AV block: AV dissociation over the whole record (statement 88; Barold SS, Hayes
   DL, Mayo Clin Proc 2001;76:44; 2018 ACC/AHA/HRS bradycardia guideline, Kusumoto FM et al.
   Circulation 2019;140:e382): the atrial rate, from the periodicity of the signal between
-  QRS-T complexes (models/atrial.py), at least 1.2 x the ventricular rate; the QRS onsets
-  keep no place in the atrial cycle (phase locking < 0.5, i.e. the P-QRS relation varies
-  without pattern); a regular (normalised RMSSD <= 0.08) escape rhythm below 60 bpm. A PR
-  spread alone (one odd beat) is not AV dissociation.
+  QRS-T complexes (models/atrial.py), at least 1.2 x the ventricular rate; the atrial waves
+  keep no place before the QRS (``av_phase_locking``, the chance-corrected share of the
+  atrial signal before each QRS that the QRS-locked average explains, below
+  :data:`AV_DISSOCIATED_BELOW`, i.e. the P-QRS relation varies without pattern); a regular
+  (normalised RMSSD <= 0.08) escape rhythm below 60 bpm. A PR spread alone (one odd beat)
+  is not AV dissociation.
 - Bundle-branch and fascicular blocks: Surawicz B et al. AHA/ACCF/HRS Part III:
   intraventricular conduction disturbances, Circulation 2009;119:e235. Complete RBBB:
   QRS >= 120 ms, rsr'/rsR'/rSR' in V1 (or a late monophasic R, R peak time > 50 ms) and an S
@@ -30,6 +32,7 @@ Sources
 
 from __future__ import annotations
 
+from ecgread.models.atrial import AV_DISSOCIATED_BELOW
 from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
 
@@ -63,7 +66,7 @@ def _av_block(c: Ctx, leads: tuple[str, ...],
     rr = c.rr()
     rec = c.record()
     faster = c.ev("atrial_to_ventricular_rate_ratio", ">= 1.2", spans=rec)
-    dissociated = c.ev("rhythm.av_phase_locking", "< 0.5", spans=rec)
+    dissociated = c.ev("rhythm.av_phase_locking", f"< {AV_DISSOCIATED_BELOW:g}", spans=rec)
     regular = c.ev("rhythm.rr_irregularity", "<= 0.08", spans=rr)
     slow = c.ev("heart_rate_bpm", limit("heart_rate_bpm", "low").criterion, spans=rr)
     if faster and dissociated and regular and slow:
