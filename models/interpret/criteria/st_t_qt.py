@@ -16,8 +16,10 @@ Sources
   III, aVF; Birnbaum Y, Drew BJ. Postgrad Med J 2003;79:490). Without it, or when the
   atrial waves are flutter or fibrillation waves (they distort the PR-segment reference,
   and a fixed 2:1 or 4:1 flutter does not average out of the median beat), the finding is
-  at most "possible ST elevation" (STE), which is not critical. Not applicable with LBBB
-  or ventricular pacing (resolve), except by the Sgarbossa criteria below.
+  at most "possible ST elevation" (STE), which is not critical; so is a wide QRS (>= 120
+  ms) sampled below the rate where pacing spikes can be seen (models.conditioning.
+  pacing_assessable), which may be paced. Not applicable with LBBB or ventricular pacing
+  (resolve), except by the Sgarbossa criteria below.
 - STEMI with LBBB or ventricular pacing (STEMI_SGARB, kept only with LBBB or ventricular
   pacing; resolve.REQUIRES): concordant J elevation >= 100 µV in any lead, concordant J
   depression >= 100 µV in V1-V3 (Sgarbossa EB et al. N Engl J Med 1996;334:481), or
@@ -43,6 +45,7 @@ Sources
 from __future__ import annotations
 
 from ecgread.models.catalogue import limit
+from ecgread.models.conditioning import pacing_assessable
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.values import (
     ER_LEADS,
@@ -97,6 +100,11 @@ def _stemi(c: Ctx) -> list[Finding]:
                    else "male < 40 y threshold >= 250 µV in V2-V3")
         c.note_sex_unknown("STEMI ST elevation (4th UDMI)", assumed)
     atrial = c.a.rhythm.atrial_waves in ("flutter", "fibrillation")
+    # A wide QRS sampled too slowly to see pacing spikes may be a paced QRS, where ST
+    # elevation is expected (only Sgarbossa-type criteria apply): no STEMI statement then.
+    qrs = c.a.measurements.qrs_ms
+    unknown_paced = (not pacing_assessable(c.a.ecg.sampling_rate_hz) and qrs is not None
+                     and limit("qrs_ms", "wide").beyond(qrs))
     uncorroborated: list[Evidence] = []
     for territory in TERRITORIES:
         g = c.ev(f"st_elevation_contiguous_leads.{territory}", ">= 2",
@@ -107,7 +115,7 @@ def _stemi(c: Ctx) -> list[Finding]:
             ld, "j_uv", f">= {stemi_threshold_uv(c.a, ld):g}", c.st(ld))))
         recip = reciprocal_leads(c.a, territory)
         r = c.ev(f"reciprocal_st_depression_leads.{territory}", ">= 1", recip)
-        if r and not atrial:
+        if r and not atrial and not unknown_paced:
             per_r = tuple(e for ld in recip if (e := c.lead_ev(
                 ld, "j_uv", f"<= {RECIPROCAL_DEPRESSION_UV:g}", c.st(ld))))
             certainty: Certainty = "definite" if len(per) >= 3 else "probable"
@@ -115,9 +123,11 @@ def _stemi(c: Ctx) -> list[Finding]:
         else:
             uncorroborated += [g, *per]
     if uncorroborated:
-        c.notes.append("ST elevation without reciprocal ST depression" + (
-            " (flutter or fibrillation waves distort the PR-segment reference)" if atrial
-            else "") + ": possible, not a STEMI statement")
+        why = (" (flutter or fibrillation waves distort the PR-segment reference)" if atrial
+               else " (a wide QRS where pacing could not be assessed: a paced QRS is not "
+               "read for STEMI)" if unknown_paced else "")
+        c.notes.append("ST elevation without a corroborated STEMI pattern" + why
+                       + ": possible, not a STEMI statement")
         out.append(Finding("STE", "possible", tuple(uncorroborated)))
     out += _sgarbossa(c)
     return out
