@@ -73,3 +73,22 @@ def postgres_url() -> str:
 @pytest.fixture
 def ludb_dir() -> Path:
     return need_ludb()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty audit database URL: SQLite in the test's folder, then a fresh PostgreSQL
+    database on the test server (one per test keeps hash chains and rows independent)."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from ecgread.audit.db import engine_for
+
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.db'}"
+    base = request.getfixturevalue("postgres_url")
+    name = f"ecgread_test_{uuid.uuid4().hex[:10]}"
+    with engine_for(base).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    return str(base.rsplit("/", 1)[0] + "/" + name)

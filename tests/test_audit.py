@@ -3,28 +3,13 @@ hash-chained event log (tampering is detected), and the queries users run."""
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
 from ecgread.audit import queries
-from ecgread.audit.db import engine_for, migrate, session_scope
+from ecgread.audit.db import migrate, session_scope
 from ecgread.audit.events import log_action, verify_chain
 from ecgread.audit.tables import Delivery, EcgRead, EcgRecord, Event, Hl7Order, Received
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'audit.db'}"
-    base = request.getfixturevalue("postgres_url")
-    # A fresh database per test keeps the hash chain and rows independent.
-    name = f"ecgread_test_{uuid.uuid4().hex[:10]}"
-    with engine_for(base).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def _fill(url: str) -> str:

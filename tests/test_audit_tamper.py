@@ -9,7 +9,6 @@ a raw connection, and checks that ``verify_chain`` (``ecgread audit verify``) re
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC
 
 import pytest
@@ -26,15 +25,6 @@ from ecgread.config.settings import load_settings
 KEY = "0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'audit.db'}"
-    base = request.getfixturevalue("postgres_url")
-    name = f"ecgread_test_{uuid.uuid4().hex[:10]}"
-    with engine_for(base).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def _trail(url: str, tmp_path, **overrides):  # type: ignore[no-untyped-def]
