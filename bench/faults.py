@@ -98,9 +98,31 @@ def _echo(port: int) -> bool:
         assoc.release()
 
 
+#: With ``--database-url`` (PostgreSQL): each case (each home) gets a fresh database there.
+POSTGRES_BASE_URL: str | None = None
+_DATABASES: dict[Path, str] = {}
+
+
+def _fresh_postgres_database(base: str) -> str:
+    import uuid
+
+    from sqlalchemy import text
+
+    from ecgread.audit.db import engine_for
+
+    name = f"ecgread_faults_{uuid.uuid4().hex[:10]}"
+    with engine_for(base).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
 def _env(home: Path, **settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECGREAD_")}
     env["ECGREAD_HOME"] = str(home)
+    if POSTGRES_BASE_URL and "database_url" not in settings:
+        if home not in _DATABASES:
+            _DATABASES[home] = _fresh_postgres_database(POSTGRES_BASE_URL)
+        env["ECGREAD_DATABASE_URL"] = _DATABASES[home]
     env["PYTHONUNBUFFERED"] = "1"
     for key, value in settings.items():
         env[f"ECGREAD_{key.upper()}"] = str(value)
@@ -159,7 +181,7 @@ EHR_CASES = (("AA", "delivered"), ("AE", "pending"), ("AR", "dead"), ("garbage",
 
 def ehr_cases() -> list[Case]:
     home = Path(tempfile.mkdtemp(prefix="ecgread-faults-"))
-    url = f"sqlite:///{(home / 'audit.db').resolve()}"
+    url = _env(home).get("ECGREAD_DATABASE_URL") or f"sqlite:///{(home / 'audit.db').resolve()}"
     ehr = MllpReceiver("AA", late_s=3.0)
     proc, dicom_port, _ = _serve(home, ehr_host="127.0.0.1", ehr_port=ehr.port,
                                  ack_timeout_s=2.0, retry_initial_s=1.0,
@@ -255,9 +277,10 @@ def writer_busy_case() -> Case:
     from ecgread.integration.mllp import MllpReader, frame
 
     home = Path(tempfile.mkdtemp(prefix="ecgread-faults-busy-"))
+    db = {"database_url": _env(home)["ECGREAD_DATABASE_URL"]} if POSTGRES_BASE_URL else {}
     settings = load_settings({"home": home, "dicom_host": "127.0.0.1", "dicom_port": 0,
                               "hl7_host": "127.0.0.1", "hl7_port": 0,
-                              "store_min_free_bytes": 0}, environ={})
+                              "store_min_free_bytes": 0, **db}, environ={})
     settings = dataclasses.replace(settings, intake_write_timeout_s=1.0)
     dicom = dicom_scp.serve(settings, on_stored=lambda uid: None, block=False)
     hl7 = hl7_listener.serve(settings, block=False)
@@ -412,7 +435,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--interval", type=float, default=8.0,
                     help="seconds between two messages of one sender")
+    ap.add_argument("--database-url", help="a PostgreSQL server URL: every case on a fresh "
+                    "database there (default: SQLite in each case's home)")
     args = ap.parse_args()
+    global POSTGRES_BASE_URL
+    POSTGRES_BASE_URL = args.database_url
     if args.load:
         r = load_run(args.seconds, args.interval)
         print(f"{'senders':<16} {'ECGs':>5} {'acked':>5} {'orders':>6} {'failed':>6} "
@@ -422,7 +449,12 @@ def main() -> None:
               f"{r['failures']:>6} {r['p50_s']:>6.2f} {r['p95_s']:>6.2f} {r['max_s']:>6.2f} "
               f"{r['store_p95_ms']:>14.1f} {r['order_p95_ms']:>16.1f}")
         return
-    cases = ehr_cases() + [broker_down_case(), writer_busy_case()]
+    cases = ehr_cases() + [broker_down_case()]
+    if POSTGRES_BASE_URL:  # PostgreSQL has no single writer turn to hold: nothing to starve
+        print("audit writer held: not applicable on PostgreSQL (concurrent writers; a lock "
+              "wait is bounded by lock_timeout, tests/test_intake.py)")
+    else:
+        cases.append(writer_busy_case())
     _print_cases(cases)
 
 
