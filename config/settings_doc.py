@@ -30,7 +30,8 @@ def allowed(info: SettingInfo) -> str:
     if info.choices:
         return " or ".join(info.choices)
     return {"int": "integer", "float": "number", "Path": "path",
-            "list": "comma-separated list"}.get(info.type_name, "text")
+            "list": "comma-separated list", "bool": "1 or 0 (true/false, yes/no)"
+            }.get(info.type_name, "text")
 
 
 def markdown_table() -> str:
