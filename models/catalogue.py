@@ -253,6 +253,29 @@ class Measurement:
         """The normal range for ``sex`` ("M", "F"; anything else: unknown)."""
         return next((r for s, r in self.normal_by_sex if s == sex), self.normal)
 
+    def flag(self, value: float, sex: str | None = None) -> str:
+        """Where ``value`` lies, as HL7 v2 Table 0078 abnormal flags: "LL"/"HH" beyond a
+        critical limit, "L"/"H" beyond the normal range for ``sex``, "N" within it, ""
+        when the measurement has no normal range.
+
+        Example
+        -------
+        >>> get("pr_ms").flag(230.0), get("pr_ms").flag(160.0)
+        ('H', 'N')
+        """
+        if self.critical_low is not None and self.critical_low.beyond(value):
+            return "LL"
+        if self.critical_high is not None and self.critical_high.beyond(value):
+            return "HH"
+        normal = self.normal_range(sex)
+        if normal is None:
+            return ""
+        if normal.low is not None and normal.low.beyond(value):
+            return "L"
+        if normal.high is not None and normal.high.beyond(value):
+            return "H"
+        return "N"
+
     def limit(self, key: str, sex: str | None = None) -> Limit:
         """One limit of this measurement, by ``key``.
 

@@ -149,23 +149,6 @@ def _format(value: float) -> str:
     return f"{value:.0f}"
 
 
-def _measurement_flag(m: Measurement, reported: float, sex: str | None) -> str:
-    """OBX-8 (Table 0078) for a reported value: LL/HH beyond the catalogue's critical
-    limits, L/H beyond its normal range for ``sex``, N within, empty without a range."""
-    if m.critical_low is not None and m.critical_low.beyond(reported):
-        return "LL"
-    if m.critical_high is not None and m.critical_high.beyond(reported):
-        return "HH"
-    normal = m.normal_range(sex)
-    if normal is None:
-        return ""
-    if normal.low is not None and normal.low.beyond(reported):
-        return "L"
-    if normal.high is not None and normal.high.beyond(reported):
-        return "H"
-    return "N"
-
-
 def _last_within(limit: Limit) -> int:
     """The reported (integer) value nearest ``limit`` that is not beyond it."""
     t = limit.threshold
@@ -491,7 +474,7 @@ def _observations(b: _Builder, analysis: Analysis, context: ReportContext,
             continue
         reported = _format(float(value))
         b.obx("NM", code, value=reported, units=units, ref=_range(m, sex),
-              flag=_measurement_flag(m, float(reported), sex), observed=observed,
+              flag=m.flag(float(reported), sex), observed=observed,
               method=measure_method, equipment=equipment, analysed=now_ts,
               notes=(_method_note(m),))
 

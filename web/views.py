@@ -75,19 +75,13 @@ def _normal_text(entry: Any, sex: str | None) -> str:
     return one.within.replace("<=", "≤").replace(">=", "≥")
 
 
+#: The web view's words for the catalogue's abnormal flags (HL7 Table 0078).
+_FLAG_WORDS = {"LL": "critical", "HH": "critical", "L": "low", "H": "high"}
+
+
 def _flag(entry: Any, value: float | None, sex: str | None) -> str:
     """"critical", "high", "low" or "" for a value against the catalogue's limits."""
-    if value is None:
-        return ""
-    if any(lim is not None and lim.beyond(value)
-           for lim in (entry.critical_low, entry.critical_high)):
-        return "critical"
-    normal = entry.normal_range(sex)
-    if normal is not None and normal.high is not None and normal.high.beyond(value):
-        return "high"
-    if normal is not None and normal.low is not None and normal.low.beyond(value):
-        return "low"
-    return ""
+    return "" if value is None else _FLAG_WORDS.get(entry.flag(value, sex), "")
 
 
 def _serial_rows(serial: dict[str, Any]) -> list[dict[str, Any]]:
