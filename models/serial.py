@@ -32,9 +32,11 @@ widening > 20 ms, PR change > 40 ms, heart-rate change > 20 bpm.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from ecgread.models.dsp_config import check_range
 from ecgread.models.results import Evidence, GlobalMeasurements, Statement
 
 __all__ = ["SERIAL_TEXTS", "SerialConfig", "SerialInput", "compare_serial"]
@@ -73,8 +75,7 @@ class SerialConfig:
 
     def __post_init__(self) -> None:
         for name in ("rate_change_bpm", "pr_change_ms", "qrs_change_ms", "qtc_change_ms"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive")
+            check_range(self, name, 0.0, math.inf, lo_open=True)  # positive
 
 
 @dataclass(frozen=True)
