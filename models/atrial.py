@@ -101,19 +101,36 @@ def _bridged(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _autocorr(x: np.ndarray, keep: np.ndarray, lags: np.ndarray,
               min_pairs: float = 3.0) -> np.ndarray:
-    """Normalised autocorrelation at ``lags`` (samples) over samples kept at both ends
-    (NaN where fewer than ``min_pairs`` x lag sample pairs are kept)."""
+    """Normalised autocorrelation of each row of ``x`` (leads, samples) at ``lags``
+    (samples) over the samples kept at both ends, shape (leads, lags); NaN where fewer than
+    ``min_pairs`` x lag sample pairs are kept or a row has no energy there.
+
+    The four sums of every lag (pairs kept, cross products, energy at either end) are
+    correlations of the kept signal and the keep mask, computed for all lags at once by
+    FFT (zero-padded so that nothing wraps around); the pair counts are integers, rounded.
+    """
+    from scipy import fft
+
+    n = x.shape[-1]
+    m = fft.next_fast_len(n + int(lags.max()) + 1, real=True)
+    kf = keep.astype(float)
     xm = np.where(keep, x, 0.0)
-    out = np.full(lags.size, np.nan)
-    for i, lag in enumerate(lags):
-        a, b = xm[:-lag], xm[lag:]
-        both = keep[:-lag] & keep[lag:]
-        if both.sum() < min_pairs * lag:
-            continue
-        a, b = a[both], b[both]
-        den = np.sqrt((a * a).sum() * (b * b).sum())
-        out[i] = (a * b).sum() / den if den > 0 else np.nan
-    return out
+    fk = fft.rfft(kf, m)
+    fx = fft.rfft(xm, m, axis=-1)
+    fxx = fft.rfft(xm * xm, m, axis=-1)
+
+    def at_lags(fa: np.ndarray, fb: np.ndarray) -> np.ndarray:
+        """sum over i of a[i] b[i + lag], at ``lags``."""
+        out: np.ndarray = fft.irfft(np.conj(fa) * fb, m, axis=-1)[..., lags]
+        return out
+
+    pairs = np.rint(at_lags(fk, fk))
+    num = at_lags(fx, fx)
+    den = np.sqrt(np.clip(at_lags(fxx, fk), 0.0, None) * np.clip(at_lags(fk, fxx), 0.0, None))
+    # FFT round-off leaves ~1e-16 of the row's energy where the exact sums are zero
+    floor = 1e-9 * (xm * xm).sum(axis=-1, keepdims=True)
+    ok = (pairs >= min_pairs * lags) & (den > floor)
+    return np.where(ok, num / np.where(ok, den, 1.0), np.nan)
 
 
 def _fundamental_lag(ac: np.ndarray, lags: np.ndarray) -> float | None:
@@ -231,17 +248,19 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     f_rates: list[tuple[str, float]] = []
     a_rates: list[float] = []
     a_lags = np.arange(round(0.3 * fs), round(1.5 * fs) + 1, max(1, int(fs // 250)))
+    f_all = np.arange(round(0.171 * fs) // 2, 2 * round(0.250 * fs) + 1)  # half to double
+    ac_f = _autocorr(x, keep_qrs, f_all)
+    ac_a = _autocorr(xa, keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
     for k, row in enumerate(rows):
-        ac = _autocorr(x[k], keep_qrs, f_lags)
+        ac = ac_f[k, f_lags - f_all[0]]
         if np.isfinite(ac).any():
             j = int(np.nanargmax(ac))
             lag = int(f_lags[j])
-            ac2, half = _autocorr(x[k], keep_qrs, np.array([2 * lag, lag // 2]))
+            ac2, half = ac_f[k, 2 * lag - f_all[0]], ac_f[k, lag // 2 - f_all[0]]
             if (ac[j] >= FLUTTER_MIN_CORR and np.isfinite(ac2) and ac2 >= FLUTTER_MIN_CORR2
                     and np.isfinite(half) and half < FLUTTER_MAX_HALF_CORR):
                 f_rates.append((lead_names[row], 60.0 * fs / lag))
-        ac = _autocorr(xa[k], keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
-        lag_a = _fundamental_lag(ac, a_lags)
+        lag_a = _fundamental_lag(ac_a[k], a_lags)
         if lag_a is not None:
             a_rates.append(60.0 * fs / lag_a)
     flutter: float | None = None
