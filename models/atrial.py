@@ -83,8 +83,9 @@ class AtrialActivity:
 def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
     from scipy import signal as sps
 
-    sos = sps.butter(2, hz, btype="highpass", fs=fs, output="sos")
-    out: np.ndarray = sps.sosfiltfilt(sos, x, axis=-1)
+    from ecgread.models.conditioning import butter_sos
+
+    out: np.ndarray = sps.sosfiltfilt(butter_sos(2, hz, "highpass", fs), x, axis=-1)
     return out
 
 

@@ -42,7 +42,7 @@ class Conditioned:
 
 
 @lru_cache(maxsize=64)
-def _butter(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
+def butter_sos(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
     """Butterworth second-order sections, cached (designs repeat for every ECG)."""
     sos: np.ndarray = sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
     return sos
@@ -54,7 +54,7 @@ def _power_response(order: int, cutoff: float | tuple[float, float], btype: str,
     """|H(f)|^2 of a Butterworth filter on the rfft grid of length ``nfft``: the
     magnitude response of forward-backward (zero-phase) filtering with it."""
     f = np.fft.rfftfreq(nfft, 1.0 / fs)
-    _, h = sps.sosfreqz(_butter(order, cutoff, btype, fs), worN=f, fs=fs)
+    _, h = sps.sosfreqz(butter_sos(order, cutoff, btype, fs), worN=f, fs=fs)
     power: np.ndarray = np.abs(h) ** 2
     return power
 
