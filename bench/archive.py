@@ -232,7 +232,8 @@ def run_celery(work: Path, n: int, workers: int, broker: str, salt: int) -> Run:
     home, out = work / f"home-celery{workers}", work / f"out-celery{workers}"
     shutil.rmtree(home, ignore_errors=True)
     shutil.rmtree(out, ignore_errors=True)
-    env = _env(home, broker_url=broker)
+    # queues of this run alone: a worker left on the shared broker cannot take its chunks
+    env = _env(home, broker_url=broker, queue_prefix=f"bench-archive-{os.getpid()}-{workers}.")
     procs = []
     for w in range(workers):
         log = open(work / f"worker{workers}-{w}.log", "wb")

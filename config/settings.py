@@ -45,6 +45,9 @@ _POSITIVE = ("dicom_max_associations", "dicom_acse_timeout_s", "dicom_idle_timeo
              "hl7_max_orders", "hl7_max_repetitions", "read_max_attempts",
              "handoff_retry_s", "intake_write_timeout_s", "audit_checkpoint_every")
 
+#: A queue name prefix: safe in AMQP names, log lines and ``rabbitmqctl`` output.
+_QUEUE_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,64}")
+
 
 #: The packaged default home, used when it exists and this user may write it (the images).
 SYSTEM_HOME = Path("/var/lib/ecgread")
@@ -70,6 +73,10 @@ class Settings:
     database_url: str = field(default="", metadata={"secret": True})
     #: Celery broker (``amqp://user:pw@host//``); empty means in-process reads.
     broker_url: str = field(default="", metadata={"secret": True})
+    #: Put before every queue and exchange name (``site-a.`` gives ``site-a.reads``), so
+    #: deployments sharing one broker and virtual host never take each other's messages;
+    #: letters, digits, ``.``, ``_``, ``-``, at most 64.
+    queue_prefix: str = ""
 
     # DICOM listener (integration.dicom_scp)
     #: Our DICOM Application Entity title (called AE of C-STOREs; calling AE towards PACS).
@@ -261,6 +268,9 @@ class Settings:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.store_min_free_bytes < 0:
             raise ConfigError("store_min_free_bytes must not be negative")
+        if not _QUEUE_PREFIX.fullmatch(self.queue_prefix):
+            raise ConfigError(f"ECGREAD_QUEUE_PREFIX={self.queue_prefix!r}: letters, digits, "
+                              "'.', '_' and '-' only, at most 64")
 
     @property
     def audit_url(self) -> str:

@@ -8,15 +8,22 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import REPO
 
+#: Queue names of this test run on the shared RabbitMQ: a worker left over from an
+#: interrupted run (its own prefix) cannot take this run's messages.
+RUN_QUEUE_PREFIX = f"test-{uuid.uuid4().hex[:8]}."
+
 
 def ecgread_env(home: Path, **settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECGREAD_")}
     env["ECGREAD_HOME"] = str(home)
+    if "broker_url" in settings:
+        env["ECGREAD_QUEUE_PREFIX"] = RUN_QUEUE_PREFIX
     for key, value in settings.items():
         env[f"ECGREAD_{key.upper()}"] = str(value)
     env["PYTHONUNBUFFERED"] = "1"

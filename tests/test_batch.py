@@ -245,17 +245,23 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
 def test_celery_workers_over_rabbitmq_store_one_result_per_ecg(tmp_path: Path, broker_url: str
                                                                ) -> None:
     """Chunks go to a real ``ecgread worker`` over RabbitMQ; each ECG's result lands once in
-    the audit database and once in results.jsonl, and a rerun publishes nothing new."""
+    the audit database and once in results.jsonl, and a rerun publishes nothing new. A
+    worker of another deployment on the same broker (its own ECGREAD_QUEUE_PREFIX) takes
+    none of the chunks."""
     from ecgread.audit.tables import EcgRecord
-    from tests.e2e_helpers import ecgread_env, start_ecgread, stop
+    from tests.e2e_helpers import ecgread_env, start_ecgread, stop, wait_until
 
     files = _archive(tmp_path / "archive", 40)  # two chunks
     home = tmp_path / "home"
     env = ecgread_env(home, broker_url=broker_url, delineator="dsp")
+    other_env = ecgread_env(tmp_path / "other", broker_url=broker_url, delineator="dsp")
+    other_env["ECGREAD_QUEUE_PREFIX"] = env["ECGREAD_QUEUE_PREFIX"] + "other."
     url = f"sqlite:///{(home / 'audit.db').resolve()}"
+    other = start_ecgread(["worker", "--queues", "batch"], other_env, tmp_path / "other.log")
     worker = start_ecgread(["worker", "--concurrency", "2", "--queues", "batch"], env,
                            tmp_path / "worker.log")
     try:
+        wait_until(lambda: " ready." in (tmp_path / "other.log").read_text())
         out = tmp_path / "out"
         proc = _cli(str(tmp_path / "archive"), "--out", str(out), "--no-pdf", env=env)
         assert proc.returncode == 0, proc.stderr + (tmp_path / "worker.log").read_text()[-3000:]
@@ -265,6 +271,9 @@ def test_celery_workers_over_rabbitmq_store_one_result_per_ecg(tmp_path: Path, b
         assert again.returncode == 0, again.stderr
     finally:
         stop(worker)
+        stop(other)
+    assert " received" not in (tmp_path / "other.log").read_text()  # no task at all
+    assert "Task ecgread.read_archive_chunk[" in (tmp_path / "worker.log").read_text()
     keys = sorted(input_key(f) for f in files)
     assert sorted(x["input_sha256"] for x in _lines(out)) == keys
     assert sorted(x["input_sha256"] for x in _lines(tmp_path / "out2")) == keys

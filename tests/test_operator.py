@@ -117,6 +117,14 @@ def test_port_in_use_names_the_listener_and_setting(env):
     assert "already in use" in line
 
 
+def test_worker_refuses_a_queue_it_does_not_know(env):
+    proc = run("worker", "--broker-url", "amqp://guest:guest@127.0.0.1:1//",
+               "--queues", "reads,batchs", env=env, timeout=120)
+    assert proc.returncode == 2
+    line = one_error_line(proc)
+    assert "'reads,batchs'" in line and "deliveries.critical, reads, deliveries, batch" in line
+
+
 @pytest.mark.parametrize("args,env_extra,expect", [
     (["--dicom-port", "99999"], {}, "ECGREAD_DICOM_PORT=99999"),
     ([], {"ECGREAD_HL7_PORT": "http"}, "ECGREAD_HL7_PORT='http'"),

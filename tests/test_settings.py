@@ -30,6 +30,8 @@ def test_environment_then_overrides():
     {"ECGREAD_PAGE_SIZE": "A3"},
     {"ECGREAD_EHR_HOST": "ehr.example"},  # a host without a port
     {"ECGREAD_RETRY_INITIAL_S": "900", "ECGREAD_RETRY_MAX_INTERVAL_S": "60"},
+    {"ECGREAD_QUEUE_PREFIX": "site a/"},  # not a safe queue name
+    {"ECGREAD_QUEUE_PREFIX": "x" * 65},
 ])
 def test_invalid_settings_are_refused(env):
     with pytest.raises(ConfigError):
@@ -39,3 +41,18 @@ def test_invalid_settings_are_refused(env):
 def test_unknown_override_is_refused():
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings({"dicom_prot": 1}, environ={})
+
+
+def test_queue_prefix_names_every_queue_and_exchange():
+    from ecgread.workers.celery_app import make_celery
+    from ecgread.workers.queues import ALL_QUEUES, queue_name
+
+    s = load_settings(environ={"ECGREAD_QUEUE_PREFIX": "site-a."})
+    assert [queue_name(s, q) for q in ALL_QUEUES] == [
+        "site-a.deliveries.critical", "site-a.reads", "site-a.deliveries", "site-a.batch"]
+    conf = make_celery(s).conf
+    assert {q.name for q in conf.task_queues} == {
+        "site-a.deliveries.critical", "site-a.reads", "site-a.deliveries"}
+    assert {q.exchange.name for q in conf.task_queues} == {"site-a.ecgread"}
+    assert conf.task_default_queue == "site-a.reads"
+    assert conf.control_exchange == "site-a.celery"

@@ -11,6 +11,7 @@ import time
 from ecgread.config.settings import Settings
 from ecgread.workers.batch_read import BatchOptions, ChunkResult
 from ecgread.workers.batch_tasks import ARCHIVE_TASK, BATCH_QUEUE, stored_results
+from ecgread.workers.queues import queue_name
 
 __all__ = ["CeleryRunner"]
 
@@ -30,6 +31,7 @@ class CeleryRunner:
         migrate(settings.audit_url)
         self._settings, self._options, self._poll_s = settings, options, poll_s
         self._app = make_celery(settings)
+        self._queue = queue_name(settings, BATCH_QUEUE)
         self._waiting: dict[str, None] = {}  # keys published, result not collected (ordered)
         self._found: list[ChunkResult] = []
         self._last_poll = 0.0
@@ -42,7 +44,7 @@ class CeleryRunner:
         if todo:
             self._app.send_task(ARCHIVE_TASK, args=[todo, str(self._options.out_dir),
                                                     self._options.pdf],
-                                queue=BATCH_QUEUE, routing_key=BATCH_QUEUE,
+                                queue=self._queue, routing_key=self._queue,
                                 headers={"trace_id": f"batch:{todo[0][0][:16]}"})
             self._waiting.update((k, None) for k, _ in todo)
 

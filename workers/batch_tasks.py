@@ -25,7 +25,7 @@ from sqlmodel import col, select
 
 from ecgread.config.settings import Settings
 from ecgread.workers.batch_read import BatchOptions, ChunkResult, read_chunk
-from ecgread.workers.queues import settings_of
+from ecgread.workers.queues import BATCH_QUEUE, settings_of
 
 __all__ = [
     "ARCHIVE_PREFIX",
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 ARCHIVE_TASK = "ecgread.read_archive_chunk"
-BATCH_QUEUE = "batch"
 #: ``ecg.sop_instance_uid`` of an archive file read by a batch: this prefix + content hash.
 ARCHIVE_PREFIX = "sha256:"
 

@@ -7,23 +7,24 @@ from __future__ import annotations
 from kombu import Connection
 
 from ecgread.config.settings import Settings
-from ecgread.workers.queues import CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE, READS_QUEUE
+from ecgread.workers.queues import ALL_QUEUES, queue_name
 
 __all__ = ["QUEUES", "queue_depths"]
 
-#: The durable queues ``make_celery`` declares.
-QUEUES = (READS_QUEUE, CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE)
+#: The durable queues ``make_celery`` declares, and the archive chunks' queue.
+QUEUES = ALL_QUEUES
 
 
 def queue_depths(settings: Settings, timeout_s: float = 3.0) -> dict[str, int | None]:
-    """Messages ready in each ecgread queue (None: the queue does not exist yet).
+    """Messages ready in each of this deployment's queues, by their broker name
+    (``ECGREAD_QUEUE_PREFIX`` in front; None: the queue does not exist yet).
 
     Raises ``kombu.exceptions.OperationalError`` when the broker cannot be reached.
     """
     depths: dict[str, int | None] = {}
     with Connection(settings.broker_url, connect_timeout=timeout_s) as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout_s)
-        for name in QUEUES:
+        for name in (queue_name(settings, q) for q in QUEUES):
             channel = conn.channel()
             try:
                 depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)

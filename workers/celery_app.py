@@ -17,6 +17,10 @@ Queues
 ``reads``                 read jobs, one per SOP Instance UID (task id ``read:<uid>``)
 ``deliveries.critical``   outbox runs for reads with critical findings: served first
 ``deliveries``            outbox runs for everything else
+``batch``                 archive chunks of ``ecgread batch --broker-url``
+
+Each name (and the ``ecgread`` exchange) carries ``ECGREAD_QUEUE_PREFIX`` in front, so that
+deployments sharing a broker and virtual host keep their messages apart.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ecgread.workers.queues import (
     DELIVERIES_QUEUE,
     READ_TASK,
     READS_QUEUE,
+    queue_name,
     settings_of,
 )
 from ecgread.workers.tasks import register_tasks
@@ -48,7 +53,10 @@ def make_celery(settings: Settings) -> Celery:
     from there. Nothing connects until the application sends or consumes a message.
     """
     app = Celery("ecgread", set_as_current=False)
-    exchange = Exchange("ecgread", type="direct", durable=True)
+    prefix = settings.queue_prefix
+    exchange = Exchange(f"{prefix}ecgread", type="direct", durable=True)
+    reads, critical, deliveries = (queue_name(settings, q) for q in
+                                   (READS_QUEUE, CRITICAL_DELIVERIES_QUEUE, DELIVERIES_QUEUE))
     eager = not settings.broker_url
     app.conf.update(
         broker_url=settings.broker_url or "memory://",
@@ -62,16 +70,18 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        task_default_exchange="ecgread",
+        task_default_exchange=exchange.name,
         task_default_delivery_mode="persistent",
         task_queues=(
-            Queue(CRITICAL_DELIVERIES_QUEUE, exchange, routing_key=CRITICAL_DELIVERIES_QUEUE,
-                  durable=True),
-            Queue(READS_QUEUE, exchange, routing_key=READS_QUEUE, durable=True),
-            Queue(DELIVERIES_QUEUE, exchange, routing_key=DELIVERIES_QUEUE, durable=True),
+            Queue(critical, exchange, routing_key=critical, durable=True),
+            Queue(reads, exchange, routing_key=reads, durable=True),
+            Queue(deliveries, exchange, routing_key=deliveries, durable=True),
         ),
-        task_default_queue=READS_QUEUE,
-        task_routes={READ_TASK: {"queue": READS_QUEUE, "routing_key": READS_QUEUE}},
+        task_default_queue=reads,
+        task_routes={READ_TASK: {"queue": reads, "routing_key": reads}},
+        # remote control and events of another deployment on the same broker stay apart
+        control_exchange=f"{prefix}celery",
+        event_exchange=f"{prefix}celeryev",
     )
     app.conf.ecgread_settings = settings
     use_anchor(settings)  # the tasks' events are signed with the audit key

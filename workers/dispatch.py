@@ -31,15 +31,17 @@ class CeleryDispatcher:
 
     def __init__(self, settings: Settings) -> None:
         from ecgread.workers.celery_app import make_celery
+        from ecgread.workers.queues import READS_QUEUE, queue_name
 
         self._app = make_celery(settings)
+        self._queue = queue_name(settings, READS_QUEUE)
 
     def submit(self, sop_instance_uid: str) -> None:
-        from ecgread.workers.celery_app import READ_TASK, READS_QUEUE
+        from ecgread.workers.celery_app import READ_TASK
 
         self._app.send_task(READ_TASK, args=[sop_instance_uid],
-                            task_id=f"read:{sop_instance_uid}", queue=READS_QUEUE,
-                            routing_key=READS_QUEUE, headers={"trace_id": sop_instance_uid})
+                            task_id=f"read:{sop_instance_uid}", queue=self._queue,
+                            routing_key=self._queue, headers={"trace_id": sop_instance_uid})
 
     def close(self) -> None:
         self._app.close()

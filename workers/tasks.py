@@ -18,6 +18,7 @@ from ecgread.workers.queues import (
     DELIVER_TASK,
     DELIVERIES_QUEUE,
     READ_TASK,
+    queue_name,
     settings_of,
 )
 
@@ -35,7 +36,8 @@ def read_ecg_task(task: Task, sop_instance_uid: str, trigger: str = "ingest") ->
 
     outcome = read_ecg(settings_of(task.app), sop_instance_uid, trigger)
     if outcome.read_id is not None:
-        queue = CRITICAL_DELIVERIES_QUEUE if outcome.critical else DELIVERIES_QUEUE
+        queue = queue_name(settings_of(task.app), CRITICAL_DELIVERIES_QUEUE
+                           if outcome.critical else DELIVERIES_QUEUE)
         task.app.tasks[DELIVER_TASK].apply_async(queue=queue, routing_key=queue,
                                                  priority=9 if outcome.critical else 0)
     return {"sop_instance_uid": sop_instance_uid, "read_id": outcome.read_id,

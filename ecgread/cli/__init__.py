@@ -157,7 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=1,
                    help="read processes in this worker (default: 1)")
     p.add_argument("--queues", default="deliveries.critical,reads,deliveries",
-                   help="queues to consume, in priority order (default: %(default)s)")
+                   help="queues to consume, in priority order, of deliveries.critical, "
+                        "reads, deliveries and batch; ECGREAD_QUEUE_PREFIX is put before "
+                        "each (default: %(default)s)")
     _add_settings(p, "worker")
 
     p = sub.add_parser("demo", help="send pydicom's sample ECG through the real listener")
@@ -309,6 +311,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from ecgread.cli.startup import check_broker, migrate_database, results_destination
     from ecgread.workers.celery_app import make_celery
     from ecgread.workers.model_registry import load_registry
+    from ecgread.workers.queues import ALL_QUEUES, queue_name
+
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = [q for q in queues if q not in ALL_QUEUES]
+    if unknown or not queues:
+        raise ConfigError(f"--queues {args.queues!r}: each must be one of "
+                          f"{', '.join(ALL_QUEUES)}")
 
     migrate_database(settings)
     check_broker(settings)
@@ -319,7 +328,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     # A node name of its own per worker process: several workers on one host would
     # otherwise fight over the same exclusive control queue (celery@HOST.celery.pidbox).
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}",
-                     "-Q", args.queues, "--without-gossip", "--without-mingle",
+                     "-Q", ",".join(queue_name(settings, q) for q in queues),
+                     "--without-gossip", "--without-mingle",
                      "-n", f"ecgread-{os.getpid()}@%h"])
     return 0
 
