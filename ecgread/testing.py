@@ -1,8 +1,10 @@
 """Loopback peers for the tests and the benchmarks: a free port, waiting for a listener, and
 an EHR stand-in that receives ORU^R01 messages over MLLP.
 
-Why here: ``bench/`` must not import from ``tests/`` (nor tests from bench), so what both
-need lives in the installed package, the way ``numpy.testing`` does. Why not
+Why here: the tests and the benchmarks both use them, and so can an integration engineer
+checking a site's ecgread from the installed package, without a checkout (the way
+``numpy.testing`` ships with numpy). The benchmarks also use checkout-only test fixtures
+(``tests.synthetic``, ``tests.dicom_factory``); tests never import the benchmarks. Why not
 ``ecgread.integration``: the product never receives results over MLLP; its one MLLP listener
 is ``integration.hl7_listener`` (orders in, validated, persisted and acknowledged), and
 :class:`MllpReceiver` is no such listener: it acknowledges without parsing beyond MSH, keeps
