@@ -40,7 +40,7 @@ DELINEATOR_VERSION = "dsp-1.1"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).
-WAVE_INTERVALS = ("pr_ms", "qt_ms")
+WAVE_INTERVALS = ("p_ms", "pr_ms", "qt_ms")
 
 
 def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
@@ -204,7 +204,8 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
 
 def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ...]],
                           beats: tuple[Beat, ...]) -> GlobalMeasurements:
-    """PR and QT (and so QTc) from the neural waves (:mod:`models.wave_intervals`).
+    """P duration, PR and QT (and so QTc) from the neural waves
+    (:mod:`models.wave_intervals`), so that P duration and PR share one P onset.
 
     Only intervals the DSP engine measured are replaced: a PR it could not measure (no P
     waves) stays None; where the waves give no value, the DSP value stays. The QRS

@@ -42,7 +42,8 @@ class Conditioned:
 
 
 @lru_cache(maxsize=64)
-def butter_sos(order: int, cutoff: float | tuple[float, float], btype: str, fs: float) -> np.ndarray:
+def butter_sos(order: int, cutoff: float | tuple[float, float], btype: str, fs: float
+               ) -> np.ndarray:
     """Butterworth second-order sections, cached (designs repeat for every ECG)."""
     sos: np.ndarray = sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
     return sos

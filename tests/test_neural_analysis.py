@@ -104,3 +104,25 @@ def test_mains_interference_does_not_move_the_intervals(mains_hz: float, seed: i
     assert abs(noisy.qt_ms - clean.qt_ms) <= 10.0
     assert abs(noisy.qrs_ms - clean.qrs_ms) <= 10.0  # type: ignore[operator]
     assert abs(noisy.pr_ms - clean.pr_ms) <= 10.0  # type: ignore[operator]
+
+
+def test_p_duration_and_pr_share_one_p_onset(ludb_dir: Path) -> None:
+    """The global P duration is measured from the same per-lead P waves and the same P onset
+    as the PR interval, so the P wave ends before the QRS begins (PR segment >= 0). The DSP
+    representative beat's P duration (earliest to latest confirmed edge) beside the fused
+    PR had read the Mortara sample's P 135 ms against a PR of 150 ms."""
+    import pydicom.data
+
+    from ecgread.integration import ludb
+    from ecgread.integration.ecg_files import read_ecg_file
+
+    ecgs = [read_ecg_file(pydicom.data.get_testdata_file("waveform_ecg.dcm"))]
+    ecgs += [ludb.read_record(r) for r in ludb.record_ids()[:12]]
+    measured = 0
+    for ecg in ecgs:
+        m = analyze(ecg, models=shipped_models()).measurements
+        if m.p_ms is None or m.pr_ms is None:
+            continue
+        measured += 1
+        assert 0 < m.p_ms < m.pr_ms, (ecg.source, m.p_ms, m.pr_ms)
+    assert measured >= 10

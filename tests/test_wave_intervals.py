@@ -30,9 +30,10 @@ def test_earliest_onset_latest_offset_second_earliest_p() -> None:
 def test_no_p_decision_no_pr_and_too_few_leads_nothing() -> None:
     waves = {"I": _lead(0.0), "II": _lead(0.01), "V1": _lead(0.02)}
     assert intervals_from_waves(waves, (Beat(0.64, "dominant"),), min_beats=1)["pr_ms"] is None
+    assert intervals_from_waves(waves, (Beat(0.64, "dominant"),), min_beats=1)["p_ms"] is None
     two = {"I": _lead(0.0), "II": _lead(0.01)}
     assert intervals_from_waves(two, (Beat(0.64, "dominant", p_wave=True),), min_beats=1) == {
-        "pr_ms": None, "qrs_ms": None, "qt_ms": None}
+        "p_ms": None, "pr_ms": None, "qrs_ms": None, "qt_ms": None}
     ectopic = (Beat(0.64, "ventricular", p_wave=True),)
     assert intervals_from_waves(waves, ectopic, min_beats=1)["qrs_ms"] is None
 
