@@ -8,9 +8,11 @@ Definitions
   correlates with the dominant template (median of the cluster, two refinements) at
   >= ``dominant_corr`` and its norm is 0.6-1.6 x the template's.
 - *Ventricular*: a beat outside the dominant cluster (different QRS morphology).
-- *Supraventricular*: a dominant-morphology beat that comes early (RR before it
-  < ``premature_ratio`` x median RR of dominant beats) in an otherwise regular rhythm
-  (:func:`~ecgread.models.rr_irregularity.normalised_rmssd` of dominant RR < 0.1).
+- *Supraventricular*: a dominant-morphology beat that comes early
+  (:func:`~ecgread.models.rr.premature_beats`) in an otherwise regular rhythm
+  (:func:`~ecgread.models.rr_irregularity.normalised_rmssd` of dominant RR < 0.1, or the
+  same with premature beats set aside, :func:`~ecgread.models.rr.rr_irregularity_robust`,
+  < 0.1: premature beats in a bigeminal or trigeminal pattern).
 - *Paced*: a pacing spike lies within ``pacing_window_ms`` before to 20 ms after the
   fiducial; ``Beat.paced`` is True and ``kind`` is "paced".
 - *Representative beat*: per lead, the sample-wise median over the dominant beats (paced
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.dsp_config import BeatConfig
+from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
 
 
@@ -128,14 +131,17 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     rr_med = float(np.median(rr_dom)) if rr_dom.size else (float(np.median(rr)) if rr.size
                                                           else None)
     irregularity = normalised_rmssd(rr_dom)
-    regular = irregularity is not None and irregularity < 0.1
+    # regular once premature beats are set aside: atrial bigeminy and trigeminy too
+    robust = rr_irregularity_robust(r, other_morphology=~dom) if nb > 3 else None
+    regular = any(v is not None and v < 0.1 for v in (irregularity, robust))
+    premature = premature_beats(r)
     kinds = []
     for i in range(nb):
         if paced[i]:
             kinds.append("paced")
         elif not dom[i]:
             kinds.append("ventricular")
-        elif (regular and rr_med and i > 0 and rr[i - 1] < cfg.premature_ratio * rr_med):
+        elif regular and premature[i]:
             kinds.append("supraventricular")
         else:
             kinds.append("dominant")

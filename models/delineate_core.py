@@ -94,6 +94,11 @@ def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     return on, peak, off, np.abs(amp)
 
 
+def p_votes_needed(n_leads: int) -> int:
+    """How many usable leads must vote for P waves: two of four or more, else one."""
+    return 2 if n_leads >= 4 else 1
+
+
 def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
                 dominant: np.ndarray, qrs_uv: np.ndarray | None = None
                 ) -> tuple[np.ndarray, float, np.ndarray]:
@@ -103,13 +108,16 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     Each lead is judged against itself: its median P segment over the reference beats
     (``dominant``) must stand out of that lead's own beat-to-beat scatter (SNR >=
     ``p_presence_snr``) and reach ``p_min_qrs_ratio`` of the lead's QRS amplitude. The
-    leads that pass vote; the record has P waves when at least two leads vote (one when
-    the record has fewer than two). A beat has a P wave when its P segment, over the
+    leads that pass vote; the record has P waves when :func:`p_votes_needed` leads vote
+    (two of four or more usable leads, one of up to three: a two-lead Holter's second
+    lead often shows the P wave too faintly to vote, QT Database records sel840, sel46,
+    sele0114). A beat has a P wave when its P segment, over the
     voting leads each scaled by its own scatter, correlates with the median at >=
     ``p_presence_corr``. A noisy lead therefore neither votes nor dilutes the others.
 
-    Returns per-beat presence, the record's P coherence (the SNR of the second-best lead,
-    of the best with a single lead) and the per-lead votes.
+    Returns per-beat presence, the record's P coherence (the SNR of the lead ranked
+    :func:`p_votes_needed`: the second best, the best with up to three leads) and the
+    per-lead votes.
     """
     n_leads, nb, _ = seg.shape
     none = (np.zeros(nb, bool), 0.0, np.zeros(n_leads, bool))
@@ -129,9 +137,10 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     votes = snr >= cfg.p_presence_snr
     if qrs_uv is not None:
         votes &= np.ptp(ref[:, enough], axis=1) >= cfg.p_min_qrs_ratio * np.asarray(qrs_uv)
+    need = p_votes_needed(n_leads)
     ranked = np.sort(snr)[::-1]
-    coherence = float(ranked[min(1, n_leads - 1)])
-    if votes.sum() < min(2, n_leads):
+    coherence = float(ranked[need - 1])
+    if votes.sum() < need:
         return np.zeros(nb, bool), coherence, votes
     k = np.flatnonzero(votes)
     scale = 1.0 / (scatter[k] + 1e-9)

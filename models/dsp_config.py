@@ -142,13 +142,11 @@ class BeatConfig:
     """Beat typing and representative-beat construction."""
 
     dominant_corr: float = 0.9  # correlation with the dominant template to join it
-    premature_ratio: float = 0.85  # RR / median RR below this: premature
     wide_qrs_ms: float = 120.0
     pacing_window_ms: float = 80.0  # spike at most this long before the QRS fiducial
 
     def __post_init__(self) -> None:
         check_range(self, "dominant_corr", 0.5, 0.99)
-        check_range(self, "premature_ratio", 0.5, 0.99)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ Definitions
   not flagged noisy or saturated) whose median P wave stood out of their own noise floor and
   QRS amplitude (:attr:`Delineation.p_leads`).
 - ``p_wave_confidence``: 1 / (1 + (s0 / s)^4) of the record's P coherence s (SNR of the
-  second-best lead) against the decision level s0 (``p_presence_snr``): 0.5 at the decision
-  level, 0.94 at twice it, 0.06 at half. A monotone score, not a calibrated probability.
+  lead ranked :func:`models.delineate_core.p_votes_needed`) against the decision level s0
+  (``p_presence_snr``): 0.5 at the decision level, 0.94 at twice it, 0.06 at half. A
+  monotone score, not a calibrated probability.
 - ``pr_intervals_ms``: per beat with a P wave, from the P onset (15th percentile over
   usable leads, i.e. an early onset that one outlier lead cannot set) to the beat's
   multi-lead QRS onset, ms.
@@ -39,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgread.models.delineate import Delineation
-from ecgread.models.delineate_core import nanmedian
+from ecgread.models.delineate_core import nanmedian, p_votes_needed
 from ecgread.models.results import Quality, RhythmFeatures
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
@@ -47,7 +48,7 @@ from ecgread.models.rr_irregularity import normalised_rmssd
 #: Quality problems that keep a lead out of rhythm decisions (models.quality).
 NOT_FOR_RHYTHM = ("heavy noise", "saturated", "flat", "lead off")
 #: The P-wave decision: confidence at least this (the delineator's level), on at least
-#: this share of the reference beats, voted by two rhythm leads (one with a single lead).
+#: this share of the reference beats, voted by two rhythm leads (one of up to three).
 P_CONFIDENCE = 0.5
 P_PRESENT_RATIO = 0.5
 #: RR irregularity (normalised RMSSD) above which the ventricular response is irregular;
@@ -120,12 +121,15 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | No
       (``rr_irregularity`` above :data:`AF_IRREGULARITY_WITH_P`, the robust measure above
       :data:`AF_IRREGULARITY` or not measurable) whose 'P waves' have no sinus axis
       (``p_axis_deg`` outside :data:`SINUS_P_AXIS_DEG` or not measurable) or whose PR
-      spread exceeds :data:`AF_PR_SPREAD_MS`: fibrillatory waves that the P detector took
-      for P waves (tuned on LUDB 'tune'). Sinus rhythm with frequent premature beats keeps
-      a sinus P axis and a regular rhythm once the premature beats are set aside.
+      spread exceeds :data:`AF_PR_SPREAD_MS` (without an axis, as in a record without
+      limb leads, the PR spread alone decides when it is measurable): fibrillatory waves
+      that the P detector took for P waves (tuned on LUDB 'tune'). Sinus rhythm with
+      frequent premature beats keeps a sinus P axis and a regular rhythm once the
+      premature beats are set aside.
       2023 ACC/AHA/ACCP/HRS AF guideline (Joglar JA et al. Circulation 2024;149:e1):
       irregularly irregular RR without discrete P waves.
-    - "P": consistent P waves (confidence >= :data:`P_CONFIDENCE`, two rhythm leads,
+    - "P": consistent P waves (confidence >= :data:`P_CONFIDENCE`, voted by two rhythm
+      leads, one of up to three,
       on >= :data:`P_PRESENT_RATIO` of the reference beats).
     - "none": neither (junctional, ventricular or undetermined rhythms).
     """
@@ -143,8 +147,11 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | No
     spread = pr_spread_ms(f.pr_intervals_ms)
     marked = f.rr_irregularity > AF_IRREGULARITY_WITH_P and (robust is None
                                                               or robust > AF_IRREGULARITY)
-    not_sinus = (p_axis_deg is None or not SINUS_P_AXIS_DEG[0] <= p_axis_deg
-                 <= SINUS_P_AXIS_DEG[1] or (spread is not None and spread > AF_PR_SPREAD_MS))
+    if p_axis_deg is None and spread is not None:  # no limb leads: the PR spread decides
+        not_sinus = spread > AF_PR_SPREAD_MS
+    else:
+        not_sinus = (p_axis_deg is None or not SINUS_P_AXIS_DEG[0] <= p_axis_deg
+                     <= SINUS_P_AXIS_DEG[1] or (spread is not None and spread > AF_PR_SPREAD_MS))
     return "fibrillation" if marked and not_sinus else "P"
 
 
@@ -195,7 +202,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
     names = lead_names or tuple(str(i) for i in range(good.size))
     p_leads = tuple(names[i] for i in np.flatnonzero(votes))
     conf = p_wave_confidence(dl.p_coherence, dl.config.p_presence_snr)
-    if dl.p_leads is not None and votes.sum() < min(2, int(good.sum())):
+    if dl.p_leads is not None and votes.sum() < p_votes_needed(int(good.sum())):
         conf = min(conf, 0.0) if conf is not None else None  # the votes came from bad leads
     feats = RhythmFeatures(
         rr_intervals_ms=tuple(float(v) for v in rr), rr_irregularity=irr,

@@ -4,9 +4,12 @@ irregular the rhythm is once they are set aside.
 Definitions
 -----------
 - *Premature* beat ``i``: its coupling interval RR[i-1] is shorter than
-  :data:`PREMATURE_RATIO` x the median RR of the record, and the interval after it is longer
-  than the coupling interval by :data:`PAUSE_RATIO` (the pause that follows an atrial or
-  ventricular premature beat; the last beat needs only the first condition). This is the
+  :data:`PREMATURE_RATIO` x the longer of the record's median RR and the interval before
+  it, RR[i-2] (the upper quartile of RR for the second beat, which has no interval before
+  its coupling interval; in bigeminy the coupling intervals are half of all intervals, and
+  the median may be one of them), and the interval after it is longer than the coupling interval by
+  :data:`PAUSE_RATIO` (the pause that follows an atrial or ventricular premature beat; the
+  last beat needs only the first condition). This is the
   short-long pattern that a Lorenz (Poincare) plot of RR separates from the dispersion of
   atrial fibrillation (Sarkar S, Ritscher D, Mehra R. A detector for a chronic
   implantable atrial tachyarrhythmia monitor. IEEE TBME 2008;55:1219-1224).
@@ -18,7 +21,14 @@ Definitions
   premature beats then stays regular; atrial fibrillation stays irregular, because its
   irregularity is not confined to short-long pairs (normalised RMSSD as the AF measure:
   Dash S, Chon KH, Lu S, Raeder EA. Automatic real time detection of atrial fibrillation.
-  Ann Biomed Eng 2009;37:1701-1709). None with fewer than 3 such differences.
+  Ann Biomed Eng 2009;37:1701-1709).
+  When premature beats leave fewer than 3 such differences (bigeminy, trigeminy: every
+  interval touches one), the intervals are taken by class instead, as group beating is
+  read: coupling intervals (ending at a premature beat), pauses (starting at one) and the
+  rest; the successive differences within each class, each over its class mean, give one
+  RMS (:func:`_by_class`). Group beating repeats its short-long pattern and so stays
+  regular ("regularly irregular"); in atrial fibrillation the 'coupling intervals' scatter.
+  None with fewer than 3 differences either way.
 
 Example
 -------
@@ -28,6 +38,9 @@ Example
 [3, 7]
 >>> rr_irregularity_robust(r) < 0.05
 True
+>>> big = np.cumsum([0.0] + [0.52, 1.04] * 6)  # atrial bigeminy: every interval touches one
+>>> round(rr_irregularity_robust(big), 3)
+0.0
 """
 
 from __future__ import annotations
@@ -55,8 +68,10 @@ def premature_beats(r_s: np.ndarray) -> np.ndarray:
     rr = np.diff(r)
     med = float(np.median(rr))
     coupling = rr  # coupling interval of beat i + 1
+    # the longer of the median and the RR before; the first has none: the upper quartile
+    before = np.maximum(med, np.insert(rr[:-1], 0, np.percentile(rr, 75)))
     after = np.append(rr[1:], np.inf)  # the interval that follows beat i + 1
-    out[1:] = (coupling < PREMATURE_RATIO * med) & (after > PAUSE_RATIO * coupling)
+    out[1:] = (coupling < PREMATURE_RATIO * before) & (after > PAUSE_RATIO * coupling)
     return out
 
 
@@ -88,6 +103,21 @@ def rr_irregularity_robust(r_s: np.ndarray, other_morphology: np.ndarray | None 
     keep = ~(ectopic[:-1] | ectopic[1:])
     pairs = keep[:-1] & keep[1:]
     if pairs.sum() < 3:
-        return None
+        return _by_class(rr, ectopic)
     d = np.diff(rr)[pairs]
     return float(np.sqrt(np.mean(d ** 2)) / np.mean(rr[keep]))
+
+
+def _by_class(rr: np.ndarray, ectopic: np.ndarray) -> float | None:
+    """RMS of the successive differences within each interval class (ending at an ectopic
+    beat; starting at one; neither), each over its class mean; None with fewer than 3."""
+    ends, starts = ectopic[1:], ectopic[:-1]
+    scaled: list[np.ndarray] = []
+    for cls in (ends & ~starts, starts & ~ends, ~(ends | starts)):
+        v = rr[cls]
+        if v.size >= 2:
+            scaled.append(np.diff(v) / np.mean(v))
+    d = np.concatenate(scaled) if scaled else np.zeros(0)
+    if d.size < 3:
+        return None
+    return float(np.sqrt(np.mean(d ** 2)))

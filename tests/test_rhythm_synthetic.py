@@ -104,6 +104,49 @@ def test_cpsc_a1980_frequent_pacs_is_sinus() -> None:
     codes = {s.code for s in a.statements}
     assert "AF" not in codes and codes & SINUS  # labelled PAC by the cardiologists
     assert a.rhythm.p_wave_ratio >= 0.9
+    # atrial bigeminy for most of the record: typed and named, and kept under wander
+    assert "PAC" in codes and "SARRH" not in codes
+    from ecgread.models.augment import add_baseline_wander
+
+    wander = {s.code for s in analyze(add_baseline_wander(ecg, 1000.0, 0.3), DSP).statements}
+    assert "AF" not in wander and "PAC" in wander and wander & SINUS
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_atrial_bigeminy_is_sinus_with_pacs(seed: int) -> None:
+    """Every other beat an atrial premature beat: every RR interval touches one, so the
+    ectopy-excluded irregularity is taken by interval class (coupling, pause), which group
+    beating keeps regular: sinus rhythm with PACs, not AF and not sinus arrhythmia."""
+    a, codes = _read("sinus_pac", seed, ectopic_every=2)
+    assert a.rhythm.rr_irregularity > 0.15  # markedly irregular as a whole
+    assert a.rhythm.rr_irregularity_robust is not None and a.rhythm.rr_irregularity_robust < 0.08
+    assert "AF" not in codes and "PAC" in codes and codes & SINUS
+    assert sum(b.kind == "supraventricular" for b in a.beats) >= 4
+
+
+QTDB = CPSC.parent / "qtdb"
+
+
+@pytest.mark.skipif(not (QTDB / "RECORDS").is_file(), reason="QT Database not found")
+@pytest.mark.parametrize("record", ["sel840", "sele0114", "sel46"])
+def test_two_lead_holter_with_p_waves_in_one_lead(record: str) -> None:
+    """QT Database records whose cardiologist marked a P wave before every beat, visible in
+    one of the two Holter leads only: one lead's vote is enough with up to three leads
+    (it took two of two, and these read junctional, AF and undetermined rhythms)."""
+    import wfdb
+
+    from ecgread.integration.wfdb_read import read_wfdb
+    from ecgread.models.augment import crop
+
+    first = wfdb.rdann(str(QTDB / record), "q1c").sample[0] / 250.0
+    from tests.neural_helpers import shipped_models
+
+    ecg = crop(read_wfdb(QTDB / record), max(0.0, first - 1.0), first + 29.0)
+    a = analyze(ecg, models=shipped_models())
+    codes = {s.code for s in a.statements}
+    assert a.rhythm.p_wave_ratio >= 0.9 and a.rhythm.atrial_waves == "P"
+    assert a.rhythm.p_wave_confidence >= 0.5 and a.rhythm.p_wave_lead_count >= 1
+    assert not codes & {"AF", "AFL", "JUNCT", "ACC_JUNCT", "RHYTHM_UNDETERMINED"}
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

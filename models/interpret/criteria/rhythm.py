@@ -96,7 +96,7 @@ def rhythm(c: Ctx, paced: bool) -> list[Finding]:
     elif waves == "none":
         no_p = (c.ev("rhythm.p_wave_confidence", f"< {P_CONFIDENCE}", spans=rec)
                 or c.ev("rhythm.p_wave_ratio", f"< {P_PRESENT_RATIO}", spans=rec)
-                or c.ev("rhythm.p_wave_lead_count", "< 2", spans=rec))
+                or c.ev("rhythm.p_wave_lead_count", "< 1", spans=rec))
         regular = c.ev("rhythm.rr_irregularity", f"<= {REGULAR_IRREGULARITY}", spans=c.rr())
         out += _regular_without_p(c, decided, regular, no_p)
     else:
