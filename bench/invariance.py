@@ -119,6 +119,11 @@ def check_record(item: tuple[str, Callable[[], Ecg]]) -> tuple[str, str, list[Co
     return name, summary, results
 
 
+def _check_named(name: str, limit: int) -> tuple[str, str, list[CopyResult]]:
+    """:func:`check_record` of the record called ``name`` (in a worker process)."""
+    return check_record(next(x for x in records(limit) if x[0] == name))
+
+
 def _excess(c: augment.ReadChange) -> float:
     """How far beyond its tolerance a change went (critical and rhythm first)."""
     if c.property == "critical":
@@ -143,8 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(args.jobs) as pool:
-            done = list(pool.map(check_record, items))
+        with ProcessPoolExecutor(args.jobs) as pool:  # loaders are lambdas: send names
+            done = list(pool.map(_check_named, [name for name, _ in items],
+                                 [args.limit] * len(items)))
     else:
         done = [check_record(x) for x in items]
     results = [r for _, _, rs in done for r in rs]
