@@ -1,4 +1,9 @@
-"""Experiment (not adopted): global QRS onset and offset from the spatial velocity.
+"""Global QRS onset and offset from the spatial velocity: the thresholds compared.
+
+``models.qrs_spatial`` (adopted 2026-12-02) refines our per-lead global QRS with the spatial
+velocity at 3 %, each boundary moved by at most 20 ms; the "ours" column below is that
+read. The spatial-velocity columns are the raw boundaries at other thresholds, without the
+20 ms limit, for comparison.
 
 The representative beat of every usable lead (``analyze(...).representative_beat``,
 diagnostic bandwidth) is low-passed at 40 Hz; its spatial velocity is the sum over the

@@ -7,7 +7,9 @@ Definitions (all on the representative (median) beat of the dominant beats)
   outlier lead cannot stretch an interval).
 - ``rr_ms``: mean of all RR intervals of the record; ``heart_rate_bpm`` = 60000 / rr_ms.
 - ``p_ms`` = P offset - P onset; ``pr_ms`` = QRS onset - P onset; ``qrs_ms`` = QRS offset
-  - QRS onset; ``qt_ms`` = T offset - QRS onset. P and PR are null unless at least half of
+  - QRS onset, each boundary refined by the spatial velocity of all usable leads
+  (:mod:`models.qrs_spatial`; the J point of the ST measurements stays the per-lead one);
+  ``qt_ms`` = T offset - QRS onset. P and PR are null unless at least half of
   the dominant beats have a P wave (AF, junctional rhythm: null, with the reason).
 - QTc with RR in s: Bazett QT/RR^0.5 (Heart 1920;7:353); Fridericia QT/RR^(1/3) (Acta Med
   Scand 1920;53:469); Framingham QT + 154 (1 - RR) (Sagie, Am J Cardiol 1992;70:797);
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.delineate import Delineation
+from ecgread.models.qrs_spatial import spatial_qrs_bounds
 from ecgread.models.results import GlobalMeasurements, LeadAmplitudes
 
 LIMB_ANGLES_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.0,
@@ -244,6 +247,10 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
         return None if g[a] is None or g[b] is None else (g[b] - g[a]) / ms  # type: ignore
 
     qrs_ms = dur("qrs_onset", "qrs_offset")
+    if qrs_ms is not None and use.sum() >= 2:  # the global QRS as commercial programs take it
+        on_sv, off_sv = spatial_qrs_bounds(median_uv[use], fs, g["qrs_onset"],  # type: ignore[arg-type]
+                                           g["qrs_offset"])  # type: ignore[arg-type]
+        qrs_ms = (off_sv - on_sv) / ms
     qt_ms = dur("qrs_onset", "t_offset")
     p_ms = dur("p_onset", "p_offset")
     pr_ms = dur("p_onset", "qrs_onset")
