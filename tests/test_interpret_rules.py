@@ -267,6 +267,20 @@ def test_st_depression_t_inversion_and_early_repolarization() -> None:
     assert "STEMI_LAT" in er2
 
 
+def test_sustained_half_millimetre_st_depression() -> None:
+    """>= 50 µV at J and still at J+60 in two contiguous leads is ST depression (Fourth
+    Universal Definition, 0.5 mm); a J-point depression that upslopes away is not."""
+    out = run(amps={"II": {"j_uv": -70, "st_j60_uv": -60}, "aVF": {"j_uv": -65, "st_j60_uv": -55}})
+    assert "ST_DEP" in out
+    ev = {(e.measurement, e.criterion) for e in out["ST_DEP"].evidence}
+    assert {("II.j_uv", "<= -50"), ("II.st_j60_uv", "<= -50")} <= ev
+    upsloping = run(amps={"II": {"j_uv": -80, "st_j60_uv": -20},
+                          "aVF": {"j_uv": -75, "st_j60_uv": -25}})
+    assert "ST_DEP" not in upsloping
+    one_lead = run(amps={"II": {"j_uv": -70, "st_j60_uv": -60}})
+    assert "ST_DEP" not in one_lead
+
+
 def test_qt_statements() -> None:
     long_m = run(meas={"qtc_framingham_ms": 455}, sex="M", qt_s=0.43)
     assert "LONG_QT" in long_m

@@ -427,9 +427,27 @@ def _reciprocal_count(territory: str) -> Callable[[Analysis], float | None]:
     return f
 
 
+#: ST depression in one lead: >= 100 µV at J+60 ms, or >= 50 µV (0.5 mm, the Fourth
+#: Universal Definition's level for ischemic ST depression) both at the J point and at
+#: J+60 ms, i.e. sustained, not the rapidly upsloping J-point depression of tachycardia.
+ST_DEP_J60_UV = -100.0
+ST_DEP_SUSTAINED_UV = -50.0
+
+
+def st_depression_evidence(a: Analysis, ld: str) -> tuple[tuple[str, float], ...]:
+    """The (measurement, level) pairs by which ``ld`` has ST depression (each value <=
+    its level), or () when it has none; see :data:`ST_DEP_J60_UV`."""
+    j60, j = amp(a, ld, "st_j60_uv"), amp(a, ld, "j_uv")
+    if j60 is not None and j60 <= ST_DEP_J60_UV:
+        return (("st_j60_uv", ST_DEP_J60_UV),)
+    if (j60 is not None and j is not None and j60 <= ST_DEP_SUSTAINED_UV
+            and j <= ST_DEP_SUSTAINED_UV):
+        return (("j_uv", ST_DEP_SUSTAINED_UV), ("st_j60_uv", ST_DEP_SUSTAINED_UV))
+    return ()
+
+
 def st_depressed(a: Analysis, ld: str) -> bool:
-    v = amp(a, ld, "st_j60_uv")
-    return v is not None and v <= -100.0
+    return bool(st_depression_evidence(a, ld))
 
 
 def t_inverted(a: Analysis, ld: str) -> bool:

@@ -25,7 +25,10 @@ Sources
   depression >= 100 µV in V1-V3 (Sgarbossa EB et al. N Engl J Med 1996;334:481), or
   discordant J elevation >= 100 µV with ST/S >= 0.25 (modified Sgarbossa, Smith SW et al.
   Ann Emerg Med 2012;60:766), in measurable leads.
-- ST depression: >= 100 µV at J+60 ms in >= 2 contiguous leads (aVR excluded); T-wave
+- ST depression: >= 100 µV at J+60 ms, or >= 50 µV both at J and at J+60 ms (sustained
+  0.5 mm: horizontal or downsloping, or slowly upsloping, as in the Fourth Universal
+  Definition's ischemic ST depression >= 0.5 mm in two contiguous leads, Thygesen 2018
+  above), in >= 2 contiguous leads (aVR excluded); T-wave
   inversion: T <= -100 µV in >= 2 of I, II, V3-V6, where T is normally upright (Rautaharju PM
   et al. AHA/ACCF/HRS Part IV, Circulation 2009;119:e241).
 - QT: QTc by the linear Framingham formula (Sagie A et al. Am J Cardiol 1992;70:797), as
@@ -62,6 +65,7 @@ from ecgread.models.interpret.values import (
     sgarbossa_concordant_ste,
     smith_ratio_leads,
     st_depressed,
+    st_depression_evidence,
     stemi_leads,
     stemi_threshold_uv,
     t_inverted,
@@ -77,7 +81,8 @@ def st_t_qt(c: Ctx) -> list[Finding]:
     out = _stemi(c)
     dep = [ld for ld in ST_DEPRESSION_LEADS if st_depressed(c.a, ld)]
     if g := c.ev("st_depression_contiguous_leads", ">= 2", dep):
-        per = tuple(e for ld in dep if (e := c.lead_ev(ld, "st_j60_uv", "<= -100", c.st(ld))))
+        per = tuple(e for ld in dep for name, level in st_depression_evidence(c.a, ld)
+                    if (e := c.lead_ev(ld, name, f"<= {level:g}", c.st(ld))))
         out.append(Finding("ST_DEP", "probable", (g,) + per))
     inv = [ld for ld in UPRIGHT_T_LEADS if t_inverted(c.a, ld)]
     if g := c.ev("t_inversion_lead_count", ">= 2", inv):
