@@ -147,11 +147,11 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | No
     spread = pr_spread_ms(f.pr_intervals_ms)
     marked = f.rr_irregularity > AF_IRREGULARITY_WITH_P and (robust is None
                                                               or robust > AF_IRREGULARITY)
-    if p_axis_deg is None and spread is not None:  # no limb leads: the PR spread decides
-        not_sinus = spread > AF_PR_SPREAD_MS
-    else:
-        not_sinus = (p_axis_deg is None or not SINUS_P_AXIS_DEG[0] <= p_axis_deg
-                     <= SINUS_P_AXIS_DEG[1] or (spread is not None and spread > AF_PR_SPREAD_MS))
+    axis_ok = (None if p_axis_deg is None
+               else SINUS_P_AXIS_DEG[0] <= p_axis_deg <= SINUS_P_AXIS_DEG[1])
+    pr_varies = None if spread is None else spread > AF_PR_SPREAD_MS
+    # without an axis (no limb leads) the PR spread decides; with neither, nothing shows sinus
+    not_sinus = axis_ok is False or bool(pr_varies) or (axis_ok is None and pr_varies is None)
     return "fibrillation" if marked and not_sinus else "P"
 
 
