@@ -10,8 +10,8 @@ import time
 
 from ecgread.config.settings import Settings
 from ecgread.workers.batch_read import BatchOptions, ChunkResult
-from ecgread.workers.batch_tasks import ARCHIVE_TASK, BATCH_QUEUE, stored_results
-from ecgread.workers.queues import queue_name
+from ecgread.workers.batch_tasks import ARCHIVE_TASK, stored_results
+from ecgread.workers.queues import BATCH_QUEUE, queue_name
 
 __all__ = ["CeleryRunner"]
 

@@ -25,12 +25,11 @@ from sqlmodel import col, select
 
 from ecgread.config.settings import Settings
 from ecgread.workers.batch_read import BatchOptions, ChunkResult, read_chunk
-from ecgread.workers.queues import BATCH_QUEUE, settings_of
+from ecgread.workers.queues import settings_of
 
 __all__ = [
     "ARCHIVE_PREFIX",
     "ARCHIVE_TASK",
-    "BATCH_QUEUE",
     "read_archive_chunk",
     "store_results",
     "stored_results",

@@ -9,10 +9,7 @@ from kombu import Connection
 from ecgread.config.settings import Settings
 from ecgread.workers.queues import ALL_QUEUES, queue_name
 
-__all__ = ["QUEUES", "queue_depths"]
-
-#: The durable queues ``make_celery`` declares, and the archive chunks' queue.
-QUEUES = ALL_QUEUES
+__all__ = ["queue_depths"]
 
 
 def queue_depths(settings: Settings, timeout_s: float = 3.0) -> dict[str, int | None]:
@@ -24,7 +21,7 @@ def queue_depths(settings: Settings, timeout_s: float = 3.0) -> dict[str, int | 
     depths: dict[str, int | None] = {}
     with Connection(settings.broker_url, connect_timeout=timeout_s) as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout_s)
-        for name in (queue_name(settings, q) for q in QUEUES):
+        for name in (queue_name(settings, q) for q in ALL_QUEUES):
             channel = conn.channel()
             try:
                 depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
