@@ -112,23 +112,16 @@ def _cases(records: str):  # type: ignore[no-untyped-def]
 
 def qtdb_cases():  # type: ignore[no-untyped-def]
     """(name, beat, reference QRS ms) on QTDB: real amplitudes, two leads, the QRS onset and
-    offset the cardiologist marked per beat looking at both leads (median over the marked
-    beats); our read of 30 s from 1 s before the first marked beat."""
+    offset the cardiologist marked per beat looking at both leads (``bench.qtdb``)."""
     from bench import qtdb
-    from ecgread.models import augment
     from ecgread.models.analysis import analyze
     from ecgread.workers.onnx_models import process_models
 
     models = process_models()
     for name in qtdb.record_names():
-        beats = qtdb.marked_beats(name)
-        d = [1000 * (b.qrs.offset_s - b.qrs.onset_s) for b in beats
-             if b.qrs.onset_s is not None and b.qrs.offset_s is not None]
-        if len(d) < 5:
-            continue
-        t0 = beats[0].qrs.peak_s
-        ecg = augment.crop(qtdb.read_record(name), max(0.0, t0 - 1.0), t0 + 29.0)
-        yield name, _beat(analyze(ecg, models=models)), float(np.median(d))
+        ref = qtdb.marked_global_ms(qtdb.marked_beats(name))["qrs_ms"]
+        if ref is not None:
+            yield name, _beat(analyze(qtdb.global_window(name), models=models)), ref
 
 
 def main(argv: list[str] | None = None) -> None:

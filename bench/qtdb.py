@@ -26,6 +26,7 @@ Run::
     .venv/bin/python -m bench.qtdb                     # ours (default delineator: fused)
     .venv/bin/python -m bench.qtdb --neurokit          # + NeuroKit2 (DWT) side by side
     .venv/bin/python -m bench.qtdb --delineator dsp --limit 10
+    .venv/bin/python -m bench.qtdb --global            # + our global QRS and QT vs the marks
 """
 
 from __future__ import annotations
@@ -233,6 +234,51 @@ def format_rows(name: str, sc: QtdbScore) -> list[str]:
             + f"  {found}  {p_none:5.1f} ({sc.p_on_beats_without_p}/{sc.beats_without_p})"]
 
 
+def marked_global_ms(beats: list[MarkedBeat]) -> dict[str, float | None]:
+    """The cardiologist's global QRS duration and QT of a record, ms: the median over the
+    marked beats of QRS offset - onset and T offset - QRS onset (None with < 5 beats)."""
+    qrs = [1000 * (b.qrs.offset_s - b.qrs.onset_s) for b in beats
+           if b.qrs.onset_s is not None and b.qrs.offset_s is not None]
+    qt = [1000 * (b.t.offset_s - b.qrs.onset_s) for b in beats
+          if b.t is not None and b.t.offset_s is not None and b.qrs.onset_s is not None]
+    return {"qrs_ms": float(np.median(qrs)) if len(qrs) >= 5 else None,
+            "qt_ms": float(np.median(qt)) if len(qt) >= 5 else None}
+
+
+def global_window(name: str) -> Ecg:
+    """30 s of the record from 1 s before its first marked beat, as the global rows read it."""
+    from ecgread.models import augment
+
+    t0 = marked_beats(name)[0].qrs.peak_s
+    return augment.crop(read_record(name), max(0.0, t0 - 1.0), t0 + 29.0)
+
+
+def global_rows(names: list[str], delineator: str) -> list[str]:
+    """Ours minus the cardiologist's global QRS and QT, one value per record."""
+    from ecgread.models.analysis import AnalysisConfig, analyze
+    from ecgread.workers.onnx_models import process_models
+
+    models = process_models()
+    diffs: dict[str, list[float]] = {"qrs_ms": [], "qt_ms": []}
+    for name in names:
+        ref = marked_global_ms(marked_beats(name))
+        if ref["qrs_ms"] is None:
+            continue
+        m = analyze(global_window(name), AnalysisConfig(delineator=delineator),
+                    models=models).measurements
+        for k in diffs:
+            ours, r = getattr(m, k), ref[k]
+            if ours is not None and r is not None:
+                diffs[k].append(ours - r)
+    rows = [f"{'global':<8} {'records':>7} {'mean':>7} {'SD':>6} {'within':>7} {'|d|>30':>7}"]
+    for k, within in (("qrs_ms", 10.0), ("qt_ms", 15.0)):
+        d = np.asarray(diffs[k])
+        rows.append(f"{k:<8} {d.size:>7} {d.mean():>+7.1f} {d.std():>6.1f} "
+                    f"{np.mean(np.abs(d) <= within):>6.0%} {int((np.abs(d) > 30).sum()):>7}"
+                    f"   (within {within:g} ms)")
+    return rows
+
+
 def targets_report(sc: QtdbScore) -> list[str]:
     lines = []
     for key, sd_max in SD_TARGETS_MS.items():
@@ -259,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="processes")
     ap.add_argument("--limit", type=int, default=0, help="first N records")
     ap.add_argument("--per-record", action="store_true", help="a row per record too")
+    ap.add_argument("--global", dest="global_", action="store_true",
+                    help="also our global QRS and QT against the cardiologist's (per record)")
     args = ap.parse_args(argv)
     if not available():
         raise SystemExit(f"QTDB not found at {QTDB_DIR}")
@@ -289,6 +337,11 @@ def main(argv: list[str] | None = None) -> None:
     for m in methods[:2]:
         print(f"targets ({m}):")
         for line in targets_report(results[m][0]):
+            print(line)
+    if args.global_:
+        print(f"\nglobal intervals ({args.delineator}): ours minus the cardiologist's marks "
+              "(median over the marked beats of each record; 30 s from 1 s before the first)")
+        for line in global_rows(names, args.delineator):
             print(line)
 
 
