@@ -62,6 +62,9 @@ def _refine_t(pts: np.ndarray, tt: np.ndarray, fs: float, pre: int, L: np.ndarra
     sq = np.sqrt(rr_s) * fs
     lo = int(qoff + 80 * ms)
     hi = int(min(qon + cfg.t_end_qtc_s * sq, pre + 0.9 * rr_s * fs, n - 1))
+    p_on = pts[0, 0, L, 0]
+    if np.isfinite(p_on).any():  # the T wave ends before the next beat's P wave begins
+        hi = int(min(hi, float(nanmedian(p_on)) + rr_s * fs - 20 * ms))
     pk_hi = int(min(qon + cfg.t_peak_qtc_s * sq, hi - 40 * ms))
     a, b = int(qon - 20 * ms), int(qon - 5 * ms)
     if pk_hi - lo < 5 or a < 0:
@@ -123,7 +126,8 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
     the QRS offset + 80 ms to ``t_peak_qtc_s`` x sqrt(RR) after the QRS onset; each
     lead's peak is its largest local extremum within ``t_peak_radius_ms`` of it; the
     T end by the trapezium method, searched up to ``t_end_qtc_s`` x sqrt(RR)
-    (Bazett-scaled, i.e. a QTc of that many seconds) and 0.9 RR. Finally each boundary
+    (Bazett-scaled, i.e. a QTc of that many seconds), 0.9 RR and 20 ms before the next
+    beat's P wave (one RR after the template's own P onset, when it has one). Finally each boundary
     of a lead that lies far from the other leads' median takes that median.
 
     Returns (points (3, 3, leads, 1), global QRS onset (1,), global QRS offset (1,)).

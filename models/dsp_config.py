@@ -178,10 +178,13 @@ class DelineationConfig:
     #: template-guided delineation of the dominant beats (models/delineate_template.py)
     use_template: bool = True
     #: template T wave: peak searched up to t_peak_qtc_s x sqrt(RR) after the QRS onset,
-    #: end up to t_end_qtc_s x sqrt(RR) (Bazett-scaled), lead peaks within
-    #: t_peak_radius_ms of the multi-lead peak, trapezium base t_trapezium_ms (tuned)
-    t_peak_qtc_s: float = 0.40
-    t_end_qtc_s: float = 0.50
+    #: end up to t_end_qtc_s x sqrt(RR) (Bazett-scaled: a QTc of 550 ms; 500 ms cut long
+    #: QT short, QTDB sel31 read 395 against the cardiologist's 528) and before the next P
+    #: wave, lead peaks within t_peak_radius_ms of the multi-lead peak, trapezium base
+    #: t_trapezium_ms (tuned; the two QTc limits chosen on the QT Database's global QT,
+    #: ``python -m bench.qtdb --global``)
+    t_peak_qtc_s: float = 0.45
+    t_end_qtc_s: float = 0.55
     t_peak_radius_ms: float = 80.0
     t_trapezium_ms: float = 100.0
     #: template cross-lead outliers: a lead's boundary further than max(limit,
