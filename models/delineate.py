@@ -79,6 +79,10 @@ class Delineation:
     #: bool per lead: the leads whose median P wave stood out of their own noise floor and
     #: QRS amplitude and so voted for P waves (None when the P decision was imposed)
     p_leads: np.ndarray | None = None
+    #: per beat, samples by which its P wave lies later than the boundaries in ``points``
+    #: say (:mod:`models.p_timing`; template-guided mode only, else None): the dominant
+    #: beats inherit the template's P boundaries, this is how their own P wave sits
+    p_lag: np.ndarray | None = None
 
     def get(self, wave: str, point: str) -> np.ndarray:
         at: np.ndarray = self.points[WAVES.index(wave), POINTS.index(point)]
@@ -132,6 +136,7 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
                            np.zeros(nb, bool), None, fs, config=cfg)
     found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
                  np.ndarray | None] | None = None
+    p_lag = None
     method = "dsp-template"
     if nb == 1 and p_present is not None and cfg.use_template:
         # a lone beat with its P decision given is a representative (median) beat
@@ -139,7 +144,10 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s),
                  pp1, None, None)
     elif p_present is None and dominant is not None and cfg.use_template:
-        found = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
+        record = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
+        if record is not None:
+            *first, p_lag = record
+            found = tuple(first)  # type: ignore[assignment]
         method = "dsp-template-guided"
     if found is None:
         found = delineate_beats(xq, xt, fs, r, use, cfg, dominant=dominant,
@@ -174,5 +182,6 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     for w in range(3):
         points[w, :, out[w]] = np.nan
     return Delineation(points, qrs_on_abs.astype(float), qrs_off_abs.astype(float),
-                       p_present, coherence, fs, method=method, config=cfg, p_leads=p_leads)
+                       p_present, coherence, fs, method=method, config=cfg, p_leads=p_leads,
+                       p_lag=p_lag)
 

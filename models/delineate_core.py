@@ -59,12 +59,14 @@ def _global_peak(dev: np.ndarray, inwin: np.ndarray) -> np.ndarray:
 
 def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                  iso: np.ndarray, on_ratio: float, off_ratio: float, radius: int,
-                 slope_hi: np.ndarray | None = None
+                 slope_hi: np.ndarray | None = None, slope_span: int | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Onset, peak, offset (window indices) and |amplitude| of the largest deflection
     of ``x`` from ``iso`` within [lo, hi] and within ``radius`` samples of the
     multi-lead peak; boundaries by the slope-threshold rule (the return slope searched
-    up to ``slope_hi``)."""
+    up to ``slope_hi``; both steepest slopes within ``slope_span`` samples of the peak
+    when given, so that the drift of a long flat segment cannot outslope a small wave
+    and carry its onset back to the window start)."""
     ar = np.arange(x.shape[-1])
     window = (ar >= lo[..., None]) & (ar <= hi[..., None])
     inwin = window
@@ -83,9 +85,11 @@ def _wave_bounds(x: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     amp = _take(dev, peak)
     s = np.where(amp >= 0, 1.0, -1.0)[..., None]
     asc, desc = s * d, -s * d
-    i_a = _argmax_in(asc, window & (ar < peak[..., None]))
+    span = (np.abs(ar - peak[..., None]) <= slope_span if slope_span is not None
+            else np.ones_like(window))
+    i_a = _argmax_in(asc, window & span & (ar < peak[..., None]))
     shi = hi if slope_hi is None else slope_hi
-    i_m = _argmax_in(desc, window & (ar > peak[..., None]) & (ar <= shi[..., None]))
+    i_m = _argmax_in(desc, window & span & (ar > peak[..., None]) & (ar <= shi[..., None]))
     a_slope, m_slope = _take(asc, i_a), _take(desc, i_m)
     on = _last_before(asc < on_ratio * a_slope[..., None], i_a)
     off = _first_after(desc < off_ratio * m_slope[..., None], i_m)
@@ -343,7 +347,8 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
     hi2 = np.broadcast_to(p_hi, (L.size, nb))
     p_on, p_pk, p_off, p_amp = _wave_bounds(xpw, dpw, lo2, hi2, iso_p,
                                             cfg.p_onset_ratio, cfg.p_offset_ratio,
-                                            int(round(50 * ms)), hi2 - int(round(20 * ms)))
+                                            int(round(50 * ms)), hi2 - int(round(20 * ms)),
+                                            int(round(cfg.p_slope_span_ms * ms)))
     coherence = None
     p_leads = None
     if p_present is None:

@@ -28,6 +28,7 @@ from ecgread.models.delineate_core import (
     p_window,
 )
 from ecgread.models.dsp_config import DelineationConfig
+from ecgread.models.p_timing import p_lags
 
 MIN_TEMPLATE_BEATS = 3
 
@@ -145,11 +146,13 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
 def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, use: np.ndarray,
                      cfg: DelineationConfig, dominant: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
-                                np.ndarray] | None:
+                                np.ndarray, np.ndarray] | None:
     """Template-guided delineation of a whole record (see the module docstring).
 
     Returns (points (3, 3, leads, beats), global QRS onset and offset per beat, P
-    presence per beat, P coherence, P-wave votes per lead), or None with fewer than
+    presence per beat, P coherence, P-wave votes per lead, P lag per beat in samples:
+    :func:`models.p_timing.p_lags` for the dominant beats with a P wave, which inherit
+    the template's P boundaries, 0 for the others), or None with fewer than
     ``MIN_TEMPLATE_BEATS`` dominant beats inside the record (the caller then delineates beat
     by beat).
     """
@@ -214,4 +217,13 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     if other.size:
         points[0][:, :, other] = np.where(present[other][None, None, :],
                                           points[0][:, :, other], np.nan)
-    return points, q_on, q_off, present, coherence, p_leads
+    p_lag = np.zeros(nb)
+    rows = L[votes] if votes.any() else L
+    on_t, off_t = float(nanmedian(rel[0, 0, rows])), float(nanmedian(rel[0, 2, rows]))
+    with_p = b[ok_b]
+    if with_p.size and np.isfinite(on_t) and np.isfinite(off_t):
+        first = r - ppre + p_lo  # after the previous T wave
+        last = r - ppre + g_on_p - int(round(10 * ms))  # before the QRS onset
+        p_lag[with_p] = p_lags(xt[rows], r[with_p], tt[rows], pre, int(round(on_t + pre)),
+                               int(round(off_t + pre)), first[with_p], last[with_p], fs)
+    return points, q_on, q_off, present, coherence, p_leads, p_lag

@@ -167,6 +167,12 @@ class DelineationConfig:
     t_onset_ratio: float = 0.35
     t_offset_ratio: float = 0.3  # tuned
     p_window_ms: float = 300.0  # P searched in this span before the QRS onset
+    #: a P wave's steepest up- and downslope are searched within this span of its peak
+    #: (its onset and offset lie beyond them): a small P wave after a long, slowly
+    #: drifting T-P segment otherwise took its onset at the end of the previous T wave
+    #: (CPSC A1985, 114 bpm: P waves of 170 ms in V1-V5, PR 188 against 125 ms in the
+    #: other leads)
+    p_slope_span_ms: float = 80.0
     p_min_uv: float = 5.0  # P amplitude floor in a lead (tuned)
     p_presence_corr: float = 0.3  # beat P segment vs median P segment, all leads (tuned)
     p_presence_snr: float = 1.45  # median P segment RMS / beat-to-beat scatter (tuned),

@@ -20,8 +20,9 @@ Definitions
   (``p_presence_snr``): 0.5 at the decision level, 0.94 at twice it, 0.06 at half. A
   monotone score, not a calibrated probability.
 - ``pr_intervals_ms``: per beat with a P wave, from the P onset (15th percentile over
-  usable leads, i.e. an early onset that one outlier lead cannot set) to the beat's
-  multi-lead QRS onset, ms.
+  usable leads, i.e. an early onset that one outlier lead cannot set; moved by the beat's
+  own P lag where the beat inherited the template's P wave, :mod:`models.p_timing`) to
+  the beat's multi-lead QRS onset, ms.
 - ``atrial_rate_bpm``: 60000 / median interval between the P peaks (median over leads)
   of consecutive beats that both have a P wave. None with fewer than 2 pairs.
 - ``flutter_wave_rate_bpm``, ``atrial_signal_rate_bpm``, ``av_phase_locking``: from the
@@ -56,9 +57,13 @@ P_PRESENT_RATIO = 0.5
 #: was tuned on LUDB 'tune'; Dash 2009 reports AF above about 0.1).
 AF_IRREGULARITY = 0.08
 #: AF although P-like waves were found: a markedly irregular rhythm (ectopy excluded)
-#: whose 'P waves' keep no fixed relation to the QRS (PR spread, 1.4826 x MAD, ms).
+#: whose 'P waves' keep no fixed relation to the QRS (PR spread, 1.4826 x MAD, ms, of the
+#: per-beat PR with each beat's own P timing, :mod:`models.p_timing`). On LUDB 'tune' the
+#: spread was at most 4.4 ms in sinus rhythms (8.2 in a wandering atrial pacemaker) and
+#: 10.7-29.2 ms in the AF records with P-like waves; 30 ms was the level for per-beat
+#: slope-threshold onsets, before template-guided delineation made the PR constant.
 AF_IRREGULARITY_WITH_P = 0.15
-AF_PR_SPREAD_MS = 30.0
+AF_PR_SPREAD_MS = 10.0
 FLUTTER_RATE_BPM = (240.0, 350.0)
 FLUTTER_RATIO_TOLERANCE = 0.02
 #: Frontal P axis of sinus P waves with a tolerance for measurement error, degrees
@@ -187,7 +192,8 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
         p_on = dl.get("P", "onset")[usable][:, has_p]
         with np.errstate(all="ignore"):
             early = np.nanpercentile(p_on, 15, axis=0)
-        prs = (dl.qrs_onset_global[has_p] - early) / fs * 1000.0
+        lag = np.nan_to_num(dl.p_lag[has_p]) if dl.p_lag is not None else 0.0
+        prs = (dl.qrs_onset_global[has_p] - (early + lag)) / fs * 1000.0
         pr = tuple(float(v) for v in prs if np.isfinite(v))
         pk = nanmedian(dl.get("P", "peak")[usable][:, has_p], axis=0)
         idx = np.flatnonzero(has_p)

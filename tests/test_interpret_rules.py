@@ -64,6 +64,22 @@ def test_af_when_p_like_waves_have_no_sinus_axis() -> None:
     assert "AF" in out and out["AF"].certainty == "probable"
 
 
+def test_af_when_p_like_waves_keep_no_fixed_pr_despite_a_sinus_axis() -> None:
+    """LUDB 44 (AF with LBBB): the averaged fibrillatory waves gave a P axis of 16 deg;
+    the beats' own P timing (models.p_timing) wanders, PR spread 10.7 ms. Sinus rhythms
+    on LUDB 'tune' kept theirs within 4.4 ms."""
+    rr = [600, 900, 700, 1100, 650, 980, 720, 1000, 640, 870, 760]
+    wandering = tuple(300.0 + d for d in (0, -24, 10, -6, 20, -30, 14, 4, -16, 26, -10, 8))
+    out = run(rr_ms=rr, meas={"p_axis_deg": 16.0, "heart_rate_bpm": 73, "rr_ms": 820},
+              rhythm={"pr_intervals_ms": wandering})
+    assert "AF" in out and not {"SR", "SARRH", "1AVB"} & set(out)
+    assert any(e.measurement == "pr_spread_ms" for e in out["AF"].evidence)
+    steady = tuple(160.0 + d for d in (0, 2, -2, 4, -4, 0, 2, -2, 0, 4, -4, 2))
+    sinus = run(rr_ms=rr, meas={"p_axis_deg": 16.0, "heart_rate_bpm": 73, "rr_ms": 820},
+                rhythm={"pr_intervals_ms": steady})
+    assert "AF" not in sinus and "SARRH" in sinus
+
+
 def test_ectopic_atrial_rhythm_needs_inverted_p_in_ii() -> None:
     out = run(meas={"p_axis_deg": -60.0}, amps={"II": {"p_uv": -80}})
     assert "EAR" in out and "SR" not in out
