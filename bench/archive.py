@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+#: the runs, in order: ``batch --jobs 1`` and ``2``, 1 and 2 Celery workers, kill and resume
+RUNS = ("local1", "local2", "celery1", "celery2", "kill")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -329,7 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     ap.add_argument("--pdf-n", type=int, default=20, help="ECGs read with PDF + ORU")
     ap.add_argument("--skip-celery", action="store_true")
+    ap.add_argument("--runs", default=",".join(RUNS),
+                    help=f"comma-separated, of {', '.join(RUNS)} (default all; a 100,000-ECG "
+                         "archive on a small machine: --runs kill)")
     args = ap.parse_args(argv)
+    chosen = [x.strip() for x in args.runs.split(",") if x.strip()]
+    if unknown := sorted(set(chosen) - set(RUNS)):
+        ap.error(f"unknown run(s): {', '.join(unknown)}")
     work = args.work or Path(tempfile.mkdtemp(prefix="ecgread-archive-"))
     work.mkdir(parents=True, exist_ok=True)
     archive = work / "archive"
@@ -338,29 +346,37 @@ def main(argv: list[str] | None = None) -> int:
     files = build_archive(archive, args.n)
     print(f"archive: {args.n} ECGs ({(args.n + 1) // 2} DICOM, {args.n // 2} WFDB) from the "
           f"LUDB records, built in {time.monotonic() - t0:.0f} s under {work}", flush=True)
-    runs = [run_local(archive, files, work, 1), run_local(archive, files, work, 2)]
     broker = os.environ.get("ECGREAD_TEST_BROKER_URL") or os.environ.get("ECGREAD_BROKER_URL")
-    if broker and not args.skip_celery:
-        runs += [run_celery(work, args.n, 1, broker, salt=1),
-                 run_celery(work, args.n, 2, broker, salt=2)]
-    runs.append(run_kill_resume(archive, files, work))
+    celery = bool(broker) and not args.skip_celery
     print(f"\n{'run':<34} {'ECGs':>6} {'wall s':>7} {'ECG/s':>7} {'ECG/s/core':>9} "
           f"{'CPU ms':>8} {'peak MiB':>8}  exactly once")
     print("(CPU ms: per ECG, process start and model loading included; peak MiB: the largest "
           "process so far)")
-    for r in runs:
-        print(r.row())
-    pdf_ms, pdf_rate = pdf_oru_rate(files, args.pdf_n)
-    print(f"\nwith PDF + ORU^R01 ({args.pdf_n} ECGs, one process): {pdf_ms:.0f} CPU ms / ECG, "
-          f"{1000 / pdf_ms:.1f} ECGs/s per core (target >= 3)")
-    one = runs[0]
-    per_core = one.ecgs / one.cpu_s
-    print(f"analyze-only, CPU per ECG (batch --jobs 1): {1000 * one.cpu_s / one.ecgs:.1f} ms "
-          f"= {per_core:.1f} ECGs/s per core (target >= 50): "
-          f"{'met' if per_core >= 50 else 'NOT met'}")
-    pairs = [(runs[0], runs[1])]
-    if len(runs) >= 5:
-        pairs.append((runs[2], runs[3]))
+    by_name: dict[str, Run] = {}
+    for name in RUNS:
+        if name not in chosen or (name.startswith("celery") and not celery):
+            continue
+        if name.startswith("local"):
+            by_name[name] = run_local(archive, files, work, int(name[-1]))
+        elif name.startswith("celery"):
+            by_name[name] = run_celery(work, args.n, int(name[-1]), broker or "",
+                                       salt=int(name[-1]))
+        else:
+            by_name[name] = run_kill_resume(archive, files, work)
+        print(by_name[name].row(), flush=True)
+    runs = list(by_name.values())
+    if args.pdf_n > 0:
+        pdf_ms, _ = pdf_oru_rate(files, args.pdf_n)
+        print(f"\nwith PDF + ORU^R01 ({args.pdf_n} ECGs, one process): {pdf_ms:.0f} CPU ms / "
+              f"ECG, {1000 / pdf_ms:.1f} ECGs/s per core (target >= 3)")
+    first = runs[0] if runs else None
+    if first is not None:
+        per_core = first.ecgs / first.cpu_s
+        print(f"analyze-only, CPU per ECG ({first.name}): {1000 * first.cpu_s / first.ecgs:.1f} "
+              f"ms = {per_core:.1f} ECGs/s per core (target >= 50): "
+              f"{'met' if per_core >= 50 else 'NOT met'}")
+    pairs = [(by_name[a], by_name[b]) for a, b in (("local1", "local2"), ("celery1", "celery2"))
+             if a in by_name and b in by_name]
     for a, b in pairs:
         eff = b.rate / (2 * a.rate)
         print(f"scaling 1 -> 2 ({b.name}): x{b.rate / a.rate:.2f}, "
