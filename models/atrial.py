@@ -18,7 +18,15 @@ Definitions
   sawtooth runs through the whole cycle, with no isoelectric baseline, and correlates below
   :data:`FLUTTER_MAX_HALF_CORR`
   at half the lag (a wave, not a harmonic of P and T waves); the leads that
-  qualify must agree within 10 % (two leads when two or more are examined). The
+  qualify must agree within 10 % (two leads when two or more are examined). This is
+  tried on the QRS-blanked signal first, then, where it finds no flutter, on the same
+  signal after average-beat subtraction (:func:`_cancelled`: the median QRS-T complex of
+  the record subtracted from every beat; Slocum et al. 1992, below): with variable
+  conduction the flutter waves are not locked to the QRS, so they survive the
+  subtraction while the T waves, which break the sawtooth in the blanked signal at
+  2:1-3:1 conduction, do not (LUDB 35: typical flutter at 142/min, read sinus
+  tachycardia; with fixed conduction the flutter waves are QRS-locked and only the
+  blanked signal shows them). The
   autocorrelation is the approach of atrial-rate estimation from the ECG with the
   ventricular activity removed (Rieta JJ, Castells F, et al. Atrial activity extraction
   for atrial fibrillation analysis using blind source separation. IEEE TBME
@@ -198,6 +206,50 @@ def _qrs_locked_share(x: np.ndarray, keep: np.ndarray, onsets: np.ndarray, fs: f
     return float(np.median(shares)) if shares else None
 
 
+def _cancelled(x: np.ndarray, r: np.ndarray, on: np.ndarray, t_end: np.ndarray,
+               fs: float) -> np.ndarray | None:
+    """``x`` (leads, samples) with the record's median QRS-T complex subtracted from every
+    beat (average-beat subtraction), over the span from 20 ms before the QRS onset to the T
+    end (median offsets from the fiducials ``r``); None with fewer than 3 whole spans."""
+    n = x.shape[1]
+    ri = np.round(r).astype(int)
+    a = int(round(float(np.median(r - on)) + 0.02 * fs))
+    b = int(round(float(np.median(t_end - r))))
+    whole = (ri - a >= 0) & (ri + b < n)
+    if whole.sum() < 3 or a < 0 or b <= 0:
+        return None
+    span = np.arange(-a, b + 1)
+    template = np.median(x[:, ri[whole][:, None] + span[None, :]], axis=1)
+    out = x.copy()
+    for k in ri[whole]:
+        out[:, k - a:k + b + 1] -= template
+    return out
+
+
+def _flutter(ac_f: np.ndarray, f_all: np.ndarray, f_lags: np.ndarray, names: list[str],
+             fs: float) -> tuple[float, tuple[str, ...]] | None:
+    """(rate /min, agreeing leads) of flutter waves from the autocorrelations ``ac_f``
+    (one row per examined lead in ``names``, at lags ``f_all``), or None (see the module
+    docstring)."""
+    f_rates: list[tuple[str, float]] = []
+    for k, name in enumerate(names):
+        ac = ac_f[k, f_lags - f_all[0]]
+        if not np.isfinite(ac).any():
+            continue
+        j = int(np.nanargmax(ac))
+        lag = int(f_lags[j])
+        ac2, half = ac_f[k, 2 * lag - f_all[0]], ac_f[k, lag // 2 - f_all[0]]
+        if (ac[j] >= FLUTTER_MIN_CORR and np.isfinite(ac2) and ac2 >= FLUTTER_MIN_CORR2
+                and np.isfinite(half) and half < FLUTTER_MAX_HALF_CORR):
+            f_rates.append((name, 60.0 * fs / lag))
+    need = 2 if len(names) >= 2 else 1
+    if len(f_rates) < need:
+        return None
+    med = float(np.median([v for _, v in f_rates]))
+    agree = tuple(ld for ld, v in f_rates if abs(v - med) <= 0.1 * med)
+    return (med, agree) if len(agree) >= need else None
+
+
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     keep = np.ones(n, bool)
     for s, e in zip(starts, ends, strict=True):
@@ -246,33 +298,21 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     m = min(n, int(MAX_ANALYSED_S * fs))  # bounded cost on long records
     x, xa, keep_qrs, keep_qrst = x[:, :m], xa[:, :m], keep_qrs[:m], keep_qrst[:m]
     f_lags = np.arange(round(0.171 * fs), round(0.250 * fs) + 1)
-    f_rates: list[tuple[str, float]] = []
     a_rates: list[float] = []
     a_lags = np.arange(round(0.3 * fs), round(1.5 * fs) + 1, max(1, int(fs // 250)))
     f_all = np.arange(round(0.171 * fs) // 2, 2 * round(0.250 * fs) + 1)  # half to double
-    ac_f = _autocorr(x, keep_qrs, f_all)
+    names = [lead_names[row] for row in rows]
+    found = _flutter(_autocorr(x, keep_qrs, f_all), f_all, f_lags, names, fs)
+    if found is None:  # variable conduction: the flutter waves outlive beat subtraction
+        xc = _cancelled(x, r[r < m], on[r < m], t_end[r < m], fs)
+        if xc is not None:
+            found = _flutter(_autocorr(xc, keep_qrs, f_all), f_all, f_lags, names, fs)
+    flutter, f_leads = found if found is not None else (None, ())
     ac_a = _autocorr(xa, keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
-    for k, row in enumerate(rows):
-        ac = ac_f[k, f_lags - f_all[0]]
-        if np.isfinite(ac).any():
-            j = int(np.nanargmax(ac))
-            lag = int(f_lags[j])
-            ac2, half = ac_f[k, 2 * lag - f_all[0]], ac_f[k, lag // 2 - f_all[0]]
-            if (ac[j] >= FLUTTER_MIN_CORR and np.isfinite(ac2) and ac2 >= FLUTTER_MIN_CORR2
-                    and np.isfinite(half) and half < FLUTTER_MAX_HALF_CORR):
-                f_rates.append((lead_names[row], 60.0 * fs / lag))
+    for k in range(len(rows)):
         lag_a = _fundamental_lag(ac_a[k], a_lags)
         if lag_a is not None:
             a_rates.append(60.0 * fs / lag_a)
-    flutter: float | None = None
-    f_leads: tuple[str, ...] = ()
-    need = 2 if len(rows) >= 2 else 1
-    if len(f_rates) >= need:
-        rates = np.array([v for _, v in f_rates])
-        med = float(np.median(rates))
-        agree = [ld for ld, v in f_rates if abs(v - med) <= 0.1 * med]
-        if len(agree) >= need:
-            flutter, f_leads = med, tuple(agree)
     atrial = float(np.median(a_rates)) if a_rates else None
     locking = _qrs_locked_share(xa, keep_qrst, on[on < m], fs, rr_med)
     return AtrialActivity(flutter, f_leads, atrial, locking)

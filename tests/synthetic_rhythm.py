@@ -51,10 +51,11 @@ def _qrst(t: np.ndarray, r: float, wide: bool, lead: str, rr: float) -> np.ndarr
 
 def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                      duration_s: float = 10.0, seed: int = 0, gain: float = 1.0,
-                     atrial_rate_bpm: float | None = None, conduction: int = 2,
+                     atrial_rate_bpm: float | None = None, conduction: int | tuple[int, ...] = 2,
                      ectopic_every: int = 4, noise_uv: float = 5.0,
                      noisy_lead: str | None = None, flat_lead: str | None = None,
-                     pr_s: float = 0.154) -> SyntheticRhythm:
+                     pr_s: float = 0.154,
+                     fr_s: float | tuple[float, ...] = 0.26) -> SyntheticRhythm:
     """A 12-lead ECG of ``kind`` (µV, ``gain`` x physiological amplitudes).
 
     - ``sinus``: P-QRS-T at ``rate_bpm`` (RR +-2 %), P peak ``pr_s`` before the R peak
@@ -66,7 +67,10 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
     - ``af``: RR uniformly 0.6-1.4 x the mean, no P wave, 4-9 Hz fibrillatory baseline
       (~40 µV RMS in V1, less elsewhere).
     - ``flutter``: a sawtooth at ``atrial_rate_bpm`` (default 300/min), strongest in II,
-      III, aVF and V1; every ``conduction``-th flutter wave conducts (PR 260 ms).
+      III, aVF and V1; every ``conduction``-th flutter wave conducts, its QRS ``fr_s``
+      after the wave's start (260 ms); tuples are cycled through: variable conduction
+      (e.g. (2, 3, 2, 4)) with the FR interval varying as AV-nodal Wenckebach conduction
+      makes it (e.g. (0.24, 0.30, 0.27, 0.33)).
     - ``chb``: P waves at ``atrial_rate_bpm`` (default 83/min) and a narrow escape rhythm at
       ``rate_bpm`` (default 38 when 72 is left), independent of each other.
     - ``noise``: Gaussian noise of 300 µV RMS (after a 40 Hz low-pass) in every lead, no
@@ -156,12 +160,16 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
         starts = (np.arange(int(duration_s * fr) + 2) - phase0) / fr
         starts = starts[(starts > 0) & (starts < duration_s)]
         p_times = [float(s) for s in starts]
-        for k, s in enumerate(starts):
-            if k % conduction == 0 and 0.5 < s + 0.26 < duration_s - 0.5:
-                rr = conduction / fr
+        ratios = (conduction,) if isinstance(conduction, int) else conduction
+        frs = (fr_s,) if isinstance(fr_s, float) else fr_s
+        k = i = 0
+        while k < starts.size:  # wave k conducts; the next one conducting is ratio waves on
+            s, ratio, fr_i = float(starts[k]), ratios[i % len(ratios)], frs[i % len(frs)]
+            if 0.5 < s + fr_i < duration_s - 0.5:
                 for li, lead in enumerate(STANDARD_LEADS):
-                    sig[li] += _qrst(t, s + 0.26, False, lead, rr)
-                r_times.append(s + 0.26)
+                    sig[li] += _qrst(t, s + fr_i, False, lead, ratio / fr)
+                r_times.append(s + fr_i)
+            k, i = k + ratio, i + 1
     elif kind == "chb":
         v_rate = 38.0 if rate_bpm == 72.0 else rate_bpm
         a_rr = 60.0 / (atrial_rate_bpm or 83.0)

@@ -71,7 +71,10 @@ def test_a_site_classifier_added_by_registry_reports_ai_findings(tmp_path: Path)
 
 
 @pytest.mark.ludb
-@pytest.mark.parametrize("record_id", [38, 52, 101])  # AF with "P waves" found (101), flutter
+# AF; AF with "P waves" found (101); AF with LBBB whose averaged "P waves" have a sinus
+# axis, told by their wandering PR (44, models.p_timing); flutter (52); flutter at 2:1-3:1
+# whose waves the T waves hide until average-beat subtraction (35, models.atrial)
+@pytest.mark.parametrize("record_id", [38, 101, 44, 52, 35])
 def test_no_p_wave_pr_or_p_statement_once_the_rhythm_is_af_or_flutter(ludb_dir: Path,
                                                                        record_id: int) -> None:
     from ecgread.integration import ludb

@@ -79,6 +79,18 @@ def test_flutter_four_to_one_is_flutter_read_once(seed: int) -> None:
     assert a.versions.get("interpret")  # interpreted (once: no second pass exists)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_flutter_with_variable_conduction_is_flutter(seed: int) -> None:
+    """2:1 to 4:1 with Wenckebach-varying FR intervals: flutter, at the flutter rate, and
+    no P wave, PR or WPW from the flutter wave before each QRS. (These synthetic sawtooths
+    are found in the QRS-blanked signal already; LUDB 35, where the T waves hide them and
+    average-beat subtraction is needed, is in test_neural_analysis.)"""
+    a, codes = _read("flutter", seed, conduction=(2, 3, 2, 4), fr_s=(0.24, 0.30, 0.27, 0.33))
+    assert "AFL" in codes and not codes & SINUS, codes
+    assert 270 <= a.rhythm.flutter_wave_rate_bpm <= 330
+    assert a.measurements.pr_ms is None and "WPW" not in codes
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_sinus_tachycardia_is_not_flutter(seed: int) -> None:
     _, codes = _read("sinus", seed, rate_bpm=120)
