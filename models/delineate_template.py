@@ -166,10 +166,15 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     if inside.sum() < MIN_TEMPLATE_BEATS:
         return None
     L = np.flatnonzero(use)
+    # the template from the beats that are not premature, where there are enough: a
+    # premature beat's P window holds the previous beat's T wave (atrial bigeminy: half
+    # the beats), which the median would mix into the template's P wave
+    regular = inside & p_reference_beats(r, dom)
+    in_template = regular if regular.sum() >= MIN_TEMPLATE_BEATS else inside
     tq = np.zeros((n_leads, pre + post + 1))
     tt = np.zeros_like(tq)
-    tq[L] = median_windows(xq[L], r[inside] - pre, pre + post + 1)
-    tt[L] = median_windows(xt[L], r[inside] - pre, pre + post + 1)
+    tq[L] = median_windows(xq[L], r[in_template] - pre, pre + post + 1)
+    tt[L] = median_windows(xt[L], r[in_template] - pre, pre + post + 1)
     rr = np.diff(r) / fs
     pair = dom[1:] & dom[:-1]
     rr_med = float(np.median(rr[pair])) if pair.any() else float(np.median(rr))

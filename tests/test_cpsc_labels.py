@@ -14,14 +14,37 @@ from tests.neural_helpers import shipped_models
 CPSC = REPO.parent / "shared" / "data" / "cpsc2018"
 
 
-def _read(name: str) -> set[str]:
+def _ecg(name: str) -> Ecg:
     import scipy.io as sio
 
     path = CPSC / f"{name}.mat"
     need(path.is_file(), f"CPSC 2018 sample not found at {CPSC}")
     m = sio.loadmat(str(path))["ECG"][0, 0]
-    ecg = Ecg((m["data"] * 1000).astype(np.float32), 500.0, STANDARD_LEADS, source=name)
-    return {s.code for s in analyze(ecg, models=shipped_models()).statements}
+    return Ecg((m["data"] * 1000).astype(np.float32), 500.0, STANDARD_LEADS, source=name)
+
+
+def _read(name: str) -> set[str]:
+    return {s.code for s in analyze(_ecg(name), models=shipped_models()).statements}
+
+
+def test_atrial_bigeminy_keeps_its_pr_under_wander() -> None:
+    """A1980 (labelled PAC; atrial bigeminy): the dominant beats' template was the median
+    over every dominant beat, premature ones included, whose P windows hold the previous
+    beat's T wave; under 1 mV of wander its P wave moved 120 ms early, PR 142 -> 290 ms and
+    a first-degree AV block. The template now comes from the beats that are not premature."""
+    from ecgread.models.augment import add_baseline_wander
+
+    ecg = _ecg("A1980")
+    base = analyze(ecg, models=shipped_models())
+    wander = analyze(add_baseline_wander(ecg, 1000.0, 0.3), models=shipped_models())
+    assert base.measurements.pr_ms is not None and wander.measurements.pr_ms is not None
+    assert abs(wander.measurements.pr_ms - base.measurements.pr_ms) <= 12.0
+    assert "1AVB" not in {s.code for s in wander.statements}
+    # every dominant beat's P wave in II lies in its own PR interval
+    qrs = [w for w in wander.waves["II"] if w.type == "QRS"]
+    for p in (w for w in wander.waves["II"] if w.type == "P"):
+        nxt = min((q.onset_s for q in qrs if q.onset_s > p.peak_s), default=None)
+        assert nxt is None or nxt - p.onset_s <= 0.25, (p, nxt)
 
 
 @pytest.mark.parametrize("name", ["A1981", "A1984"])
