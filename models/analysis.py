@@ -98,7 +98,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     from ecgread.models.measure import measure
     from ecgread.models.qrs_detect import detect_qrs
     from ecgread.models.quality import assess_quality
-    from ecgread.models.rhythm import atrial_waves, rhythm_features
+    from ecgread.models.rhythm import atrial_waves, rhythm_features, rhythm_leads
 
     cfg = config or AnalysisConfig()
     if cfg.delineator != "dsp":
@@ -115,18 +115,24 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         quality = dataclasses.replace(quality, usable=False, problems=quality.problems + (
             f"record shorter than {cfg.min_duration_s:g} s",))
     det = detect_qrs(cond, usable, cfg.detection)
+    # waves are delineated, and the global intervals measured, in the leads not flagged
+    # noisy, saturated or flat, where any are: the multi-lead QRS, P and T searches
+    # otherwise follow the noise and move the clean leads' boundaries (QTDB sel30 with
+    # EMG noise in its second lead: the clean lead's P onset -236 -> -384 ms, PR 188 -> 240)
+    clean = rhythm_leads(quality, usable)
+    timing = clean if clean.any() else usable
     signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
                "pt_smooth_uv": cond.pt_smooth_uv}
     typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
     r = typing.r_samples
-    dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, usable, cfg.delineation,
+    dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, timing, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
     rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs,
                              pt_smooth_uv=cond.pt_smooth_uv, lead_names=names,
                              quality=quality, beat_correlation=typing.correlation)
     waves: dict[str, tuple[Wave, ...]] = {}
     for li, name in enumerate(names):
-        if not usable[li]:
+        if not timing[li]:
             continue
         found: list[Wave] = []
         for wi, wtype in enumerate(("P", "QRS", "T")):
@@ -147,12 +153,13 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         p_ratio = rhythm.p_wave_ratio
         rep_p = np.array([p_ratio is not None and p_ratio >= 0.5])
         rep = delineate(med["qrs_smooth_uv"], med["pt_smooth_uv"], fs,
-                        np.array([typing.pre_samples]), usable, cfg.delineation,
+                        np.array([typing.pre_samples]), timing, cfg.delineation,
                         p_present=rep_p, rr_s=typing.rr_median_s)
         in_median = typing.dominant & (np.asarray(typing.kinds) != "supraventricular")
         m = measure(med["signal_uv"], rep, fs, typing.pre_samples, names, usable,
                     np.diff(r) / fs, p_ratio, record_uv=cond.signal_uv,
-                    beat_samples=r[in_median] if in_median.any() else r[typing.dominant])
+                    beat_samples=r[in_median] if in_median.any() else r[typing.dominant],
+                    interval_leads=timing)
         measurements, amplitudes = m.measurements, m.amplitudes
         if m.lead_problems:
             quality = dataclasses.replace(quality, problems=quality.problems + m.lead_problems)
@@ -169,11 +176,11 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))
     versions = {"delineator": DELINEATOR_VERSION}
     if cfg.delineator != "dsp":
-        waves, neural_versions = _neural_waves(ecg, waves, usable, beats, cfg.delineator,
+        waves, neural_versions = _neural_waves(ecg, waves, timing, beats, cfg.delineator,
                                                models, masks)
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
-        measurements = _intervals_from_waves(measurements, waves, beats)
+        measurements = _intervals_from_waves(measurements, waves, beats)  # timing leads'
     rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(rhythm,
                                                                    measurements.p_axis_deg))
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,

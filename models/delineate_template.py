@@ -98,7 +98,10 @@ def _refine_t(pts: np.ndarray, tt: np.ndarray, fs: float, pre: int, L: np.ndarra
 
 def _reject_outliers(pts: np.ndarray, L: np.ndarray, fs: float, cfg: DelineationConfig) -> None:
     """Per boundary, a lead further than max(limit, k x 1.4826 MAD) from the median over
-    leads takes the median (in place)."""
+    leads takes the median (in place); a QRS onset or offset that another lead confirms
+    (within 12 ms) stays: the leads split into two groups where a small terminal S wave
+    is seen in some leads only, and the median of the other group would cut it off (a
+    narrow MAD when one lead fewer takes part: synthetic QRS 91 -> 66 ms)."""
     ms = fs / 1000.0
     limits = {(0, 0): cfg.p_outlier_ms, (0, 2): cfg.p_outlier_ms,
               (1, 0): cfg.qrs_outlier_ms, (1, 2): cfg.qrs_outlier_ms,
@@ -112,6 +115,9 @@ def _reject_outliers(pts: np.ndarray, L: np.ndarray, fs: float, cfg: Delineation
         mad = float(np.median(np.abs(fin - med)))
         with np.errstate(invalid="ignore"):
             bad = np.abs(v - med) > max(lim * ms, cfg.outlier_mad_k * 1.4826 * mad)
+            if w == 1:
+                near = np.abs(v[:, None] - v[None, :]) <= 12 * ms
+                bad &= (near.sum(axis=1) - 1) < 1
         pts[w, k, L, 0] = np.where(bad, med, v)
 
 

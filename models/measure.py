@@ -200,7 +200,8 @@ def qtc_all(qt_ms: float, rr_ms: float) -> dict[str, float]:
 def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pre_samples: int,
             lead_names: tuple[str, ...], usable: np.ndarray, rr_s: np.ndarray,
             p_beat_ratio: float | None, *, record_uv: np.ndarray | None = None,
-            beat_samples: np.ndarray | None = None) -> Measurement:
+            beat_samples: np.ndarray | None = None,
+            interval_leads: np.ndarray | None = None) -> Measurement:
     """Global intervals, QTc, axes and per-lead amplitudes from the representative beat.
 
     Parameters
@@ -216,16 +217,20 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
     record_uv, beat_samples:
         The (leads, samples) signal the median was taken from and the fiducial samples of
         the beats in it, for ``j_beat_se_uv``; without them it is None.
+    interval_leads:
+        bool per lead: the leads whose boundaries make the global intervals (default
+        ``usable``); the caller leaves out the leads flagged noisy, saturated or flat.
     """
     fs = float(sampling_rate_hz)
     ms = fs / 1000.0
     un: dict[str, str] = {}
     use = np.asarray(usable, bool)
+    timing = use if interval_leads is None else use & np.asarray(interval_leads, bool)
     tol = 12 * ms
 
     def col(w: str, p: str) -> np.ndarray:
         v = rep.get(w, p)[:, 0].copy()
-        v[~use] = np.nan
+        v[~timing] = np.nan
         return v
 
     g: dict[str, float | None] = {
@@ -247,8 +252,8 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
         return None if g[a] is None or g[b] is None else (g[b] - g[a]) / ms  # type: ignore
 
     qrs_ms = dur("qrs_onset", "qrs_offset")
-    if qrs_ms is not None and use.sum() >= 2:  # the global QRS as commercial programs take it
-        on_sv, off_sv = spatial_qrs_bounds(median_uv[use], fs, g["qrs_onset"],  # type: ignore[arg-type]
+    if qrs_ms is not None and timing.sum() >= 2:  # the global QRS as commercial programs take it
+        on_sv, off_sv = spatial_qrs_bounds(median_uv[timing], fs, g["qrs_onset"],  # type: ignore[arg-type]
                                            g["qrs_offset"])  # type: ignore[arg-type]
         qrs_ms = (off_sv - on_sv) / ms
     qt_ms = dur("qrs_onset", "t_offset")
