@@ -99,10 +99,15 @@ def pr_spread_ms(pr_intervals_ms: tuple[float, ...]) -> float | None:
 
 def flutter_conducted(f: RhythmFeatures) -> bool:
     """Flutter waves at 240-350 /min whose ventricular response fits flutter: variable
-    conduction (irregular RR) or a fixed ratio (the flutter rate within
+    conduction (irregular RR) or a fixed ratio of 3:1 or more (the flutter rate within
     :data:`FLUTTER_RATIO_TOLERANCE` of an integer multiple of the ventricular rate). A
     regular rhythm at a non-integer ratio is a sinus or atrial rhythm whose P and T waves
-    happened to repeat at a flutter-like lag."""
+    happened to repeat at a flutter-like lag; a regular one at 2:1 (or 1:1) is not taken
+    either: in any regular tachycardia of 120-175/min the T and P waves alternate at half
+    the RR, so the period alone cannot tell 2:1 flutter from sinus or atrial tachycardia
+    (synthetic sinus tachycardia at 155-170/min read flutter at twice its rate). Fixed 2:1
+    flutter then reads as the tachycardia it looks like; telling it apart needs the
+    waves' shape, not their period."""
     fr = f.flutter_wave_rate_bpm
     if fr is None or not FLUTTER_RATE_BPM[0] <= fr <= FLUTTER_RATE_BPM[1]:
         return False
@@ -112,7 +117,7 @@ def flutter_conducted(f: RhythmFeatures) -> bool:
         return True
     ratio = fr / (60000.0 / float(np.median(f.rr_intervals_ms)))
     k = round(ratio)
-    return k >= 1 and abs(ratio - k) <= FLUTTER_RATIO_TOLERANCE * k
+    return k >= 3 and abs(ratio - k) <= FLUTTER_RATIO_TOLERANCE * k
 
 
 def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | None:
