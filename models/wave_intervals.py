@@ -14,7 +14,10 @@ Rules, chosen on the LUDB 'tune' records only (``python -m bench.global_interval
 - a beat's QRS is the QRS waves of all leads whose peak is within ``same_beat_s`` of its
   fiducial; QRS onset = earliest onset, QRS offset = latest offset;
 - P onset = the **second** earliest P onset of the P waves peaking within ``max_pr_s``
-  before the QRS onset (P waves are small: one lead's early edge would stretch the PR);
+  before the QRS onset and after the previous beat's QRS, one per lead, the latest (P
+  waves are small: one lead's early edge would stretch the PR; above 150/min the
+  ``max_pr_s`` window reaches the previous beat's P wave, which made a PR of 481 ms at
+  165/min, and in 2:1 block it holds the blocked one);
   only for beats the DSP engine judged to have a P wave (``Beat.p_wave``); P offset, for
   the P duration, the latest P offset of those waves (P duration on LUDB test against the
   experts' earliest-to-latest: -7.9 +- 24.0 ms, 5 of 62 beyond 25 ms; the second latest
@@ -91,6 +94,7 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
     cfg = config or WaveIntervalConfig()
     need_beats = cfg.min_beats if min_beats is None else min_beats
     by_type: dict[str, list[Wave]] = {"P": [], "QRS": [], "T": []}
+    p_by_lead = [[w for w in ws if w.type == "P"] for ws in waves.values()]
     for ws in waves.values():
         for w in ws:
             by_type[w.type].append(w)
@@ -105,7 +109,10 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
         q_on = min(w.onset_s for w in qrs)
         q_off = max(w.offset_s for w in qrs)
         vals["qrs_ms"].append(1000.0 * (q_off - q_on))
-        ps = [w for w in by_type["P"] if q_on - cfg.max_pr_s <= w.peak_s < q_on]
+        earlier = [t for t in times if t < b.r_s - cfg.same_beat_s]
+        p_lo = max(q_on - cfg.max_pr_s, earlier[-1] + cfg.same_beat_s if earlier else -np.inf)
+        ps = [max(in_win, key=lambda w: w.peak_s) for lead_ps in p_by_lead
+              if (in_win := [w for w in lead_ps if p_lo <= w.peak_s < q_on])]
         if b.p_wave and len(ps) >= cfg.min_leads:
             p_on = _kth([w.onset_s for w in ps], cfg.p_onset_rank, earliest=True)
             vals["pr_ms"].append(1000.0 * (q_on - p_on))

@@ -27,6 +27,37 @@ def test_earliest_onset_latest_offset_second_earliest_p() -> None:
     assert got["qt_ms"] == pytest.approx(520)  # 0.60 .. 1.12
 
 
+def test_p_wave_of_the_beat_itself_only() -> None:
+    """At 165/min the 400 ms PR window reaches back to the previous beat's P wave (a PR of
+    481 ms and a P wave of 474 ms); in 2:1 block it holds the blocked P wave. The P wave
+    of a beat peaks after the previous beat's QRS and is each lead's latest before its own."""
+    def lead(d: float) -> tuple[Wave, ...]:
+        return (Wave("QRS", 0.00 + d, 0.04, 0.08), Wave("P", 0.22 + d, 0.25, 0.30),
+                Wave("QRS", 0.36 + d, 0.40, 0.44), Wave("P", 0.58 + d, 0.61, 0.66),
+                Wave("QRS", 0.72 + d, 0.76, 0.80))
+    waves = {"I": lead(0.0), "II": lead(0.005), "V1": lead(0.01)}
+    beats = tuple(Beat(t, "dominant", p_wave=True) for t in (0.04, 0.40, 0.76))
+    got = intervals_from_waves(waves, beats, min_beats=1)
+    assert got["pr_ms"] == pytest.approx(135)  # second earliest onsets 0.225 and 0.585
+    assert got["p_ms"] == pytest.approx(75)
+    # atrial tachycardia at 250/min with 2:1 block: the blocked P wave lies in the window
+    blocked = {ld: (Wave("P", 0.21, 0.24, 0.29), Wave("P", 0.45, 0.48, 0.53),
+                    Wave("QRS", 0.64 + d, 0.68, 0.74)) for ld, d in (("I", 0), ("II", .01),
+                                                                    ("V1", .02))}
+    two_to_one = intervals_from_waves(blocked, (Beat(0.68, "dominant", p_wave=True),),
+                                      min_beats=1)
+    assert two_to_one["pr_ms"] == pytest.approx(190)  # the conducted P wave, not 430
+
+
+def test_fast_sinus_rhythm_has_no_long_pr() -> None:
+    """Synthetic sinus tachycardia at 165/min read PR 481 ms and first-degree AV block."""
+    from tests.synthetic_rhythm import synthetic_rhythm
+
+    a = analyze(synthetic_rhythm("sinus", seed=0, rate_bpm=165).ecg, models=shipped_models())
+    assert a.measurements.pr_ms is not None and a.measurements.pr_ms < 200
+    assert "1AVB" not in {s.code for s in a.statements}
+
+
 def test_no_p_decision_no_pr_and_too_few_leads_nothing() -> None:
     waves = {"I": _lead(0.0), "II": _lead(0.01), "V1": _lead(0.02)}
     assert intervals_from_waves(waves, (Beat(0.64, "dominant"),), min_beats=1)["pr_ms"] is None
