@@ -27,7 +27,10 @@ from ecgread.models.interpret.resolve import overall, resolve
 from ecgread.models.interpret.values import missing_standard_leads
 from ecgread.models.results import Statement
 
-INTERPRET_VERSION = "criteria-1.0"
+#: Bumped whenever the same measurements may give other statements (stored with every read):
+#: 1.1 (2026-12-02) ST depression at 0.5 mm from J to J+60, AF PR-spread level 10 ms on
+#: per-beat P timing, no flutter from a regular 2:1 response, flutter after beat subtraction.
+INTERPRET_VERSION = "criteria-1.1"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 
