@@ -13,20 +13,22 @@ Definitions
   and atypical flutter (Mason JW et al. AHA/ACCF/HRS Part II, Circulation 2007;115:1325,
   statement 51; Page RL et al. 2015 ACC/AHA/HRS SVT guideline, Circulation 2016;133:e506):
   in each usable, noise-free lead of II, III, aVF and V1 (where flutter waves are largest),
-  the QRS-blanked signal repeats at a lag of 171-250 ms with autocorrelation >=
-  :data:`FLUTTER_MIN_CORR`, and again at twice the lag (>= :data:`FLUTTER_MIN_CORR2`), so a
-  sawtooth runs through the whole cycle, with no isoelectric baseline, and correlates below
-  :data:`FLUTTER_MAX_HALF_CORR`
-  at half the lag (a wave, not a harmonic of P and T waves); the leads that
-  qualify must agree within 10 % (two leads when two or more are examined). This is
-  tried on the QRS-blanked signal first, then, where it finds no flutter, on the same
-  signal after average-beat subtraction (:func:`_cancelled`: the median QRS-T complex of
-  the record subtracted from every beat; Slocum et al. 1992, below): with variable
-  conduction the flutter waves are not locked to the QRS, so they survive the
-  subtraction while the T waves, which break the sawtooth in the blanked signal at
-  2:1-3:1 conduction, do not (LUDB 35: typical flutter at 142/min, read sinus
-  tachycardia; with fixed conduction the flutter waves are QRS-locked and only the
-  blanked signal shows them). The
+  the atrial signal repeats with a peak of its autocorrelation inside the lags of
+  171-250 ms (a maximum on the range's edge is the decay of a smooth signal's
+  autocorrelation) of at least :data:`FLUTTER_MIN_CORR`, again at twice the lag (>=
+  :data:`FLUTTER_MIN_CORR2`), so a sawtooth runs through the whole cycle with no
+  isoelectric baseline, and below :data:`FLUTTER_MAX_HALF_CORR` at half the lag (a wave,
+  not a harmonic of P and T waves); the leads that qualify must agree within 10 % (two
+  leads when two or more are examined). Which atrial signal: with a regular ventricular
+  response, the QRS-blanked signal, then, where that finds no flutter, the same signal
+  after average-beat subtraction (:func:`_cancelled`: the record's median QRS-T complex
+  subtracted from every beat; Slocum et al. 1992, below); with an irregular response the
+  subtracted signal alone. Flutter waves with variable conduction are not locked to the
+  QRS, so they outlive the subtraction while the T waves do not: in the blanked signal the
+  T waves broke the sawtooth at 2:1-3:1 conduction (LUDB 35, typical flutter at 142/min,
+  read sinus tachycardia), and in AF at 150-160/min the T-wave remnants of the short
+  blanked stretches repeated at a flutter-like lag (synthetic AF read flutter). With fixed
+  conduction the flutter waves are QRS-locked and only the blanked signal shows them. The
   autocorrelation is the approach of atrial-rate estimation from the ECG with the
   ventricular activity removed (Rieta JJ, Castells F, et al. Atrial activity extraction
   for atrial fibrillation analysis using blind source separation. IEEE TBME
@@ -237,6 +239,8 @@ def _flutter(ac_f: np.ndarray, f_all: np.ndarray, f_lags: np.ndarray, names: lis
         if not np.isfinite(ac).any():
             continue
         j = int(np.nanargmax(ac))
+        if j in (0, ac.size - 1):  # the decaying edge of the search range, not a period
+            continue
         lag = int(f_lags[j])
         ac2, half = ac_f[k, 2 * lag - f_all[0]], ac_f[k, lag // 2 - f_all[0]]
         if (ac[j] >= FLUTTER_MIN_CORR and np.isfinite(ac2) and ac2 >= FLUTTER_MIN_CORR2
@@ -259,8 +263,8 @@ def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
                     lead_names: tuple[str, ...], rhythm_leads: np.ndarray,
-                    r_samples: np.ndarray, qrs_onset: np.ndarray, qrs_offset: np.ndarray
-                    ) -> AtrialActivity:
+                    r_samples: np.ndarray, qrs_onset: np.ndarray, qrs_offset: np.ndarray,
+                    *, irregular: bool = False) -> AtrialActivity:
     """Flutter waves and the atrial rate (see the module docstring).
 
     Parameters
@@ -275,6 +279,9 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
         bool per lead: usable and free of noise or saturation.
     r_samples, qrs_onset, qrs_offset:
         Per beat: fiducial and multi-lead QRS onset and offset, samples (NaN allowed).
+    irregular:
+        The ventricular response is irregular: flutter waves must then show after
+        average-beat subtraction (see the module docstring).
     """
     fs = float(sampling_rate_hz)
     r = np.asarray(r_samples, float)
@@ -302,7 +309,8 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     a_lags = np.arange(round(0.3 * fs), round(1.5 * fs) + 1, max(1, int(fs // 250)))
     f_all = np.arange(round(0.171 * fs) // 2, 2 * round(0.250 * fs) + 1)  # half to double
     names = [lead_names[row] for row in rows]
-    found = _flutter(_autocorr(x, keep_qrs, f_all), f_all, f_lags, names, fs)
+    found = None if irregular else _flutter(_autocorr(x, keep_qrs, f_all), f_all, f_lags,
+                                            names, fs)
     if found is None:  # variable conduction: the flutter waves outlive beat subtraction
         xc = _cancelled(x, r[r < m], on[r < m], t_end[r < m], fs)
         if xc is not None:

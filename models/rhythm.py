@@ -227,7 +227,8 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
                          if beat_correlation is not None and len(beat_correlation) else None))
     if pt_smooth_uv is not None and lead_names and r.size >= 3:
         act = atrial_activity(pt_smooth_uv, fs, lead_names, good, r, dl.qrs_onset_global,
-                              dl.qrs_offset_global)
+                              dl.qrs_offset_global,
+                              irregular=irr is not None and irr > AF_IRREGULARITY)
         feats = dataclasses.replace(feats, flutter_wave_rate_bpm=act.flutter_wave_rate_bpm,
                                     atrial_signal_rate_bpm=act.atrial_rate_bpm,
                                     av_phase_locking=act.av_phase_locking,

@@ -70,6 +70,16 @@ def test_af_is_af_and_has_no_p_waves(seed: int) -> None:
     assert not any(w.type == "P" for ws in a.waves.values() for w in ws)
 
 
+@pytest.mark.parametrize(("seed", "rate"), [(1, 150), (1, 160), (2, 160)])
+def test_af_with_a_fast_response_is_not_flutter(seed: int, rate: float) -> None:
+    """The T-wave remnants between fast, irregular QRS complexes repeated at a flutter-like
+    lag in the QRS-blanked signal (flutter at 328-349/min); with an irregular response
+    flutter waves must outlive average-beat subtraction (models.atrial)."""
+    a, codes = _read("af", seed, rate_bpm=rate)
+    assert "AF" in codes and "AFL" not in codes, codes
+    assert a.rhythm.flutter_wave_rate_bpm is None
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_flutter_four_to_one_is_flutter_read_once(seed: int) -> None:
     a, codes = _read("flutter", seed, conduction=4)
