@@ -184,6 +184,8 @@ def test_complete_av_block_atrial_rate_is_not_a_subharmonic(atrial: float, ventr
     assert a.rhythm.atrial_signal_rate_bpm == pytest.approx(atrial, abs=3.0)
     assert a.rhythm.av_phase_locking < AV_DISSOCIATED_BELOW
     assert "3AVB" in codes
+    # no atrial rhythm from the averaged, dissociated P waves (it read ectopic atrial)
+    assert not codes & {"EAR", "AT", "SR", "SBRAD", "LAE", "RAE", "1AVB"}, codes
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
