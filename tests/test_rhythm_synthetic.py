@@ -217,3 +217,12 @@ def test_ludb_sinus_bradycardia_is_not_complete_av_block(record: int, ludb_dir: 
     a = analyze(ludb.read_record(record), DSP)
     assert a.rhythm.av_phase_locking is None or a.rhythm.av_phase_locking >= AV_DISSOCIATED_BELOW
     assert "3AVB" not in {s.code for s in a.statements}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ventricular_bigeminy_is_named(seed: int) -> None:
+    """Every other beat a PVC: no two consecutive normal beats give a median RR to judge
+    prematurity by, and the read was "sinus rhythm, normal ECG"; the short-long rule of
+    models.rr finds the early beats (models.interpret.values.premature_ventricular)."""
+    _, codes = _read("sinus_pvc", seed, ectopic_every=2)
+    assert "VBIGEMINY" in codes and "NORMAL" not in codes, codes

@@ -263,13 +263,17 @@ def _normal_rr(a: Analysis) -> list[float]:
 
 
 def premature_ventricular(a: Analysis) -> list[int]:
-    """Indices of ventricular beats that come early: RR before < 0.9 x median normal RR."""
+    """Indices of ventricular beats that come early: RR before < 0.9 x median normal RR, or
+    premature by the short-long rule of :func:`models.rr.premature_beats` (ventricular
+    bigeminy leaves no two consecutive normal beats to take that median from: it read
+    sinus rhythm and "normal ECG")."""
+    from ecgread.models.rr import premature_beats
+
     rr, nn = _beat_rr(a)
-    if nn.size == 0:
-        return []
-    med = float(np.median(nn))
+    med = float(np.median(nn)) if nn.size else None
+    short_long = premature_beats(np.array([b.r_s for b in a.beats]))
     return [i for i, b in enumerate(a.beats) if b.kind == "ventricular" and i > 0
-            and rr[i] < 0.9 * med]
+            and ((med is not None and rr[i] < 0.9 * med) or bool(short_long[i]))]
 
 
 def ventricular_runs(a: Analysis) -> list[tuple[int, int]]:
