@@ -80,11 +80,14 @@ def test_af_with_a_fast_response_is_not_flutter(seed: int, rate: float) -> None:
     assert a.rhythm.flutter_wave_rate_bpm is None
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_flutter_four_to_one_is_flutter_read_once(seed: int) -> None:
-    a, codes = _read("flutter", seed, conduction=4)
-    assert "AFL" in codes and not codes & SINUS
-    assert 280 <= a.rhythm.flutter_wave_rate_bpm <= 320
+@pytest.mark.parametrize(("seed", "atrial"), [(0, 300.0), (1, 300.0), (0, 250.0), (1, 250.0)])
+def test_flutter_four_to_one_is_flutter_read_once(seed: int, atrial: float) -> None:
+    """At 250/min the autocorrelation read 245/min, 2.1 % off 4 x the ventricular rate,
+    beyond the 2 % a fixed ratio was allowed: ectopic atrial rhythm with first-degree AV
+    block."""
+    a, codes = _read("flutter", seed, conduction=4, atrial_rate_bpm=atrial)
+    assert "AFL" in codes and not codes & SINUS, codes
+    assert 0.93 * atrial <= a.rhythm.flutter_wave_rate_bpm <= 1.07 * atrial
     assert a.measurements.pr_ms is None and "1AVB" not in codes
     assert a.versions.get("interpret")  # interpreted (once: no second pass exists)
 
