@@ -300,7 +300,9 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
         if use[i]:
             tp = int(t_pk[i]) if np.isfinite(t_pk[i]) else None
             amps[n] = _amplitudes(median_uv[i], fs, gi, tp)
-            if g["p_onset"] is not None and np.isfinite(p_on[i]) and np.isfinite(p_off[i]):
+            if not timing[i]:  # a noisy lead: its P wave is below its noise (LAE from V1)
+                amps[n] = dataclasses.replace(amps[n], p_uv=None, p_prime_uv=None)
+            elif g["p_onset"] is not None and np.isfinite(p_on[i]) and np.isfinite(p_off[i]):
                 amps[n] = dataclasses.replace(amps[n], p_ms=float(p_off[i] - p_on[i]) / ms)
     se = (_j_beat_se(record_uv, beat_samples, pre_samples, gi, fs)
           if record_uv is not None and beat_samples is not None else None)

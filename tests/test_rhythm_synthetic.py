@@ -229,3 +229,12 @@ def test_ventricular_bigeminy_is_named(seed: int) -> None:
     models.rr finds the early beats (models.interpret.values.premature_ventricular)."""
     _, codes = _read("sinus_pvc", seed, ectopic_every=2)
     assert "VBIGEMINY" in codes and "NORMAL" not in codes, codes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_noisy_v1_gives_no_atrial_enlargement(seed: int) -> None:
+    """150 µV of EMG noise in V1: its P wave's terminal part read deep, left atrial
+    enlargement. A lead quality flags noisy gives no P amplitude (models.measure)."""
+    a, codes = _read("sinus", seed, noisy_lead="V1")
+    assert not codes & {"LAE", "RAE"}, codes
+    assert a.amplitudes["V1"].p_uv is None and a.amplitudes["V1"].r_uv is not None
