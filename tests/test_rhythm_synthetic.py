@@ -238,3 +238,14 @@ def test_a_noisy_v1_gives_no_atrial_enlargement(seed: int) -> None:
     a, codes = _read("sinus", seed, noisy_lead="V1")
     assert not codes & {"LAE", "RAE"}, codes
     assert a.amplitudes["V1"].p_uv is None and a.amplitudes["V1"].r_uv is not None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("duration_s", [2.5, 3.0])
+def test_a_short_strip_of_af_gives_no_p_wave_statement(seed: int, duration_s: float) -> None:
+    """Two or three beats of AF: too few RR intervals to tell what the atrial waves are
+    (rhythm undetermined), and the fibrillatory waves before them read as first-degree
+    AV block; what the atrial waves are not known, nothing is said from them."""
+    _, codes = _read("af", seed, duration_s=duration_s)
+    assert "RHYTHM_UNDETERMINED" in codes
+    assert not codes & {"1AVB", "SHORT_PR", "LAE", "RAE", "WPW", "PAC"}, codes

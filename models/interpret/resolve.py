@@ -48,6 +48,9 @@ EXCLUDES: dict[str, set[str]] = {
     # amplitude or PR, and no atrial rhythm at the ventricular rate (synthetic complete
     # AV block read ectopic atrial rhythm beside it)
     "3AVB": _P_DEPENDENT - {"3AVB"},
+    # what the atrial waves are is not known (fewer than 3 RR intervals, or no decision):
+    # no statement from them either (2.5-3 s of AF read first-degree AV block)
+    "RHYTHM_UNDETERMINED": {"1AVB", "SHORT_PR", "2AVB_II", "LAE", "RAE", "WPW", "PAC"},
     "WPW": {"SHORT_PR", "IVCD", "LBBB", "RBBB", "ILBBB", "IRBBB", "LVH", "RVH", "LAFB",
             "LPFB", "ST_DEP", "T_INV"} | _STEMI,
     "LBBB": {"ILBBB", "IRBBB", "IVCD", "LVH", "RVH", "LAFB", "LPFB", "ST_DEP", "T_INV",
@@ -65,7 +68,8 @@ EXCLUDES: dict[str, set[str]] = {
     "VBIGEMINY": {"PVC"},
 }
 PRIORITY: tuple[str, ...] = (
-    "UNINTERPRETABLE", "AVPACED", "VPACED", "APACED", "VT", "NSVT", "AFL", "AF", "3AVB", "WPW",
+    "UNINTERPRETABLE", "AVPACED", "VPACED", "APACED", "VT", "NSVT", "AFL", "AF", "3AVB",
+    "RHYTHM_UNDETERMINED", "WPW",
     "LBBB", "RBBB", "ILBBB", "IRBBB", "STEMI_SGARB", "STEMI_ANT", "STEMI_INF", "STEMI_LAT",
     "STE", "QTC_GE500",
     "LIMB_REVERSAL", "VBIGEMINY")
