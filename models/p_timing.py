@@ -17,7 +17,7 @@ import numpy as np
 #: a beat's P wave is looked for this far either side of the template's timing, ms
 MAX_LAG_MS = 60.0
 #: beats per block of the vectorised search (bounds memory on 10-minute records)
-_BLOCK = 64
+_BLOCK = 256
 
 
 def p_lags(xt: np.ndarray, r: np.ndarray, template: np.ndarray, pre: int, p_on: int,
@@ -49,6 +49,45 @@ def p_lags(xt: np.ndarray, r: np.ndarray, template: np.ndarray, pre: int, p_on: 
     out = np.full(r.size, np.nan)
     if seg_len < 3 or r.size == 0:
         return out
+    tmpl = template[:, p_on:p_off + 1]
+    tmpl = tmpl - tmpl.mean(axis=1, keepdims=True)
+    t_norm = float(np.sqrt((tmpl ** 2).sum()))
+    if t_norm == 0.0:
+        return out
+    span = np.arange(seg_len + 2 * k)  # every lagged segment of a beat lies in this span
+    for s in range(0, r.size, _BLOCK):
+        first = np.asarray(r[s:s + _BLOCK], int) + (p_on - pre) - k  # (B,) the span's start
+        seg = xt[:, np.clip(first[:, None] + span, 0, n - 1)]  # (leads, B, span)
+        # cross products at every lag (the template is demeaned, so the segments need not
+        # be), and each lagged segment's demeaned energy from running sums
+        windows = np.lib.stride_tricks.sliding_window_view(seg, seg_len, axis=-1)
+        num = np.einsum("lbks,ls->bk", windows, tmpl)
+        c1 = np.concatenate([np.zeros(seg.shape[:2] + (1,)), np.cumsum(seg, axis=-1)], -1)
+        c2 = np.concatenate([np.zeros(seg.shape[:2] + (1,)), np.cumsum(seg ** 2, axis=-1)],
+                            -1)
+        s1 = c1[..., seg_len:] - c1[..., :-seg_len]
+        s2 = c2[..., seg_len:] - c2[..., :-seg_len]
+        energy = np.clip((s2 - s1 ** 2 / seg_len).sum(axis=0), 0.0, None)  # (B, lags)
+        den = np.sqrt(energy) * t_norm
+        start = first[:, None] + k + lags[None, :]  # (B, lags) each lagged segment's start
+        ok = ((start >= lo_abs[s:s + _BLOCK, None]) & (start >= 0)
+              & (start + seg_len - 1 <= hi_abs[s:s + _BLOCK, None])
+              & (start + seg_len - 1 < n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(ok & (den > 0), num / den, -np.inf)
+        best = score.argmax(axis=1)
+        rows = np.arange(first.size)
+        found = np.isfinite(score[rows, best])
+        # sub-sample peak: the parabola through the best score and its two neighbours
+        left = score[rows, np.maximum(best - 1, 0)]
+        right = score[rows, np.minimum(best + 1, lags.size - 1)]
+        mid = score[rows, best]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            curv = left - 2.0 * mid + right
+            inner = np.isfinite(left) & np.isfinite(right) & (curv < 0)
+            frac = np.where(inner, 0.5 * (left - right) / np.where(inner, curv, 1.0), 0.0)
+        out[s:s + _BLOCK] = np.where(found, lags[best] + np.clip(frac, -0.5, 0.5), np.nan)
+    return out
     tmpl = template[:, p_on:p_off + 1]
     tmpl = tmpl - tmpl.mean(axis=1, keepdims=True)
     t_norm = float(np.sqrt((tmpl ** 2).sum()))
