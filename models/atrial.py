@@ -20,10 +20,9 @@ Definitions
   isoelectric baseline, and below :data:`FLUTTER_MAX_HALF_CORR` at half the lag (a wave,
   not a harmonic of P and T waves); the leads that qualify must agree within 10 % (two
   leads when two or more are examined). Which atrial signal: with a regular ventricular
-  response, the QRS-blanked signal, then, where that finds no flutter, the same signal
-  after average-beat subtraction (:func:`_cancelled`: the record's median QRS-T complex
-  subtracted from every beat; Slocum et al. 1992, below); with an irregular response the
-  subtracted signal alone. Flutter waves with variable conduction are not locked to the
+  response, the QRS-blanked signal; with an irregular one, the same signal after
+  average-beat subtraction (:func:`_cancelled`: the record's median QRS-T complex
+  subtracted from every beat; Slocum et al. 1992, below). Flutter waves with variable conduction are not locked to the
   QRS, so they outlive the subtraction while the T waves do not: in the blanked signal the
   T waves broke the sawtooth at 2:1-3:1 conduction (LUDB 35, typical flutter at 142/min,
   read sinus tachycardia), and in AF at 150-160/min the T-wave remnants of the short
@@ -309,12 +308,10 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     a_lags = np.arange(round(0.3 * fs), round(1.5 * fs) + 1, max(1, int(fs // 250)))
     f_all = np.arange(round(0.171 * fs) // 2, 2 * round(0.250 * fs) + 1)  # half to double
     names = [lead_names[row] for row in rows]
-    found = None if irregular else _flutter(_autocorr(x, keep_qrs, f_all), f_all, f_lags,
-                                            names, fs)
-    if found is None:  # variable conduction: the flutter waves outlive beat subtraction
-        xc = _cancelled(x, r[r < m], on[r < m], t_end[r < m], fs)
-        if xc is not None:
-            found = _flutter(_autocorr(xc, keep_qrs, f_all), f_all, f_lags, names, fs)
+    # variable conduction: the flutter waves outlive beat subtraction, the T waves do not
+    xf = _cancelled(x, r[r < m], on[r < m], t_end[r < m], fs) if irregular else x
+    found = (_flutter(_autocorr(xf, keep_qrs, f_all), f_all, f_lags, names, fs)
+             if xf is not None else None)
     flutter, f_leads = found if found is not None else (None, ())
     ac_a = _autocorr(xa, keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
     for k in range(len(rows)):
