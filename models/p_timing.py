@@ -88,35 +88,3 @@ def p_lags(xt: np.ndarray, r: np.ndarray, template: np.ndarray, pre: int, p_on: 
             frac = np.where(inner, 0.5 * (left - right) / np.where(inner, curv, 1.0), 0.0)
         out[s:s + _BLOCK] = np.where(found, lags[best] + np.clip(frac, -0.5, 0.5), np.nan)
     return out
-    tmpl = template[:, p_on:p_off + 1]
-    tmpl = tmpl - tmpl.mean(axis=1, keepdims=True)
-    t_norm = float(np.sqrt((tmpl ** 2).sum()))
-    if t_norm == 0.0:
-        return out
-    ar = np.arange(seg_len)
-    for s in range(0, r.size, _BLOCK):
-        rb = np.asarray(r[s:s + _BLOCK], int)
-        start = rb[:, None] + (p_on - pre) + lags[None, :]  # (B, K)
-        ok = ((start >= lo_abs[s:s + _BLOCK, None]) & (start >= 0)
-              & (start + seg_len - 1 <= hi_abs[s:s + _BLOCK, None])
-              & (start + seg_len - 1 < n))
-        idx = np.clip(start[..., None] + ar, 0, n - 1)  # (B, K, S)
-        seg = xt[:, idx]  # (leads, B, K, S)
-        seg = seg - seg.mean(axis=-1, keepdims=True)
-        num = np.einsum("lbks,ls->bk", seg, tmpl)
-        den = np.sqrt((seg ** 2).sum(axis=(0, 3))) * t_norm
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.where(ok & (den > 0), num / den, -np.inf)
-        best = score.argmax(axis=1)
-        rows = np.arange(rb.size)
-        found = np.isfinite(score[rows, best])
-        # sub-sample peak: the parabola through the best score and its two neighbours
-        left = score[rows, np.maximum(best - 1, 0)]
-        right = score[rows, np.minimum(best + 1, lags.size - 1)]
-        mid = score[rows, best]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            curv = left - 2.0 * mid + right
-            inner = np.isfinite(left) & np.isfinite(right) & (curv < 0)
-            frac = np.where(inner, 0.5 * (left - right) / np.where(inner, curv, 1.0), 0.0)
-        out[s:s + _BLOCK] = np.where(found, lags[best] + np.clip(frac, -0.5, 0.5), np.nan)
-    return out
