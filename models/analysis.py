@@ -183,7 +183,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
                                                models, masks)
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
-        measurements = _intervals_from_waves(measurements, waves, beats)  # timing leads'
+        measurements = _intervals_from_waves(measurements, waves, beats)
     rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(rhythm,
                                                                    measurements.p_axis_deg))
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,

@@ -22,8 +22,9 @@ Definitions
   leads when two or more are examined). Which atrial signal: with a regular ventricular
   response, the QRS-blanked signal; with an irregular one, the same signal after
   average-beat subtraction (:func:`_cancelled`: the record's median QRS-T complex
-  subtracted from every beat; Slocum et al. 1992, below). Flutter waves with variable conduction are not locked to the
-  QRS, so they outlive the subtraction while the T waves do not: in the blanked signal the
+  subtracted from every beat; Slocum et al. 1992, below). Flutter waves with variable
+  conduction are not locked to the QRS, so they outlive the subtraction while the T waves
+  do not: in the blanked signal the
   T waves broke the sawtooth at 2:1-3:1 conduction (LUDB 35, typical flutter at 142/min,
   read sinus tachycardia), and in AF at 150-160/min the T-wave remnants of the short
   blanked stretches repeated at a flutter-like lag (synthetic AF read flutter). With fixed

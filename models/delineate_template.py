@@ -115,9 +115,8 @@ def _reject_outliers(pts: np.ndarray, L: np.ndarray, fs: float, cfg: Delineation
         mad = float(np.median(np.abs(fin - med)))
         with np.errstate(invalid="ignore"):
             bad = np.abs(v - med) > max(lim * ms, cfg.outlier_mad_k * 1.4826 * mad)
-            if w == 1:
-                near = np.abs(v[:, None] - v[None, :]) <= 12 * ms
-                bad &= (near.sum(axis=1) - 1) < 1
+            if w == 1:  # kept where another lead lies within 12 ms (itself counts once)
+                bad &= (np.abs(v[:, None] - v[None, :]) <= 12 * ms).sum(axis=1) < 2
         pts[w, k, L, 0] = np.where(bad, med, v)
 
 
