@@ -184,6 +184,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
         measurements = _intervals_from_waves(measurements, waves, beats)
+    measurements = measurements.reported()
     rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(rhythm,
                                                                    measurements.p_axis_deg))
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,

@@ -91,6 +91,16 @@ class GlobalMeasurements:
     def as_dict(self) -> dict[str, float | None]:
         return {name: getattr(self, name) for name in MEASUREMENT_NAMES}
 
+    def reported(self) -> GlobalMeasurements:
+        """These measurements in whole bpm, ms and degrees, as every report prints them,
+        so that a statement is judged on the number its reader sees (a heart rate of
+        59.985 printed as 60 bpm had read sinus bradycardia, "< 60")."""
+        import dataclasses
+
+        return dataclasses.replace(self, **{  # type: ignore[arg-type]
+            name: float(round(v)) for name in MEASUREMENT_NAMES
+            if (v := getattr(self, name)) is not None})
+
 
 @dataclass(frozen=True)
 class RhythmFeatures:
