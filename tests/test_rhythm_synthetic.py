@@ -249,3 +249,14 @@ def test_a_short_strip_of_af_gives_no_p_wave_statement(seed: int, duration_s: fl
     _, codes = _read("af", seed, duration_s=duration_s)
     assert "RHYTHM_UNDETERMINED" in codes
     assert not codes & {"1AVB", "SHORT_PR", "LAE", "RAE", "WPW", "PAC"}, codes
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_statements_are_judged_on_the_printed_measurements(seed: int) -> None:
+    """60/min read 59.985 bpm, printed "60 bpm", and sinus bradycardia "< 60": a reader
+    could not check it. Measurements are whole bpm, ms and degrees, as printed."""
+    a, codes = _read("sinus", seed, rate_bpm=60)
+    m = a.measurements.as_dict()
+    assert all(v is None or v == round(v) for v in m.values()), m
+    assert "SBRAD" not in codes or m["heart_rate_bpm"] < 60
+    assert "SR" in codes or "SBRAD" in codes
