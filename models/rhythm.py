@@ -127,7 +127,8 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | No
     """What the atrial waves are, from the features alone (None: too few beats).
 
     - "flutter": regular atrial activity at 240-350 /min (:mod:`models.atrial`) with a
-      ventricular response that fits it (:func:`flutter_conducted`).
+      ventricular response that fits it (:func:`flutter_conducted`), unless the response
+      is regular and consistent P waves with a sinus axis stand before it.
     - "fibrillation": an irregularly irregular ventricular response (``rr_irregularity``
       and ``rr_irregularity_robust`` above :data:`AF_IRREGULARITY`) without consistent P
       waves across leads; or, with P-like waves, a markedly irregular response
@@ -146,15 +147,21 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | No
       on >= :data:`P_PRESENT_RATIO` of the reference beats).
     - "none": neither (junctional, ventricular or undetermined rhythms).
     """
-    if flutter_conducted(f):
+    p = (f.p_wave_ratio is not None and f.p_wave_ratio >= P_PRESENT_RATIO
+         and (f.p_wave_confidence or 0.0) >= P_CONFIDENCE and f.p_wave_lead_count >= 1)
+    regular = f.rr_irregularity is not None and f.rr_irregularity <= AF_IRREGULARITY
+    sinus_axis = p_axis_deg is not None and SINUS_P_AXIS_DEG[0] <= p_axis_deg <= SINUS_P_AXIS_DEG[1]
+    # a regular response at a fixed ratio with consistent P waves of sinus axis is a sinus
+    # rhythm whose P and T waves repeat at a third of the RR (synthetic sinus rhythm at
+    # 110/min from leads I and II read flutter at 319/min); typical flutter waves are
+    # negative in the inferior leads, a superior axis
+    if flutter_conducted(f) and not (regular and p and sinus_axis):
         return "flutter"
     if f.p_wave_ratio is None or f.rr_irregularity is None:
         return None
     robust = f.rr_irregularity_robust
     irregular = f.rr_irregularity > AF_IRREGULARITY and (robust is None
                                                          or robust > AF_IRREGULARITY)
-    p = (f.p_wave_ratio >= P_PRESENT_RATIO and (f.p_wave_confidence or 0.0) >= P_CONFIDENCE
-         and f.p_wave_lead_count >= 1)
     if not p:
         return "fibrillation" if irregular else "none"
     spread = pr_spread_ms(f.pr_intervals_ms)
