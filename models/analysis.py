@@ -185,8 +185,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         versions.update(neural_versions)
         measurements = _intervals_from_waves(measurements, waves, beats)
     measurements = measurements.reported()
-    rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(rhythm,
-                                                                   measurements.p_axis_deg))
+    lead_ii = amplitudes.get("II")
+    rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(
+        rhythm, measurements.p_axis_deg, lead_ii.p_uv if lead_ii is not None else None))
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),

@@ -123,12 +123,14 @@ def flutter_conducted(f: RhythmFeatures) -> bool:
     return k >= 3 and abs(ratio - k) <= FLUTTER_RATIO_TOLERANCE * k
 
 
-def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | None:
+def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
+                 p_ii_uv: float | None = None) -> str | None:
     """What the atrial waves are, from the features alone (None: too few beats).
 
     - "flutter": regular atrial activity at 240-350 /min (:mod:`models.atrial`) with a
       ventricular response that fits it (:func:`flutter_conducted`), unless the response
-      is regular and consistent P waves with a sinus axis stand before it.
+      is regular and consistent P waves with a sinus axis stand before it (without an
+      axis, as from lead II alone, upright in II: ``p_ii_uv`` > 0).
     - "fibrillation": an irregularly irregular ventricular response (``rr_irregularity``
       and ``rr_irregularity_robust`` above :data:`AF_IRREGULARITY`) without consistent P
       waves across leads; or, with P-like waves, a markedly irregular response
@@ -150,11 +152,12 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None) -> str | No
     p = (f.p_wave_ratio is not None and f.p_wave_ratio >= P_PRESENT_RATIO
          and (f.p_wave_confidence or 0.0) >= P_CONFIDENCE and f.p_wave_lead_count >= 1)
     regular = f.rr_irregularity is not None and f.rr_irregularity <= AF_IRREGULARITY
-    sinus_axis = p_axis_deg is not None and SINUS_P_AXIS_DEG[0] <= p_axis_deg <= SINUS_P_AXIS_DEG[1]
+    sinus_axis = (SINUS_P_AXIS_DEG[0] <= p_axis_deg <= SINUS_P_AXIS_DEG[1]
+                  if p_axis_deg is not None else p_ii_uv is not None and p_ii_uv > 0)
     # a regular response at a fixed ratio with consistent P waves of sinus axis is a sinus
     # rhythm whose P and T waves repeat at a third of the RR (synthetic sinus rhythm at
-    # 110/min from leads I and II read flutter at 319/min); typical flutter waves are
-    # negative in the inferior leads, a superior axis
+    # 110/min from leads I and II read flutter at 319/min, from II alone at 323-345/min);
+    # typical flutter waves are negative in the inferior leads, a superior axis
     if flutter_conducted(f) and not (regular and p and sinus_axis):
         return "flutter"
     if f.p_wave_ratio is None or f.rr_irregularity is None:

@@ -261,13 +261,16 @@ def test_statements_are_judged_on_the_printed_measurements(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_sinus_rhythm_from_i_and_ii_is_not_flutter(seed: int) -> None:
-    """From leads I and II, sinus rhythm at 110/min repeated at a third of its RR in the
-    QRS-blanked signal: flutter at 319-323/min at a fixed 3:1. Consistent P waves with a
-    sinus axis before a regular response are a sinus rhythm (models.rhythm.atrial_waves)."""
+@pytest.mark.parametrize(("leads", "rate"), [(("I", "II"), 110), (("II",), 110),
+                                             (("II",), 115)])
+def test_sinus_rhythm_from_limb_leads_is_not_flutter(seed: int, leads: tuple[str, ...],
+                                                     rate: float) -> None:
+    """From leads I and II (or II alone), sinus rhythm at 110-115/min repeated at a third
+    of its RR in the QRS-blanked signal: flutter at 319-345/min at a fixed 3:1. Consistent
+    P waves with a sinus axis (without an axis, upright in II) before a regular response are
+    a sinus rhythm (models.rhythm.atrial_waves)."""
     from ecgread.models import augment
 
-    ecg = augment.keep_leads(synthetic_rhythm("sinus", seed=seed, rate_bpm=110).ecg,
-                             ("I", "II"))
+    ecg = augment.keep_leads(synthetic_rhythm("sinus", seed=seed, rate_bpm=rate).ecg, leads)
     codes = {s.code for s in analyze(ecg, DSP).statements}
     assert "AFL" not in codes and codes & SINUS, codes
