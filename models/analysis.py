@@ -38,8 +38,9 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 
 #: Bumped whenever the same ECG may get other waves or measurements (stored with every read):
 #: 1.2 (2026-12-02) bounded P slopes, per-beat P timing, templates from non-premature beats,
-#: confirmed QRS edges kept, noisy leads out of the delineation.
-DELINEATOR_VERSION = "dsp-1.2"
+#: confirmed QRS edges kept, noisy leads out of the delineation; 1.3 (2026-12-02, later) P amplitude
+#: from the chord joining P onset and offset.
+DELINEATOR_VERSION = "dsp-1.3"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).

@@ -51,6 +51,19 @@ LIMB_ANGLES_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30
 MIN_WAVE_UV = 20.0
 
 
+def _above_chord(seg: np.ndarray) -> np.ndarray:
+    """``seg`` less the straight line joining its first and last samples: a P wave's amplitude
+    measured from its own onset and offset, so that the slope of the PR segment (atrial
+    repolarisation, wander) is not read as a terminal phase whose size depends on the gain.
+
+    The P axis keeps the area from the onset level: measured from the chord it came closer to
+    the vendors' P axes (``bench.vendor_agreement``: -3.0 +- 10.1 -> +1.7 +- 3.2 deg) but a
+    negative flutter sawtooth then read an inferior 'P axis' (79-83 deg) and synthetic 3:1
+    and 4:1 flutter read sinus rhythm (``models.rhythm.atrial_waves``'s sinus guard)."""
+    out: np.ndarray = seg - np.linspace(seg[0], seg[-1], seg.size)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Measurement:
     measurements: GlobalMeasurements
@@ -150,7 +163,7 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
     p_uv = p2 = None
     pon, poff = f["p_onset"], f["p_offset"]
     if pon is not None and poff is not None and poff > pon:
-        pd = x[pon:poff + 1] - x[pon]
+        pd = _above_chord(x[pon:poff + 1])
         i_max, i_min = int(np.argmax(pd)), int(np.argmin(pd))
         hi, lo = float(pd[i_max]), float(pd[i_min])
         if hi >= MIN_WAVE_UV and -lo >= MIN_WAVE_UV:
