@@ -142,11 +142,13 @@ class BeatConfig:
     """Beat typing and representative-beat construction."""
 
     dominant_corr: float = 0.9  # correlation with the dominant template to join it
+    align_ms: float = 40.0  # beats meet the template at their best shift within +- this
     wide_qrs_ms: float = 120.0
     pacing_window_ms: float = 80.0  # spike at most this long before the QRS fiducial
 
     def __post_init__(self) -> None:
         check_range(self, "dominant_corr", 0.5, 0.99)
+        check_range(self, "align_ms", 0.0, 60.0)
 
 
 @dataclass(frozen=True)
