@@ -27,6 +27,21 @@ def test_earliest_onset_latest_offset_second_earliest_p() -> None:
     assert got["qt_ms"] == pytest.approx(520)  # 0.60 .. 1.12
 
 
+def test_an_early_p_onset_in_two_leads_does_not_stretch_the_pr() -> None:
+    """GE MUSE sample: limb-lead P onsets 207-221 ms before the R wave, V3 and V6 (small P
+    waves) 246 and 276: the second earliest made the PR 178 ms against 12SL's 144. P onsets
+    more than ``p_onset_outlier_s`` before the median of the leads are not used."""
+    shifts = {"I": 0.0, "II": -0.005, "III": 0.005, "aVF": 0.0, "V3": -0.035, "V6": -0.065}
+    waves = {ld: (Wave("P", 0.40 + d, 0.45, 0.50), Wave("QRS", 0.60, 0.64, 0.70))
+             for ld, d in shifts.items()}
+    beats = (Beat(0.64, "dominant", p_wave=True),)
+    got = intervals_from_waves(waves, beats, min_beats=1)
+    assert got["pr_ms"] == pytest.approx(200)  # second earliest of 0.395..0.405
+    keep_all = WaveIntervalConfig(p_onset_outlier_s=1.0)
+    assert intervals_from_waves(waves, beats, keep_all, min_beats=1)["pr_ms"] == pytest.approx(
+        235)  # V3's 0.365
+
+
 def test_p_wave_of_the_beat_itself_only() -> None:
     """At 165/min the 400 ms PR window reaches back to the previous beat's P wave (a PR of
     481 ms and a P wave of 474 ms); in 2:1 block it holds the blocked P wave. The P wave
