@@ -15,7 +15,7 @@ one-shot CLI (``ecgread analyze``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ecgread.models.results import (
     LeadAmplitudes,
     Wave,
 )
+
+if TYPE_CHECKING:
+    from ecgread.models.delineate import Delineation
 
 __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSION",
            "analyze"]
@@ -96,7 +99,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     """
     import dataclasses
 
-    from ecgread.models.beats import type_beats
+    from ecgread.models.beats import rr_around, type_beats
     from ecgread.models.conditioning import PACING_MIN_FS_HZ, condition, pacing_assessable
     from ecgread.models.delineate import delineate
     from ecgread.models.measure import measure
@@ -156,10 +159,14 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         med = typing.median_beat
         p_ratio = rhythm.p_wave_ratio
         rep_p = np.array([p_ratio is not None and p_ratio >= 0.5])
+        in_median = typing.dominant & (np.asarray(typing.kinds) != "supraventricular")
+        rr_before, rr_after = rr_around(r, in_median if in_median.any() else typing.dominant,
+                                        fs)
         rep = delineate(med["qrs_smooth_uv"], med["pt_smooth_uv"], fs,
                         np.array([typing.pre_samples]), timing, cfg.delineation,
-                        p_present=rep_p, rr_s=typing.rr_median_s)
-        in_median = typing.dominant & (np.asarray(typing.kinds) != "supraventricular")
+                        p_present=rep_p, rr_s=rr_after or typing.rr_median_s,
+                        rr_before_s=rr_before or rr_after or typing.rr_median_s,
+                        prev_t_offset_s=_previous_t_offset_s(dl, r, in_median, timing, fs))
         m = measure(med["signal_uv"], rep, fs, typing.pre_samples, names, usable,
                     np.diff(r) / fs, p_ratio, record_uv=cond.signal_uv,
                     beat_samples=r[in_median] if in_median.any() else r[typing.dominant],
@@ -213,6 +220,24 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
     waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, models=models,
                                        paced=paced, masks=masks)
     return gate_p_waves(waves, tuple(b.r_s for b in beats if b.p_wave)), versions
+
+
+def _previous_t_offset_s(dl: Delineation, r: np.ndarray, beats: np.ndarray,
+                         leads: np.ndarray, fs: float) -> float | None:
+    """Median over ``beats`` (bool per beat) of where the previous beat's T wave ends, s
+    from the beat's fiducial (negative; the median over ``leads``), or None where unknown.
+    Only when most of the beats follow a beat of another kind (ventricular bigeminy),
+    else the representative beat's own T wave one RR earlier serves."""
+    sel = np.flatnonzero(np.asarray(beats, bool))
+    sel = sel[sel > 0]
+    if sel.size == 0 or not np.any(leads) or float(np.mean(beats[sel - 1])) >= 0.5:
+        return None
+    t_off = dl.get("T", "offset")[np.asarray(leads, bool)]
+    with np.errstate(all="ignore"):
+        prev = np.nanmedian(t_off[:, sel - 1], axis=0) if t_off.size else np.array([])
+    rel = (prev - r[sel]) / fs
+    rel = rel[np.isfinite(rel)]
+    return float(np.median(rel)) if rel.size else None
 
 
 def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ...]],

@@ -77,6 +77,20 @@ def _aligned_corr(lagged: np.ndarray, template: np.ndarray) -> tuple[np.ndarray,
     return corr[np.arange(corr.shape[0]), best], best
 
 
+def rr_around(r_samples: np.ndarray, beats: np.ndarray, sampling_rate_hz: float
+              ) -> tuple[float | None, float | None]:
+    """Median RR (s) before and after the ``beats`` (bool per beat) that have such a
+    neighbour: what a representative beat of those beats follows and precedes (in
+    ventricular bigeminy the long pause before the sinus beats, the coupling interval
+    after them)."""
+    r = np.asarray(r_samples, float)
+    sel = np.asarray(beats, bool)
+    rr = np.diff(r) / float(sampling_rate_hz)
+    before, after = rr[sel[1:]], rr[sel[:-1]]
+    return (float(np.median(before)) if before.size else None,
+            float(np.median(after)) if after.size else None)
+
+
 def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_samples: np.ndarray,
                usable: np.ndarray, pacing_spikes: np.ndarray,
                config: BeatConfig | None = None) -> BeatTyping:

@@ -95,7 +95,8 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
               valid: np.ndarray | None = None,
               dominant: np.ndarray | None = None,
               p_present: np.ndarray | None = None,
-              rr_s: float | None = None) -> Delineation:
+              rr_s: float | None = None, rr_before_s: float | None = None,
+              prev_t_offset_s: float | None = None) -> Delineation:
     """Delineate P, QRS and T in every lead for every beat.
 
     Parameters
@@ -116,7 +117,14 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     p_present:
         Per-beat P decision to impose (e.g. for a single representative beat).
     rr_s:
-        RR interval to assume where a neighbour is missing (default: median RR).
+        RR interval to assume where a neighbour is missing (default: median RR); for a
+        lone representative beat, the RR after the beats it stands for.
+    rr_before_s:
+        For a lone representative beat, the RR before the beats it stands for (default
+        ``rr_s``): it places the previous beat's T wave, so where the P window starts.
+    prev_t_offset_s:
+        For a lone representative beat, where the previous beats' T waves end (s from the
+        fiducial, negative), when known from the record: the P window starts there.
 
     Returns
     -------
@@ -141,8 +149,8 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
     if nb == 1 and p_present is not None and cfg.use_template:
         # a lone beat with its P decision given is a representative (median) beat
         pp1 = np.asarray(p_present, bool)
-        found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s),
-                 pp1, None, None)
+        found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s,
+                                          rr_before_s, prev_t_offset_s), pp1, None, None)
     elif p_present is None and dominant is not None and cfg.use_template:
         record = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
         if record is not None:
@@ -150,8 +158,12 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
             found = tuple(first)  # type: ignore[assignment]
         method = "dsp-template-guided"
     if found is None:
-        found = delineate_beats(xq, xt, fs, r, use, cfg, dominant=dominant,
-                                p_present=p_present, rr_s=rr_s)
+        lone = nb == 1
+        found = delineate_beats(
+            xq, xt, fs, r, use, cfg, dominant=dominant, p_present=p_present, rr_s=rr_s,
+            rr_prev_s=np.array([rr_before_s]) if lone and rr_before_s is not None else None,
+            prev_t_off=(r + prev_t_offset_s * fs).astype(float)
+            if lone and prev_t_offset_s is not None else None)
         method = "dsp-slope-threshold"
     points, qrs_on_abs, qrs_off_abs, pp, coherence, p_leads = found
     p_present = pp

@@ -122,7 +122,8 @@ def _reject_outliers(pts: np.ndarray, L: np.ndarray, fs: float, cfg: Delineation
 
 def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
                             use: np.ndarray, cfg: DelineationConfig, has_p: bool,
-                            rr_s: float | None
+                            rr_s: float | None, rr_before_s: float | None = None,
+                            prev_t_offset_s: float | None = None
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Delineate one clean template beat (fiducial at ``pre``), lead by lead.
 
@@ -136,11 +137,26 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
     beat's P wave (one RR after the template's own P onset, when it has one). Finally each boundary
     of a lead that lies far from the other leads' median takes that median.
 
+    ``rr_s`` is the RR after the beats the template stands for (it bounds the T wave),
+    ``rr_before_s`` the RR before them (it places the previous T wave, so the P window;
+    default ``rr_s``): in ventricular bigeminy the sinus beats follow a long pause and
+    precede a short coupling interval, and one median RR for both put the start of the P
+    window after the P wave (synthetic bigeminy at 110/min: PR 84 ms, P axis -127 deg,
+    atrial tachycardia). ``prev_t_offset_s`` (negative, from the fiducial), where known,
+    is where the previous beats' T waves end (the representative beat of a record whose
+    previous beats are of another morphology, e.g. ventricular premature beats): the P
+    window starts there instead.
+
     Returns (points (3, 3, leads, 1), global QRS onset (1,), global QRS offset (1,)).
     """
     rr = rr_s if rr_s is not None else 1.0
+    before = np.array([rr_before_s if rr_before_s is not None else rr])
+    prev_t = (None if prev_t_offset_s is None
+              else np.array([pre + prev_t_offset_s * fs]))
     pts, g_on, g_off, _, _, _ = delineate_beats(tq, tt, fs, np.array([pre]), use, cfg,
-                                             p_present=np.array([has_p]), rr_s=rr)
+                                             p_present=np.array([has_p]), rr_s=rr,
+                                             rr_prev_s=before, rr_next_s=np.array([rr]),
+                                             prev_t_off=prev_t)
     L = np.flatnonzero(use)
     if L.size:
         _refine_t(pts, tt, fs, pre, L, cfg, rr)
@@ -185,7 +201,9 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     rr_med = float(np.median(rr[pair])) if pair.any() else float(np.median(rr))
     rr_next = np.append(rr, rr_med)
     rr_prev = np.insert(rr, 0, rr_med)
-    tp, tg_on, tg_off = delineate_template_beat(tq, tt, fs, pre, use, cfg, True, rr_med)
+    tp, tg_on, tg_off = delineate_template_beat(
+        tq, tt, fs, pre, use, cfg, True, float(np.median(rr_next[in_template])),
+        float(np.median(rr_prev[in_template])))
     rel = tp[..., 0] - pre  # (3 waves, 3 points, leads) relative to the fiducial
     points = np.full((3, 3, n_leads, nb), np.nan)
     q_on = np.full(nb, np.nan)

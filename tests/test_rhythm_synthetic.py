@@ -274,3 +274,17 @@ def test_sinus_rhythm_from_limb_leads_is_not_flutter(seed: int, leads: tuple[str
     ecg = augment.keep_leads(synthetic_rhythm("sinus", seed=seed, rate_bpm=rate).ecg, leads)
     codes = {s.code for s in analyze(ecg, DSP).statements}
     assert "AFL" not in codes and codes & SINUS, codes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ventricular_bigeminy_at_110_keeps_its_sinus_p_waves(seed: int) -> None:
+    """The sinus beats of ventricular bigeminy follow a long pause and precede a short
+    coupling interval: with one median RR for both, the representative beat's P window
+    started after its P wave, in the PVC's T wave (PR 84 ms, P axis -127 deg: atrial
+    tachycardia with a short PR). The RR before the beats places the previous T wave,
+    or the PVCs' own T waves where most beats follow one."""
+    a, codes = _read("sinus_pvc", seed, rate_bpm=110, ectopic_every=2)
+    assert "VBIGEMINY" in codes and "STACH" in codes, codes
+    assert not codes & {"AT", "EAR", "SHORT_PR"}, codes
+    assert a.measurements.pr_ms is not None and 130 <= a.measurements.pr_ms <= 180
+    assert a.measurements.p_axis_deg is not None and 0 <= a.measurements.p_axis_deg <= 90
