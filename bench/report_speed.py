@@ -6,7 +6,9 @@ What the read job does for every ECG after decoding (``workers.read_job``):
 ``reporting.oru.build_oru`` (hl7apy, with the PDF in Base64). Inputs: pydicom's
 ``waveform_ecg.dcm`` (1000 Hz) and, when ``../shared/data/ludb`` is present, LUDB records
 (500 Hz). One process pinned to one core; the first ECG is run once untimed (fonts and the
-ONNX session load then). Target (issue 5): the whole report <= 300 ms per ECG per core.
+ONNX session load then). Times are CPU time (``time.process_time``), so a busy shared host
+inflates them less than wall time. Targets: the whole report <= 300 ms per ECG per core
+(issue 5); >= 3 ECGs/s per core with PDF and ORU (issue 12, <= 333 ms).
 
 Run::
 
@@ -21,7 +23,8 @@ import time
 
 import numpy as np
 
-TARGET_MS = 300.0
+TARGET_MS = 300.0  # issue 5: the whole report per ECG per core
+TARGET_PER_S = 3.0  # issue 12: ECGs per second per core with PDF and ORU
 
 
 def _inputs(n_ludb: int) -> list[tuple[str, object]]:
@@ -56,14 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[str, list[float]] = {"analyze": [], "pdf": [], "oru": [], "total": []}
 
     def once(ecg) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         a = analyze(ecg, models=process_models())
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         ctx = report_context(a.ecg, None)
         pdf = render_pdf(a, ctx, settings)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         build_oru(a, ctx, pdf, settings, "BENCH0001")
-        t3 = time.perf_counter()
+        t3 = time.process_time()
         return t1 - t0, t2 - t1, t3 - t2
 
     once(inputs[0][1])  # warm-up: fonts, templates, ONNX session
@@ -74,15 +77,16 @@ def main(argv: list[str] | None = None) -> None:
                 times[k].append(1000.0 * v)
     print(f"report time on one core: {len(inputs)} ECGs ({', '.join(n for n, _ in inputs[:3])}"
           f"{', ...' if len(inputs) > 3 else ''}) x {args.repeat} runs")
-    print(f"{'stage':<34} {'median ms':>10} {'p95 ms':>8}")
+    print(f"{'stage (CPU time)':<34} {'median ms':>10} {'p95 ms':>8}")
     names = {"analyze": "measure + interpret (analyze)", "pdf": "PDF (render_pdf)",
              "oru": "ORU^R01 with the PDF (build_oru)", "total": "whole report"}
     for k, label in names.items():
         t = np.asarray(times[k])
         print(f"{label:<34} {np.median(t):>10.1f} {np.percentile(t, 95):>8.1f}")
     med = float(np.median(times["total"]))
-    print(f"reports per second per core: {1000.0 / med:.1f}; target <= {TARGET_MS:.0f} ms: "
-          f"{'met' if med <= TARGET_MS else 'NOT met'}")
+    print(f"reports per second per core: {1000.0 / med:.1f} (target >= {TARGET_PER_S:.0f}: "
+          f"{'met' if 1000.0 / med >= TARGET_PER_S else 'NOT met'}); target <= "
+          f"{TARGET_MS:.0f} ms: {'met' if med <= TARGET_MS else 'NOT met'}")
 
 
 if __name__ == "__main__":
