@@ -336,7 +336,7 @@ def build_oru(analysis: Analysis, context: ReportContext, pdf: bytes, settings: 
     _header(msg, settings, control_id, now_ts, analysis.versions.get("ecgread", ""))
     result = msg.add_group("ORU_R01_PATIENT_RESULT")
     _patient(result.add_group("ORU_R01_PATIENT").add_segment("PID"), context)
-    oo = result.add_group("ORU_R01_ORDER_OBSERVATION")
+    oo = _order_observation()
     _order(oo, tuple(analysis.statements), tuple(analysis.notes), context, settings, now_ts)
     b = _Builder(oo, context.result_status)
     _observations(b, analysis, context, settings, now_ts)
@@ -346,8 +346,19 @@ def build_oru(analysis: Analysis, context: ReportContext, pdf: bytes, settings: 
           spliced=f"{_e(settings.hl7_sending_application)}^application^pdf^Base64^{data}",
           observed=_ts(context.acquisition_time) if context.acquisition_time else "",
           analysed=now_ts)
+    result.add(oo)
     msg.validate()  # hl7apy STRICT: structure, cardinality, datatypes (raises on error)
     return _splice(msg.to_er7(), b.spliced)
+
+
+def _order_observation() -> Group:
+    """An empty ORU_R01_ORDER_OBSERVATION group, not yet in the message: its segments are
+    built there and the group added to the patient result last. hl7apy looks up the
+    encoding characters of every field it parses through the element's parents; inside the
+    message that means reading MSH-1/2 again (about a tenth of the build), outside it
+    they are hl7apy's defaults, the ones the message's MSH-1/2 were made from."""
+    return Group("ORU_R01_ORDER_OBSERVATION", version=VERSION,
+                 validation_level=VALIDATION_LEVEL.STRICT)
 
 
 def _header(msg: Message, settings: Settings, control_id: str, now_ts: str,
@@ -520,7 +531,7 @@ def build_failure_oru(context: ReportContext, reason: str, settings: Settings,
     _header(msg, settings, control_id, now_ts, ecgread_version)
     result = msg.add_group("ORU_R01_PATIENT_RESULT")
     _patient(result.add_group("ORU_R01_PATIENT").add_segment("PID"), context)
-    oo = result.add_group("ORU_R01_ORDER_OBSERVATION")
+    oo = _order_observation()
     note = "Automated interpretation was not possible; the tracing needs review by a physician."
     _order(oo, (), (note,), context, settings, now_ts)
     b = _Builder(oo, context.result_status)
@@ -530,5 +541,6 @@ def build_failure_oru(context: ReportContext, reason: str, settings: Settings,
           observed=observed, analysed=now_ts)
     b.obx("TX", _ce(VERSIONS_CODE), spliced=_e(f"ecgread {ecgread_version or 'unknown'}",
                                                None), analysed=now_ts)
+    result.add(oo)
     msg.validate()
     return _splice(msg.to_er7(), b.spliced)
