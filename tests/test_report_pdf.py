@@ -32,6 +32,7 @@ from ecgread.reporting.tracing import (
     MARK_CRITICAL,
     PANEL_LEADS,
     TracingLayout,
+    _straight,
     slot_leads,
     tracing_svg,
 )
@@ -396,6 +397,19 @@ def test_decimation_keeps_spikes_and_handles_250_hz() -> None:
         ys = [float(y) for y in re.findall(r"[\d.]+ ([\d.]+)", ii)]
         # 3 mV pacing spikes reach the clip limit (one row height above the baseline)
         assert min(ys) == pytest.approx(lay.baseline_mm(1) - lay.row_mm, abs=0.05), fs
+
+
+def test_points_on_a_straight_stretch_are_not_drawn_but_a_spike_tip_is() -> None:
+    tol = TracingLayout().straight_tol_mm
+    # a slope (the point at 0.4 mm is 0.01 mm off it, the one at 1.2 mm 0.5 mm), then a
+    # spike whose tip lies on the line through its foot and the next point down
+    x = np.array([0.0, 0.4, 0.8, 1.2, 1.6, 1.7, 1.69, 2.0])
+    y = np.array([50.0, 49.01, 48.0, 47.5, 46.0, 20.0, 22.6, 46.0])
+    keep = _straight(x, y, tol)
+    assert keep.tolist() == [True, False, True, True, True, True, True, True]
+    # a flat run keeps its ends and every other inner point at most
+    flat = _straight(np.arange(6.0), np.full(6, 50.0), tol)
+    assert flat[0] and flat[-1] and not (~flat[1:] & ~flat[:-1]).any()
 
 
 @poppler
