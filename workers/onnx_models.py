@@ -22,6 +22,7 @@ No torch here: the network is the exported ONNX file.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from pathlib import Path
@@ -111,6 +112,9 @@ def process_models(registry_path: str | Path | None = None, threads: int = 1) ->
             _process_models[key] = load_models(load_registry(key), threads)
             models = _process_models[key]
             log.info("neural models ready from %s: %s", key, models.versions())
+            # what a worker has built by now (imports, models) lives as long as it: the
+            # collector stops walking it on every collection (bench.report_speed)
+            gc.freeze()
         return _process_models[key]
 
 
