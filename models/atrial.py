@@ -178,9 +178,10 @@ def _qrs_locked_share(x: np.ndarray, keep: np.ndarray, onsets: np.ndarray, fs: f
 
     Per lead (rows of ``x``): the stretch before each QRS onset (ending 20 ms before it,
     at most 0.5 s, 0.5 x RR and the kept length before 3 in 4 onsets, at least 0.1 s; only
-    where every sample is kept) is stacked, and the share
-    of its variance explained by the mean over beats (the QRS-locked average) is corrected
-    for the share N beats give by chance, (F - 1/N) / (1 - 1/N), clipped to [0, 1].
+    where every sample is kept) is stacked; the share of each stretch's variance that the
+    median over beats (the QRS-locked average) explains, its median over beats F, is
+    corrected for the share N beats give by chance, (F - 1/N) / (1 - 1/N), clipped to
+    [0, 1].
     Median over the leads; None with fewer than 4 such stretches.
     """
     ends = (onsets - 0.02 * fs).astype(int)
@@ -199,10 +200,13 @@ def _qrs_locked_share(x: np.ndarray, keep: np.ndarray, onsets: np.ndarray, fs: f
     shares = []
     for row in x:
         seg = np.stack([row[e - w:e] for e in ends])
-        total = float(((seg - seg.mean()) ** 2).sum())
-        if total <= 0:
+        total = ((seg - seg.mean()) ** 2).sum(axis=1)  # per beat
+        if not (total > 0).all():
             continue
-        f = 1.0 - float(((seg - seg.mean(axis=0)) ** 2).sum()) / total
+        # per beat, the share its QRS-locked part (the median over beats) explains; the
+        # median over beats, so that an artefact over a few beats (a 2 s motion burst read
+        # complete AV block on 21 of 203 records) does not make the others dissociated
+        f = float(np.median(1.0 - ((seg - np.median(seg, axis=0)) ** 2).sum(axis=1) / total))
         n = 1.0 / ends.size
         shares.append(min(1.0, max(0.0, (f - n) / (1.0 - n))))
     return float(np.median(shares)) if shares else None
