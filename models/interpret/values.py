@@ -269,6 +269,8 @@ def premature_ventricular(a: Analysis) -> list[int]:
     sinus rhythm and "normal ECG")."""
     from ecgread.models.rr import premature_beats
 
+    if not any(b.kind == "ventricular" for b in a.beats[1:]):
+        return []
     rr, nn = _beat_rr(a)
     med = float(np.median(nn)) if nn.size else None
     short_long = premature_beats(np.array([b.r_s for b in a.beats]))
