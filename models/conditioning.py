@@ -152,16 +152,16 @@ def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndar
     score = np.zeros(x.shape[1])
     if x.shape[1] > 2 * k:
         curv = np.abs(x[:, k:-k] - 0.5 * (x[:, :-2 * k] + x[:, 2 * k:]))
-        floor = PACING_FLOOR_RATIO * np.median(curv, axis=1, keepdims=True)
-        live = np.abs(np.diff(x, axis=1)).max(axis=1) > 0
+        floor = _spike_floor(curv, 0.5 * cfg.pacing_spike_uv)
+        live = (x[:, 1:] != x[:, :-1]).any(axis=1)
         need = min(PACING_MIN_LEADS, max(1, int(live.sum())))
-        half = np.where(curv > np.maximum(0.5 * cfg.pacing_spike_uv, floor), curv, 0.0)
+        half = curv > np.maximum(0.5 * cfg.pacing_spike_uv, floor)
         # within 2 samples: the spike's sample may differ by one between leads
         near = half.copy()
         for d in (1, 2):
-            near[:, d:] = np.maximum(near[:, d:], half[:, :-d])
-            near[:, :-d] = np.maximum(near[:, :-d], half[:, d:])
-        seen = (near > 0).sum(axis=0)
+            near[:, d:] |= half[:, :-d]
+            near[:, :-d] |= half[:, d:]
+        seen = near.sum(axis=0)
         strong = np.where(curv > np.maximum(cfg.pacing_spike_uv, floor), curv, 0.0).max(axis=0)
         score[k:-k] = np.where(seen >= need, strong, 0.0)
     hits = np.flatnonzero(score > cfg.pacing_spike_uv)
@@ -169,6 +169,20 @@ def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndar
         return hits
     groups = np.split(hits, np.flatnonzero(np.diff(hits) > 0.01 * fs) + 1)
     return np.array([g[np.argmax(score[g])] for g in groups], dtype=int)
+
+
+def _spike_floor(curv: np.ndarray, below: float) -> np.ndarray:
+    """(leads, 1) :data:`PACING_FLOOR_RATIO` x each lead's median spike score, or 0 where
+    that is at most ``below`` (>= 0), as the floor only counts through ``max(below, floor)``.
+
+    Where more than half of a lead's scores x the ratio are <= ``below``, so is the ratio x
+    its median (rounding is monotonic) and no median is taken: the median over the
+    5,000 samples of twelve leads was the costliest step of the search."""
+    low = (PACING_FLOOR_RATIO * curv <= below).sum(axis=1) > curv.shape[1] // 2
+    floor = np.zeros((curv.shape[0], 1))
+    if not low.all():
+        floor[~low] = PACING_FLOOR_RATIO * np.median(curv[~low], axis=1, keepdims=True)
+    return floor
 
 
 def pacing_assessable(sampling_rate_hz: float) -> bool:
