@@ -20,6 +20,7 @@ from scipy import signal as sps
 from scipy.fft import next_fast_len
 
 from ecgread.models.dsp_config import ConditioningConfig
+from ecgread.models.order_stats import median
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,7 +182,7 @@ def _spike_floor(curv: np.ndarray, below: float) -> np.ndarray:
     low = (PACING_FLOOR_RATIO * curv <= below).sum(axis=1) > curv.shape[1] // 2
     floor = np.zeros((curv.shape[0], 1))
     if not low.all():
-        floor[~low] = PACING_FLOOR_RATIO * np.median(curv[~low], axis=1, keepdims=True)
+        floor[~low] = PACING_FLOOR_RATIO * median(curv[~low], keepdims=True)
     return floor
 
 

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from ecgread.models.dsp_config import DelineationConfig
+from ecgread.models.order_stats import percentile
 
 
 def nanmedian(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -262,7 +263,7 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
     offs = np.arange(-half, half + 1)
     idx = np.clip(r[:, None] + offs[None, :], 0, n - 1)
     adq = np.abs(dq[L][:, idx])  # (l, B, W)
-    scale = np.percentile(np.abs(dq[L][:, ::2]), 99, axis=1) + 1e-9
+    scale = percentile(np.abs(dq[L][:, ::2]), 99) + 1e-9
     sv = (adq / scale[:, None, None]).mean(axis=0)  # (B, W)
     core = np.abs(offs) <= 70 * ms
     search = np.abs(offs) <= min(cfg.qrs_search_ms * ms, 0.3 * rr_default * fs)

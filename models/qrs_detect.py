@@ -27,6 +27,7 @@ from ecgread.models.conditioning import (
     zero_phase_filter,
 )
 from ecgread.models.dsp_config import QrsDetectConfig
+from ecgread.models.order_stats import percentile
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +107,7 @@ def detect_qrs(cond: Conditioned, usable: np.ndarray,
                             "bandpass", fs, nfft)
     b = zero_phase_filter(spec, nfft, pad, n, power)  # zero-phase band-pass
     d = np.abs(np.diff(b, axis=1, prepend=b[:, :1]))
-    scale = np.percentile(d, 99, axis=1) + 1e-9
+    scale = percentile(d, 99) + 1e-9
     energy = (d / scale[:, None]).mean(axis=0)
     env = uniform_filter1d(energy, max(1, int(cfg.integration_ms * 1e-3 * fs)))
     pk, _ = sps.find_peaks(env, distance=max(1, int(0.8 * 60.0 / cfg.max_rate_bpm * fs)))

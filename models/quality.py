@@ -32,6 +32,7 @@ import numpy as np
 
 from ecgread.models.conditioning import Conditioned
 from ecgread.models.dsp_config import QualityConfig
+from ecgread.models.order_stats import median, percentile
 from ecgread.models.results import LeadQuality, Quality
 
 
@@ -68,11 +69,11 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
     raw = np.asarray(raw_uv, dtype=np.float64)
     n_leads = raw.shape[0]
     missing = 1.0 - cond.valid.mean(axis=1)
-    lo, hi = np.percentile(cond.qrs_smooth_uv, [0.5, 99.5], axis=1)
+    lo, hi = percentile(cond.qrs_smooth_uv, [0.5, 99.5])
     rng = hi - lo
     step = max(1, int(cond.sampling_rate_hz // 250))  # robust noise stats on a subsample
     resid = (cond.signal_uv - cond.qrs_smooth_uv)[:, ::step]
-    mad = np.median(np.abs(resid - np.median(resid, axis=1, keepdims=True)), axis=1)
+    mad = median(np.abs(resid - median(resid, keepdims=True)))
     noise = 1.4826 * mad
     base = cond.baseline_uv - cond.baseline_uv.mean(axis=1, keepdims=True)
     wander = np.ptp(base, axis=1)

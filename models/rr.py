@@ -47,6 +47,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecgread.models.order_stats import median_and_upper_quartile
+
 #: A coupling interval shorter than this share of the median RR is premature.
 PREMATURE_RATIO = 0.85
 #: The interval after a premature beat is at least this multiple of its coupling interval.
@@ -66,7 +68,7 @@ def premature_beats(r_s: np.ndarray) -> np.ndarray:
     if r.size < 3:
         return out
     rr = np.diff(r)
-    med, upper_quartile = _median_and_upper_quartile(rr)
+    med, upper_quartile = median_and_upper_quartile(rr)
     coupling = rr  # coupling interval of beat i + 1
     # the longer of the median and the RR before; the first has none: the upper quartile
     before = np.empty_like(rr)
@@ -78,25 +80,6 @@ def premature_beats(r_s: np.ndarray) -> np.ndarray:
     after[-1] = np.inf
     out[1:] = (coupling < PREMATURE_RATIO * before) & (after > PAUSE_RATIO * coupling)
     return out
-
-
-def _median_and_upper_quartile(v: np.ndarray) -> tuple[float, float]:
-    """``np.median(v)`` and ``np.percentile(v, 75)`` (linear method) of a 1-D float array
-    without NaN (size >= 1), bit for bit, from one sort: the same order statistics and the
-    same arithmetic as numpy's, without its per-call overhead (called for every stage that
-    asks which beats are premature, on some ten intervals)."""
-    s = np.sort(v).tolist()
-    n = len(s)
-    h = n // 2
-    med = s[h] if n % 2 else (s[h - 1] + s[h]) / 2
-    at = (n - 1) * 0.75  # numpy's virtual index; interpolated as numpy's _lerp does
-    i = int(at)
-    if i >= n - 1:
-        return med, s[-1]
-    g = at - i
-    a, b = s[i], s[i + 1]
-    d = b - a
-    return med, (b - d * (1 - g)) if g >= 0.5 else (a + d * g)
 
 
 def rr_irregularity_robust(r_s: np.ndarray, other_morphology: np.ndarray | None = None

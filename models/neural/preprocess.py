@@ -29,6 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ecgread.models.order_stats import median
+
 NET_FS_HZ = 250.0
 HIGHPASS_HZ = 0.5
 MIN_SCALE_UV = 20.0
@@ -86,7 +88,7 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     if n == 0:
         med = np.zeros((n_leads, 1))
     elif finite.all():
-        med = np.median(x, axis=1, keepdims=True)
+        med = median(x, keepdims=True)
     else:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,0 +1,37 @@
+"""models.order_stats gives numpy's medians and percentiles bit for bit (seeded arrays)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgread.models.order_stats import median, median_and_upper_quartile, percentile
+
+
+def _arrays(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in (1, 2, 3, 10, 11, 250, 2500, 5001):
+        out += [rng.normal(size=(3, n)) * 100, np.round(rng.normal(size=(2, n)) * 3),
+                np.abs(rng.standard_cauchy(size=n)), rng.choice([-0.0, 0.0, 1.0, -2.5], (2, n))]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_median_and_percentile_equal_numpy(seed: int) -> None:
+    for a in _arrays(seed):
+        assert np.array_equal(median(a), np.median(a, axis=-1))
+        assert np.array_equal(median(a, keepdims=True), np.median(a, axis=-1, keepdims=True))
+        for q in (0.5, 25, 50, 75, 99, 99.5, 100, [0.5, 99.5]):
+            ours, theirs = percentile(a, q), np.percentile(a, q, axis=-1)
+            assert np.shape(ours) == np.shape(theirs)
+            assert np.array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_median_and_upper_quartile_equal_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for n in range(1, 40):
+        v = rng.uniform(0.3, 2.0, n) if n % 2 else np.round(rng.uniform(150, 1000, n))
+        assert median_and_upper_quartile(v) == (float(np.median(v)),
+                                                float(np.percentile(v, 75)))
