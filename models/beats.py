@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.dsp_config import BeatConfig
+from ecgread.models.order_stats import median
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
 
@@ -59,8 +60,8 @@ def median_windows(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     w = x[:, starts[None, :] + np.arange(width)[:, None]]  # (L, W, B)
     w.sort(axis=-1)
     k = w.shape[-1]
-    median: np.ndarray = 0.5 * (w[..., (k - 1) // 2] + w[..., k // 2])
-    return median
+    mid: np.ndarray = 0.5 * (w[..., (k - 1) // 2] + w[..., k // 2])
+    return mid
 
 
 def _aligned_corr(lagged: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +129,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     lagged = np.lib.stride_tricks.sliding_window_view(wide, a + b + 1, axis=2)  # (L,B,S,W)
     centre = align
     v = lagged[:, :, centre].transpose(1, 0, 2).reshape(nb, -1)
-    template = np.median(v, axis=0)
+    template = median(v.T)  # over beats, per sample (as np.median(v, axis=0))
     dom = np.ones(nb, bool)
     corr = np.ones(nb)
     shift = np.zeros(nb, int)
@@ -140,7 +141,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
         if dom.sum() < max(2, 0.3 * nb):
             # no clear cluster: the beats most like the median form it
             dom = corr >= np.median(corr)
-        template = np.median(v[dom], axis=0)
+        template = median(v[dom].T)
     # dominant beats' fiducials move to their alignment with the template
     r = np.where(dom, r + shift - centre, r)
     paced = np.zeros(nb, bool)
@@ -183,8 +184,8 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     if inside.sum() >= 1:
         r_rep = r_rep[inside]
     if inside.any():
-        median = {k: median_windows(s, r_rep - pre, pre + post + 1) for k, s in signals.items()}
+        beat = {k: median_windows(s, r_rep - pre, pre + post + 1) for k, s in signals.items()}
     else:  # no beat fully inside the record: edge samples repeat
-        median = {k: np.median(_windows(s, r_rep, pre, post), axis=1) for k, s in signals.items()}
-    return BeatTyping(r, tuple(kinds), paced, dom, corr, median, pre, rr_med, int(rep.sum()),
+        beat = {k: np.median(_windows(s, r_rep, pre, post), axis=1) for k, s in signals.items()}
+    return BeatTyping(r, tuple(kinds), paced, dom, corr, beat, pre, rr_med, int(rep.sum()),
                       config=cfg)
