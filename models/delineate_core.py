@@ -19,6 +19,11 @@ def nanmedian(a: np.ndarray, axis: int = -1) -> np.ndarray:
     """Median ignoring NaN along ``axis`` (NaN where all are NaN). Sort-based: much
     faster than ``np.nanmedian`` on the small arrays used here."""
     s = np.sort(np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1), axis=-1)  # NaN last
+    if s.ndim == 1:  # the same in scalars (most calls: one boundary over the leads)
+        c = int(np.isfinite(s).sum())
+        if c == 0:
+            return np.array(np.nan)
+        return np.array(0.5 * (s[max((c - 1) // 2, 0)] + s[min(max(c // 2, 0), s.size - 1)]))
     cnt = np.isfinite(s).sum(axis=-1)
     lo = np.maximum((cnt - 1) // 2, 0)
     hi = np.maximum(cnt // 2, 0)
@@ -316,7 +321,10 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
     # isoelectric level: mean of the 40 Hz signal 20..5 ms before the lead's QRS onset
     # (the 15 Hz signal is smeared by the QRS there)
     pr_a, pr_b = int(round(20 * ms)), max(1, int(round(5 * ms)))
-    iso_q = np.mean([_take(xqw, q_on - k) for k in range(pr_b, pr_a + 1)], axis=0)
+    at = np.clip(q_on[..., None] - np.arange(pr_b, pr_a + 1), 0, xqw.shape[-1] - 1)
+    # (k, leads, beats), contiguous: the same sum, in the same order, as the mean of the
+    # list of the k samples
+    iso_q = np.ascontiguousarray(np.moveaxis(np.take_along_axis(xqw, at, -1), -1, 0)).mean(0)
     iso_t = iso_q
     t_on, t_pk, t_off, t_amp = _wave_bounds(xtw, dtw, t_lo, t_hi - int(20 * ms), iso_t,
                                             cfg.t_onset_ratio, cfg.t_offset_ratio,
