@@ -20,7 +20,7 @@ from scipy import signal as sps
 from scipy.fft import next_fast_len
 
 from ecgread.models.dsp_config import ConditioningConfig
-from ecgread.models.order_stats import median
+from ecgread.models.order_stats import median, median_1d
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,7 +214,7 @@ def mains_present(x: np.ndarray, fs: float, ratio: float) -> tuple[float, ...]:
             continue
         peak = power[np.abs(freqs - f0) <= 0.5].max(initial=0.0)
         near = power[(np.abs(freqs - f0) >= 2.0) & (np.abs(freqs - f0) <= 8.0)]
-        if near.size and peak > ratio * np.median(near):
+        if near.size and peak > ratio * median_1d(near):
             found.append(f0)
     return tuple(found)
 

@@ -28,6 +28,7 @@ from ecgread.models.delineate_core import (
     p_window,
 )
 from ecgread.models.dsp_config import DelineationConfig
+from ecgread.models.order_stats import median_1d
 from ecgread.models.p_timing import p_lags
 
 MIN_TEMPLATE_BEATS = 3
@@ -111,8 +112,8 @@ def _reject_outliers(pts: np.ndarray, L: np.ndarray, fs: float, cfg: Delineation
         fin = v[np.isfinite(v)]
         if fin.size < 4:
             continue
-        med = float(np.median(fin))
-        mad = float(np.median(np.abs(fin - med)))
+        med = median_1d(fin)
+        mad = median_1d(np.abs(fin - med))
         with np.errstate(invalid="ignore"):
             bad = np.abs(v - med) > max(lim * ms, cfg.outlier_mad_k * 1.4826 * mad)
             if w == 1:  # kept where another lead lies within 12 ms (itself counts once)
@@ -198,7 +199,7 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     tt[L] = median_windows(xt[L], r[in_template] - pre, pre + post + 1)
     rr = np.diff(r) / fs
     pair = dom[1:] & dom[:-1]
-    rr_med = float(np.median(rr[pair])) if pair.any() else float(np.median(rr))
+    rr_med = median_1d(rr[pair]) if pair.any() else median_1d(rr)
     rr_next = np.append(rr, rr_med)
     rr_prev = np.insert(rr, 0, rr_med)
     tp, tg_on, tg_off = delineate_template_beat(

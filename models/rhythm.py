@@ -42,6 +42,7 @@ import numpy as np
 
 from ecgread.models.delineate import Delineation
 from ecgread.models.delineate_core import nanmedian, p_votes_needed
+from ecgread.models.order_stats import median_1d
 from ecgread.models.results import Quality, RhythmFeatures
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
@@ -97,7 +98,7 @@ def pr_spread_ms(pr_intervals_ms: tuple[float, ...]) -> float | None:
     pr = np.asarray(pr_intervals_ms, float)
     if pr.size < 3:
         return None
-    return float(1.4826 * np.median(np.abs(pr - np.median(pr))))
+    return float(1.4826 * median_1d(np.abs(pr - median_1d(pr))))
 
 
 def flutter_conducted(f: RhythmFeatures) -> bool:

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgread.models.order_stats import median_1d
 from ecgread.models.results import Beat, Wave
 
 METHOD = "per-lead waves, earliest onset / latest offset over leads, median over dominant beats"
@@ -133,5 +134,5 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
         ts = [w for w in by_type["T"] if q_off < w.peak_s < end]
         if len(ts) >= cfg.min_leads:
             vals["qt_ms"].append(1000.0 * (max(w.offset_s for w in ts) - q_on))
-    return {k: (float(np.median(v)) if len(v) >= need_beats else None)
+    return {k: (median_1d(v) if len(v) >= need_beats else None)
             for k, v in vals.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgread.models.order_stats import median, median_and_upper_quartile, percentile
+from ecgread.models.order_stats import median, median_1d, median_and_upper_quartile, percentile
 
 
 def _arrays(seed: int) -> list[np.ndarray]:
@@ -35,3 +35,13 @@ def test_median_and_upper_quartile_equal_numpy(seed: int) -> None:
         v = rng.uniform(0.3, 2.0, n) if n % 2 else np.round(rng.uniform(150, 1000, n))
         assert median_and_upper_quartile(v) == (float(np.median(v)),
                                                 float(np.percentile(v, 75)))
+
+
+def test_median_1d_equals_numpy() -> None:
+    rng = np.random.default_rng(7)
+    cases = [[-0.0], [-0.0, -0.0], [0.0, -0.0, -0.0], [1.0, np.nan, 2.0], [np.inf, 1.0]]
+    cases += [list(rng.normal(size=n)) for n in range(1, 30)]
+    cases += [list(np.round(rng.normal(size=n))) for n in range(1, 30)]
+    for v in cases:
+        ours, theirs = median_1d(v), float(np.median(v))
+        assert repr(ours) == repr(theirs), v
