@@ -42,16 +42,19 @@ class MaskConfig:
         return {"P": self.min_p_ms, "QRS": self.min_qrs_ms, "T": self.min_t_ms}[wave]
 
 
-def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The True runs of each row of a (rows, samples) bool array: (row, start, end) of
-    each run, [start, end), in row then sample order."""
-    rows, n = flags.shape
-    edges = np.zeros((rows, n + 1), np.int8)
-    edges[:, :n] = flags
-    edges[:, 1:] -= flags
-    row, start = np.nonzero(edges == 1)
-    _, end = np.nonzero(edges == -1)
-    return row, start, end
+def _runs(label: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal values of each row of a (rows, samples) int array: (row, start,
+    end, value) of each run, [start, end), in row then sample order (one pass for all
+    classes: the runs of one class are its rows of the result, in the same order)."""
+    rows, n = label.shape
+    first = np.ones((rows, n), bool)
+    np.not_equal(label[:, 1:], label[:, :-1], out=first[:, 1:])
+    row, start = np.nonzero(first)
+    end = np.empty_like(start)
+    if start.size:
+        end[:-1] = start[1:]
+        end[np.append(row[1:] != row[:-1], True)] = n
+    return row, start, end, label[row, start]
 
 
 def _argmax_classes(probs: np.ndarray) -> np.ndarray:
@@ -81,8 +84,10 @@ def _waves(probs: np.ndarray, fs: float, signal_uv: np.ndarray | None, cfg: Mask
     sig = None if signal_uv is None else np.asarray(signal_uv, dtype=np.float64)
     gap = int(round(cfg.merge_gap_ms * fs / 1000.0))
     found: list[tuple[np.ndarray, ...]] = []
+    run_row, run_a, run_b, run_cls = _runs(label)
     for cls, wave in WAVE_CLASSES.items():
-        row, a, b = _runs(label == cls)
+        of_cls = run_cls == cls
+        row, a, b = run_row[of_cls], run_a[of_cls], run_b[of_cls]
         if row.size == 0:
             continue
         if gap > 0 and row.size > 1:  # join runs of one row split by a short "none" gap
