@@ -145,8 +145,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         for wi, wtype in enumerate(("P", "QRS", "T")):
             on, pk, off = dl.points[wi, 0, li], dl.points[wi, 1, li], dl.points[wi, 2, li]
             ok = np.isfinite(on) & np.isfinite(pk) & np.isfinite(off)
-            found.extend(Wave(wtype, float(a) / fs, float(b) / fs, float(c) / fs)  # type: ignore[arg-type]
-                         for a, b, c in zip(on[ok], pk[ok], off[ok], strict=True))
+            found.extend(Wave(wtype, a / fs, b / fs, c / fs)  # type: ignore[arg-type]
+                         for a, b, c in zip(on[ok].tolist(), pk[ok].tolist(),
+                                            off[ok].tolist(), strict=True))
         waves[name] = tuple(sorted(found, key=lambda w: w.onset_s))
     beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p), p_wave=bool(hp))  # type: ignore[arg-type]
                   for s, k, p, hp in zip(r, typing.kinds, typing.paced, dl.p_present,
