@@ -32,7 +32,9 @@ shifts that zero the mean error, then the paced-record handling. Its output is i
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Literal
 
 import numpy as np
@@ -160,18 +162,23 @@ def _outside_qrs(waves: list[Wave]) -> tuple[Wave, ...]:
     ...      Wave("T", 1.08, 1.30, 1.45)])]
     [('P', 0.85), ('QRS', 1.0), ('T', 1.1)]
     """
-    qrs = [w for w in waves if w.type == "QRS"]
+    qrs = sorted((w.onset_s, w.offset_s) for w in waves if w.type == "QRS")
+    q_on = [a for a, _ in qrs]
+    reach = list(accumulate((b for _, b in qrs), max))  # latest offset of the first k
+    q_off = sorted(b for _, b in qrs)
     out: list[Wave] = []
     for w in waves:
         if w.type != "QRS":
-            if any(q.onset_s <= w.peak_s <= q.offset_s for q in qrs):
+            pk = w.peak_s
+            k = bisect_right(q_on, pk)  # the QRS complexes with onset <= peak: q_on[:k]
+            if k and reach[k - 1] >= pk:  # one of them contains the peak
                 continue
             on, off = w.onset_s, w.offset_s
-            for q in qrs:
-                if w.peak_s < q.onset_s < off:
-                    off = q.onset_s
-                if on < q.offset_s < w.peak_s:
-                    on = q.offset_s
+            if k < len(q_on) and q_on[k] < off:  # the first QRS onset after the peak
+                off = q_on[k]
+            j = bisect_left(q_off, pk)  # the last QRS offset before the peak: q_off[j - 1]
+            if j and q_off[j - 1] > on:
+                on = q_off[j - 1]
             if (on, off) != (w.onset_s, w.offset_s):
                 w = dataclasses.replace(w, onset_s=on, offset_s=off)
         out.append(w)
