@@ -45,6 +45,7 @@ Example
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,16 @@ def beat_waves(waves: list[Wave], r_s: float, same_beat_s: float = 0.10) -> list
     return [w for w in waves if abs(w.peak_s - r_s) <= same_beat_s]
 
 
+#: Bisection bounds are widened by this much before the exact test of :func:`beat_waves`.
+_MARGIN_S = 1e-6
+
+
+def _by_peak(waves: list[Wave]) -> tuple[list[Wave], list[float]]:
+    """The waves sorted by peak (stable) and their peaks."""
+    ordered = sorted(waves, key=lambda w: w.peak_s)
+    return ordered, [w.peak_s for w in ordered]
+
+
 def _kth(values: list[float], k: int, earliest: bool) -> float:
     v = sorted(values, reverse=not earliest)
     return v[min(k, len(v)) - 1]
@@ -102,16 +113,22 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
     cfg = config or WaveIntervalConfig()
     need_beats = cfg.min_beats if min_beats is None else min_beats
     by_type: dict[str, list[Wave]] = {"P": [], "QRS": [], "T": []}
-    p_by_lead = [[w for w in ws if w.type == "P"] for ws in waves.values()]
     for ws in waves.values():
         for w in ws:
             by_type[w.type].append(w)
+    # waves sorted by peak (stably: equal peaks keep their order), so that each beat's
+    # windows are found by bisection, with the same comparisons as a scan
+    qrs_all, qrs_pk = _by_peak(by_type["QRS"])
+    t_all, t_pk = _by_peak(by_type["T"])
+    p_by_lead = [_by_peak([w for w in ws if w.type == "P"]) for ws in waves.values()]
     times = sorted(b.r_s for b in beats)
     vals: dict[str, list[float]] = {"p_ms": [], "pr_ms": [], "qrs_ms": [], "qt_ms": []}
     for b in beats:
         if b.kind != "dominant":
             continue
-        qrs = beat_waves(by_type["QRS"], b.r_s, cfg.same_beat_s)
+        near = qrs_all[bisect_left(qrs_pk, b.r_s - cfg.same_beat_s - _MARGIN_S):
+                       bisect_right(qrs_pk, b.r_s + cfg.same_beat_s + _MARGIN_S)]
+        qrs = beat_waves(near, b.r_s, cfg.same_beat_s)
         if len(qrs) < cfg.min_leads:
             continue
         q_on = min(w.onset_s for w in qrs)
@@ -119,8 +136,8 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
         vals["qrs_ms"].append(1000.0 * (q_off - q_on))
         earlier = [t for t in times if t < b.r_s - cfg.same_beat_s]
         p_lo = max(q_on - cfg.max_pr_s, earlier[-1] + cfg.same_beat_s if earlier else -np.inf)
-        ps = [max(in_win, key=lambda w: w.peak_s) for lead_ps in p_by_lead
-              if (in_win := [w for w in lead_ps if p_lo <= w.peak_s < q_on])]
+        ps = [max(in_win, key=lambda w: w.peak_s) for lead_ps, pk in p_by_lead
+              if (in_win := lead_ps[bisect_left(pk, p_lo):bisect_left(pk, q_on)])]
         if b.p_wave and len(ps) >= cfg.min_leads:
             ons = [w.onset_s for w in ps]
             mid = float(np.median(ons))
@@ -131,7 +148,7 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
             vals["p_ms"].append(1000.0 * (p_off - p_on))
         later = [t for t in times if t > b.r_s + 0.2]
         end = later[0] - cfg.same_beat_s if later else np.inf
-        ts = [w for w in by_type["T"] if q_off < w.peak_s < end]
+        ts = t_all[bisect_right(t_pk, q_off):bisect_left(t_pk, end)]
         if len(ts) >= cfg.min_leads:
             vals["qt_ms"].append(1000.0 * (max(w.offset_s for w in ts) - q_on))
     return {k: (median_1d(v) if len(v) >= need_beats else None)
