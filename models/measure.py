@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.delineate import Delineation
+from ecgread.models.order_stats import median
 from ecgread.models.qrs_spatial import spatial_qrs_bounds
 from ecgread.models.results import GlobalMeasurements, LeadAmplitudes
 
@@ -192,7 +193,10 @@ def _j_beat_se(record_uv: np.ndarray, beat_samples: np.ndarray, pre_samples: int
     base_idx = off[:, None] + np.arange(a, b)[None, :]  # (beats, window)
     base = np.nanmean(record_uv[:, base_idx], axis=2)  # (leads, beats)
     dev = record_uv[:, off + qoff] - base
-    mad = np.nanmedian(np.abs(dev - np.nanmedian(dev, axis=1, keepdims=True)), axis=1)
+    if np.isnan(dev).any():
+        mad = np.nanmedian(np.abs(dev - np.nanmedian(dev, axis=1, keepdims=True)), axis=1)
+    else:  # the same medians (np.nanmedian's masked path costs some 0.5 ms)
+        mad = median(np.abs(dev - median(dev, keepdims=True)))
     se: np.ndarray = 1.2533 * 1.4826 * mad / np.sqrt(off.size)
     return se
 
