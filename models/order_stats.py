@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["median", "median_1d", "median_and_upper_quartile", "percentile"]
+__all__ = ["median", "median_1d", "median_and_upper_quartile", "nanpercentile", "percentile"]
 
 
 def _order_stats(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +68,34 @@ def percentile(a: np.ndarray, q: float | Sequence[float]) -> np.ndarray:
         d = hi - lo  # numpy's _lerp
         out.append(hi - d * (1 - g) if g >= 0.5 else lo + d * g)
     return np.stack(out) if np.ndim(q) else out[0]
+
+
+def nanpercentile(a: np.ndarray, q: float) -> np.ndarray:
+    """``np.nanpercentile(a, q, axis=-1)`` (method "linear"): NaN is left out, NaN where a
+    row has no other value. numpy takes small arrays one row at a time in Python (some
+    0.6 ms for 11 x 12 values); here all rows at once, from one sort, with numpy's
+    virtual index and interpolation.
+
+    Example
+    -------
+    >>> x = np.array([[1.0, np.nan, 3.0, 2.0], [np.nan] * 4])
+    >>> nanpercentile(x, 15), np.nanpercentile(x, 15, axis=-1)  # doctest: +SKIP
+    (array([1.3, nan]), array([1.3, nan]))
+    """
+    s = np.sort(np.asarray(a, dtype=np.float64), axis=-1)  # NaN last
+    cnt = (~np.isnan(s)).sum(axis=-1)
+    at = (cnt - 1) * (float(q) / 100.0)  # numpy's virtual index
+    g = at - np.floor(at)
+    i = np.clip(np.floor(at).astype(np.intp), 0, None)
+    last = np.maximum(cnt - 1, 0)
+    i = np.where(at >= cnt - 1, last, i)
+    j = np.where(at >= cnt - 1, last, i + 1)
+    lo = np.take_along_axis(s, i[..., None], axis=-1)[..., 0]
+    hi = np.take_along_axis(s, j[..., None], axis=-1)[..., 0]
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as numpy's
+        d = hi - lo  # numpy's _lerp
+        out = np.where(g >= 0.5, hi - d * (1 - g), lo + d * g)
+    return np.where(cnt > 0, out, np.nan)
 
 
 def median_1d(v: np.ndarray | Sequence[float]) -> float:

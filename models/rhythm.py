@@ -42,7 +42,7 @@ import numpy as np
 
 from ecgread.models.delineate import Delineation
 from ecgread.models.delineate_core import nanmedian, p_votes_needed
-from ecgread.models.order_stats import median_1d
+from ecgread.models.order_stats import median_1d, nanpercentile
 from ecgread.models.results import Quality, RhythmFeatures
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
@@ -210,7 +210,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
     if has_p.any():
         p_on = dl.get("P", "onset")[usable][:, has_p]
         with np.errstate(all="ignore"):
-            early = np.nanpercentile(p_on, 15, axis=0)
+            early = nanpercentile(p_on.T, 15)  # over the leads (np.nanpercentile, axis 0)
         lag = np.nan_to_num(dl.p_lag[has_p]) if dl.p_lag is not None else 0.0
         prs = (dl.qrs_onset_global[has_p] - (early + lag)) / fs * 1000.0
         pr = tuple(float(v) for v in prs if np.isfinite(v))

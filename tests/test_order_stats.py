@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from ecgread.models.order_stats import median, median_1d, median_and_upper_quartile, percentile
+from ecgread.models.order_stats import (
+    median,
+    median_1d,
+    median_and_upper_quartile,
+    nanpercentile,
+    percentile,
+)
 
 
 def _arrays(seed: int) -> list[np.ndarray]:
@@ -45,3 +53,17 @@ def test_median_1d_equals_numpy() -> None:
     for v in cases:
         ours, theirs = median_1d(v), float(np.median(v))
         assert repr(ours) == repr(theirs), v
+
+
+def test_nanpercentile_equals_numpy() -> None:
+    rng = np.random.default_rng(11)
+    for t in range(500):
+        a = np.round(rng.normal(size=(int(rng.integers(1, 6)), int(rng.integers(1, 16)))), 1)
+        a[rng.random(a.shape) < rng.random()] = np.nan
+        if t % 5 == 0:
+            a[rng.random(a.shape) < 0.1] = np.inf
+        for q in (0, 15, 50, 99.5, 100):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+                theirs = np.nanpercentile(a, q, axis=-1)
+            assert np.array_equal(nanpercentile(a, q), theirs, equal_nan=True)
