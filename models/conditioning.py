@@ -154,17 +154,19 @@ def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndar
     if x.shape[1] > 2 * k:
         curv = np.abs(x[:, k:-k] - 0.5 * (x[:, :-2 * k] + x[:, 2 * k:]))
         floor = _spike_floor(curv, 0.5 * cfg.pacing_spike_uv)
-        live = (x[:, 1:] != x[:, :-1]).any(axis=1)
-        need = min(PACING_MIN_LEADS, max(1, int(live.sum())))
-        half = curv > np.maximum(0.5 * cfg.pacing_spike_uv, floor)
-        # within 2 samples: the spike's sample may differ by one between leads
-        near = half.copy()
-        for d in (1, 2):
-            near[:, d:] |= half[:, :-d]
-            near[:, :-d] |= half[:, d:]
-        seen = near.sum(axis=0)
-        strong = np.where(curv > np.maximum(cfg.pacing_spike_uv, floor), curv, 0.0).max(axis=0)
-        score[k:-k] = np.where(seen >= need, strong, 0.0)
+        strong_at = curv > np.maximum(cfg.pacing_spike_uv, floor)
+        if strong_at.any():  # else every score stays 0 (most records: no pacing)
+            live = (x[:, 1:] != x[:, :-1]).any(axis=1)
+            need = min(PACING_MIN_LEADS, max(1, int(live.sum())))
+            half = curv > np.maximum(0.5 * cfg.pacing_spike_uv, floor)
+            # within 2 samples: the spike's sample may differ by one between leads
+            near = half.copy()
+            for d in (1, 2):
+                near[:, d:] |= half[:, :-d]
+                near[:, :-d] |= half[:, d:]
+            seen = near.sum(axis=0)
+            strong = np.where(strong_at, curv, 0.0).max(axis=0)
+            score[k:-k] = np.where(seen >= need, strong, 0.0)
     hits = np.flatnonzero(score > cfg.pacing_spike_uv)
     if hits.size == 0:
         return hits
