@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ecgread.models.analysis_result import Analysis
 from ecgread.models.interpret.values import UnknownMeasurement, Value, resolve
@@ -57,8 +58,10 @@ def _atom(s: str) -> float | str:
         return s
 
 
+@lru_cache(maxsize=1024)
 def parse(criterion: str) -> Criterion:
-    """Parse one criterion; raises :class:`CriterionError` outside the grammar."""
+    """Parse one criterion; raises :class:`CriterionError` outside the grammar. Cached: the
+    rules' criteria are a fixed set of texts (a Criterion is frozen)."""
     if m := _NULL.match(criterion):
         return Criterion("is not null" if m.group(1) else "is null")
     if m := _CMP.match(criterion):

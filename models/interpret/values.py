@@ -357,8 +357,10 @@ def ventricular_paced_beats(a: Analysis) -> list[int]:
         if b.paced:
             out.append(i)
             continue
+        if not spikes.size:
+            continue
         onsets = [w.onset_s for w in beat_waves(qrs, b.r_s)]
-        if spikes.size and onsets and np.any(np.abs(spikes - min(onsets)) <= 0.05):
+        if onsets and np.any(np.abs(spikes - min(onsets)) <= 0.05):
             out.append(i)
     return out
 
