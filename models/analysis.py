@@ -233,9 +233,10 @@ def _previous_t_offset_s(dl: Delineation, r: np.ndarray, beats: np.ndarray,
     sel = sel[sel > 0]
     if sel.size == 0 or not np.any(leads) or float(np.mean(beats[sel - 1])) >= 0.5:
         return None
+    from ecgread.models.delineate_core import nanmedian
+
     t_off = dl.get("T", "offset")[np.asarray(leads, bool)]
-    with np.errstate(all="ignore"):
-        prev = np.nanmedian(t_off[:, sel - 1], axis=0) if t_off.size else np.array([])
+    prev = nanmedian(t_off[:, sel - 1], axis=0) if t_off.size else np.full(sel.size, np.nan)
     rel = (prev - r[sel]) / fs
     rel = rel[np.isfinite(rel)]
     return float(np.median(rel)) if rel.size else None

@@ -123,7 +123,11 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     lead often shows the P wave too faintly to vote, QT Database records sel840, sel46,
     sele0114). A beat has a P wave when its P segment, over the
     voting leads each scaled by its own scatter, correlates with the median at >=
-    ``p_presence_corr``. A noisy lead therefore neither votes nor dilutes the others.
+    ``p_presence_corr``. A noisy lead therefore neither votes nor dilutes the others. One
+    vote suffices among four or more leads when its SNR reaches ``p_lone_vote_snr`` and
+    the other leads' scatter is at least ``p_lone_noise_ratio`` of their QRS amplitude
+    (a limb tremor of 150 µV leaves lead II clean, with every other lead too noisy to vote:
+    LUDB, CPSC and QT Database records read junctional or flutter).
 
     Returns per-beat presence, the record's P coherence (the SNR of the lead ranked
     :func:`p_votes_needed`: the second best, the best with up to three leads) and the
@@ -148,6 +152,13 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     if qrs_uv is not None:
         votes &= np.ptp(ref[:, enough], axis=1) >= cfg.p_min_qrs_ratio * np.asarray(qrs_uv)
     need = p_votes_needed(n_leads)
+    if need > 1 and votes.sum() == 1 and qrs_uv is not None:
+        # one clear P wave while the other leads are too noisy to confirm or deny it (a
+        # limb tremor leaves lead II clean: read junctional or flutter otherwise)
+        k = int(np.argmax(np.where(votes, snr, -np.inf)))
+        others = np.delete(scatter / (np.asarray(qrs_uv) + 1e-9), k)
+        if snr[k] >= cfg.p_lone_vote_snr and float(np.median(others)) >= cfg.p_lone_noise_ratio:
+            need = 1
     ranked = np.sort(snr)[::-1]
     coherence = float(ranked[need - 1])
     if votes.sum() < need:

@@ -182,6 +182,12 @@ class DelineationConfig:
     #: a lead votes for P waves only when its median P wave reaches this share of its QRS
     #: peak-to-peak (a relative floor, independent of gain; P waves are 5-25 % of the QRS)
     p_min_qrs_ratio: float = 0.02
+    #: one lead's vote suffices when its P SNR reaches p_lone_vote_snr and the other leads'
+    #: median scatter is at least p_lone_noise_ratio of their QRS peak-to-peak (they cannot
+    #: judge): no LUDB, CPSC or QTDB record meets both without artefact (their leads' scatter
+    #: is 0.2-0.8 % of the QRS, AF's 0.5-3 % with two or more votes or none strong)
+    p_lone_vote_snr: float = 3.0
+    p_lone_noise_ratio: float = 0.01
     t_max_ms: float = 620.0  # T offset at most this long after the fiducial
     #: template-guided delineation of the dominant beats (models/delineate_template.py)
     use_template: bool = True

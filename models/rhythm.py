@@ -153,8 +153,12 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
     p = (f.p_wave_ratio is not None and f.p_wave_ratio >= P_PRESENT_RATIO
          and (f.p_wave_confidence or 0.0) >= P_CONFIDENCE and f.p_wave_lead_count >= 1)
     regular = f.rr_irregularity is not None and f.rr_irregularity <= AF_IRREGULARITY
+    # without an axis, or when lead II alone shows the P waves (the other limb leads too
+    # noisy for the axis to mean anything: a limb tremor), an upright P wave in II
+    ii_only = f.p_wave_leads == ("II",)
     sinus_axis = (SINUS_P_AXIS_DEG[0] <= p_axis_deg <= SINUS_P_AXIS_DEG[1]
-                  if p_axis_deg is not None else p_ii_uv is not None and p_ii_uv > 0)
+                  if p_axis_deg is not None and not ii_only
+                  else p_ii_uv is not None and p_ii_uv > 0)
     # a regular response at a fixed ratio with consistent P waves of sinus axis is a sinus
     # rhythm whose P and T waves repeat at a third of the RR (synthetic sinus rhythm at
     # 110/min from leads I and II read flutter at 319/min, from II alone at 323-345/min);
@@ -227,7 +231,12 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
     names = lead_names or tuple(str(i) for i in range(good.size))
     p_leads = tuple(names[i] for i in np.flatnonzero(votes))
     conf = p_wave_confidence(dl.p_coherence, dl.config.p_presence_snr)
-    if dl.p_leads is not None and votes.sum() < p_votes_needed(int(good.sum())):
+    # one vote was enough for the delineator only as a lone clear P wave among noisy leads
+    # (models.delineate_core._p_presence); it stands when that lead is a good one
+    lone = (dl.p_leads is not None and int(np.sum(dl.p_leads)) == 1
+            and bool(np.any(dl.p_present)))
+    needed = 1 if lone else p_votes_needed(int(good.sum()))
+    if dl.p_leads is not None and votes.sum() < needed:
         conf = min(conf, 0.0) if conf is not None else None  # the votes came from bad leads
     feats = RhythmFeatures(
         rr_intervals_ms=tuple(float(v) for v in rr), rr_irregularity=irr,

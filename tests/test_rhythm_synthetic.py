@@ -308,3 +308,43 @@ def test_a_motion_burst_is_not_complete_av_block(seed: int, hz: float) -> None:
     a = analyze(Ecg(x.astype(np.float32), fs, ecg.lead_names), DSP)
     codes = {s.code for s in a.statements}
     assert "3AVB" not in codes, codes
+
+
+def _left_arm_tremor(ecg, uv: float = 150.0, hz: float = 4.6):  # type: ignore[no-untyped-def]
+    """A tremor of the left-arm electrode as the leads see it (Einthoven and Goldberger;
+    the Wilson terminal carries a third of it into every precordial lead): none in II."""
+    from ecgread.models.ecg import Ecg
+
+    fs = ecg.sampling_rate_hz
+    t = np.arange(ecg.n_samples) / fs
+    la = uv * np.sin(2 * np.pi * hz * t)
+    proj = {"I": 1.0, "II": 0.0, "III": -1.0, "aVR": -0.5, "aVL": 1.0, "aVF": -0.5}
+    x = ecg.signal_uv.astype(np.float64)
+    for k, lead in enumerate(ecg.lead_names):
+        x[k] += proj.get(lead, -1.0 / 3.0) * la
+    return Ecg(x.astype(np.float32), fs, ecg.lead_names)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sinus_rhythm_under_a_left_arm_tremor_keeps_its_p_waves(seed: int) -> None:
+    """A 4.6 Hz tremor of 150 µV at the left arm leaves lead II clean and every other lead
+    too noisy for its P wave to vote: with two votes needed the P waves were lost and
+    sinus rhythm read junctional (9 of the 10 CPSC ECGs changed rhythm). One clear P wave
+    votes alone when the other leads cannot judge. (At 70/min the tremor runs at 3.94 x
+    the heart rate, nearly locked to the QRS: then it adds up in the median beat like
+    flutter waves at 4:1 and reads flutter, which is left.)"""
+    a = analyze(_left_arm_tremor(synthetic_rhythm("sinus", seed=seed, rate_bpm=65).ecg), DSP)
+    codes = {s.code for s in a.statements}
+    assert codes & SINUS, codes
+    assert a.rhythm.p_wave_leads and "II" in a.rhythm.p_wave_leads
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_left_arm_tremor_over_sinus_bradycardia_is_not_complete_av_block(seed: int) -> None:
+    """The tremor in III and aVF gives an 'atrial rate' above the ventricular one and
+    atrial waves that keep no place before the QRS, while lead II shows a P wave at one
+    PR before every beat (CPSC A1986 under such a tremor read complete AV block). The
+    QRS-locked share of the atrial signal is the best lead's."""
+    a = analyze(_left_arm_tremor(synthetic_rhythm("sinus", seed=seed, rate_bpm=52).ecg), DSP)
+    codes = {s.code for s in a.statements}
+    assert "3AVB" not in codes and codes & SINUS, codes
