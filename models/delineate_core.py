@@ -155,9 +155,10 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     if need > 1 and votes.sum() == 1 and qrs_uv is not None:
         # one clear P wave while the other leads are too noisy to confirm or deny it (a
         # limb tremor leaves lead II clean: read junctional or flutter otherwise)
-        k = int(np.argmax(np.where(votes, snr, -np.inf)))
-        others = np.delete(scatter / (np.asarray(qrs_uv) + 1e-9), k)
-        if snr[k] >= cfg.p_lone_vote_snr and float(np.median(others)) >= cfg.p_lone_noise_ratio:
+        best = int(np.argmax(np.where(votes, snr, -np.inf)))
+        others = np.delete(scatter / (np.asarray(qrs_uv) + 1e-9), best)
+        if (snr[best] >= cfg.p_lone_vote_snr
+                and float(np.median(others)) >= cfg.p_lone_noise_ratio):
             need = 1
     ranked = np.sort(snr)[::-1]
     coherence = float(ranked[need - 1])
