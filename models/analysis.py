@@ -42,7 +42,9 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: Bumped whenever the same ECG may get other waves or measurements (stored with every read):
 #: 1.2 (2026-12-02) bounded P slopes, per-beat P timing, templates from non-premature beats,
 #: confirmed QRS edges kept, noisy leads out of the delineation; 1.3 (2026-12-02, later) P amplitude
-#: from the chord joining P onset and offset.
+#: from the chord joining P onset and offset, beats typed at their best alignment, PR without
+#: outlying P onsets, the representative beat's P window from the RR before its beats, AV
+#: dissociation beat by beat and in the best lead, a lone clear P wave among noisy leads.
 DELINEATOR_VERSION = "dsp-1.3"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
