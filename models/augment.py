@@ -12,6 +12,8 @@ share them.
 - :func:`add_baseline_wander`: slow sinusoidal baseline drift (respiration, electrode; one
   drift, or one per lead).
 - :func:`add_emg_noise`: EMG-like noise (white noise high-passed at 20 Hz) in one lead.
+- :func:`add_limb_tremor`: a tremor of one limb electrode, as each lead sees it.
+- :func:`add_motion_burst`: a few seconds of motion artefact in every lead.
 - :func:`flatten_lead`: one lead off (a flat line with 1 µV of amplifier noise).
 - :func:`keep_leads`: a subset of the leads (e.g. a two-lead monitor record).
 - :func:`crop`: a window of the record (times then count from its first sample).
@@ -127,6 +129,48 @@ def add_emg_noise(ecg: Ecg, lead: str, rms_uv: float = 100.0, seed: int = 0) -> 
     noise *= rms_uv / (np.sqrt(np.mean(noise**2)) + 1e-12)
     out = ecg.signal_uv.astype(np.float64)
     out[ecg.lead_names.index(lead)] += noise
+    return _with(ecg, out)
+
+
+#: How an artefact at one limb electrode shows in each lead (Einthoven and Goldberger: I = LA -
+#: RA, II = LL - RA, aVR = RA - (LA + LL) / 2, ...; the Wilson terminal, the mean of the three,
+#: carries a third of it into every precordial lead with the opposite sign).
+LIMB_ELECTRODE_PROJECTION: dict[str, dict[str, float]] = {
+    "LA": {"I": 1.0, "II": 0.0, "III": -1.0, "aVR": -0.5, "aVL": 1.0, "aVF": -0.5},
+    "RA": {"I": -1.0, "II": -1.0, "III": 0.0, "aVR": 1.0, "aVL": -0.5, "aVF": -0.5},
+    "LL": {"I": 0.0, "II": 1.0, "III": 1.0, "aVR": -0.5, "aVL": -0.5, "aVF": 1.0},
+}
+
+
+def add_limb_tremor(ecg: Ecg, electrode: str = "LA", amplitude_uv: float = 150.0,
+                    frequency_hz: float = 4.6, drift_hz: float = 0.2) -> Ecg:
+    """A tremor of one limb electrode (``LA``, ``RA`` or ``LL``): an oscillation of peak
+    ``amplitude_uv`` around ``frequency_hz`` (Parkinsonian tremor: 4-6 Hz), its frequency
+    drifting by +-``drift_hz`` over 10 s as a tremor's does (a pure sinusoid at an integer
+    multiple of the heart rate would add up in the median beat like a wave of the heart),
+    projected into each lead by :data:`LIMB_ELECTRODE_PROJECTION`; leads of other names (a
+    Holter's) get half."""
+    proj = LIMB_ELECTRODE_PROJECTION[electrode]
+    t = _time_s(ecg)
+    f = frequency_hz + drift_hz * np.sin(2 * np.pi * 0.1 * t)
+    wave = amplitude_uv * np.sin(2 * np.pi * np.cumsum(f) / ecg.sampling_rate_hz)
+    gains = np.array([proj.get(ld, -1.0 / 3.0 if ld.startswith("V") else 0.5)
+                      for ld in ecg.lead_names])
+    return _with(ecg, ecg.signal_uv + gains[:, None] * wave[None, :])
+
+
+def add_motion_burst(ecg: Ecg, start_s: float, duration_s: float = 2.0,
+                     peak_uv: float = 1000.0, frequency_hz: float = 2.0) -> Ecg:
+    """A motion artefact: ``duration_s`` of a ``frequency_hz`` oscillation under a Hann
+    window, peaking at ``peak_uv``, from ``start_s``, with a gain from -1 to +1 across the
+    leads (each lead's electrodes move differently)."""
+    fs = ecg.sampling_rate_hz
+    i = int(round(start_s * fs))
+    n = max(0, min(int(round(duration_s * fs)), ecg.n_samples - i))
+    t = np.arange(n) / fs
+    burst = peak_uv * np.sin(2 * np.pi * frequency_hz * t) * np.hanning(n)
+    out = ecg.signal_uv.astype(np.float64)
+    out[:, i:i + n] += np.linspace(-1.0, 1.0, len(ecg.lead_names))[:, None] * burst[None, :]
     return _with(ecg, out)
 
 

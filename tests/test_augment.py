@@ -188,3 +188,26 @@ def test_training_augmentation_is_seeded_and_prepared_as_at_inference() -> None:
     assert drop_a.any() and not drop_a.all()
     # a dropped lead is the 1 µV flat line, below the 20 µV normalisation floor
     assert np.abs(a[drop_a]).max() < 0.5 < np.abs(a[~drop_a]).max()
+
+
+@pytest.mark.parametrize("electrode", ["LA", "RA", "LL"])
+def test_limb_tremor_obeys_einthoven(electrode: str) -> None:
+    """I + III = II and aVR + aVL + aVF = 0 hold for the added tremor; the lead that does
+    not touch the electrode gets none; every precordial lead gets the same third of it."""
+    e = Ecg(np.zeros((12, 5000), np.float32), 500.0, STANDARD_LEADS)
+    t = augment.add_limb_tremor(e, electrode, 150.0, 4.6).signal_uv.astype(np.float64)
+    lead = {name: t[i] for i, name in enumerate(STANDARD_LEADS)}
+    assert np.allclose(lead["I"] + lead["III"], lead["II"], atol=1e-3)
+    assert np.allclose(lead["aVR"] + lead["aVL"] + lead["aVF"], 0.0, atol=1e-3)
+    untouched = {"LA": "II", "RA": "III", "LL": "I"}[electrode]
+    assert np.abs(lead[untouched]).max() < 1e-3
+    assert max(np.abs(lead[n]).max() for n in ("I", "II", "III")) > 140.0
+    for v in ("V2", "V3", "V4", "V5", "V6"):
+        assert np.allclose(lead[v], lead["V1"], atol=1e-3)
+
+
+def test_motion_burst_stays_in_its_window() -> None:
+    e = Ecg(np.zeros((12, 5000), np.float32), 500.0, STANDARD_LEADS)
+    x = augment.add_motion_burst(e, 4.0, 2.0, 1000.0, 2.0).signal_uv
+    assert np.abs(x[:, :2000]).max() == 0 and np.abs(x[:, 3001:]).max() == 0
+    assert 900.0 < np.abs(x).max() <= 1000.0
