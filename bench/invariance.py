@@ -9,9 +9,10 @@ amplitudes) and the 10 CPSC 2018 records (first 10 s; 12 leads, 500 Hz). Each is
     50 Hz and 60 Hz mains (100 µV), 1 mV baseline wander at 0.3 Hz, EMG-like noise
     (150 µV RMS) in one lead (V2; QTDB: its second lead), one flat lead (same lead),
     leads I and II only (12-lead records), the window without its first 1 s; and two
-    artefacts a cardiologist reads through: a 4.6 Hz tremor of the left-arm electrode
-    (150 µV; lead II clean, two-lead Holter leads get half of it) and 2 s of motion
-    artefact (1 mV at 2 Hz, from 4 s, a gain from -1 to +1 across the leads).
+    artefacts a cardiologist reads through: a 4.6 Hz tremor of the left-arm, right-arm or
+    left-leg electrode (150 µV; leads II, III or I clean, two-lead Holter leads get half of
+    it) and 2 s of motion artefact (1 mV at 2 Hz, from 4 s, a gain from -1 to +1 across
+    the leads).
 
 Per copy, the properties of :func:`models.augment.read_changes`: rhythm family kept, no new
 critical statement, heart rate within 3 bpm, PR and QRS within 12 ms, QT within 20 ms (a
@@ -60,6 +61,8 @@ def transformations(ecg: Ecg) -> dict[str, Transform]:
         "noisy lead": lambda e: augment.add_emg_noise(e, lead, NOISE_RMS_UV, seed=1),
         "flat lead": lambda e: augment.flatten_lead(e, lead, seed=1),
         "LA tremor": lambda e: augment.add_limb_tremor(e, "LA", 150.0, 4.6),
+        "RA tremor": lambda e: augment.add_limb_tremor(e, "RA", 150.0, 4.6),
+        "LL tremor": lambda e: augment.add_limb_tremor(e, "LL", 150.0, 4.6),
         "motion 2 s": lambda e: augment.add_motion_burst(e, 4.0, 2.0, 1000.0, 2.0),
     })
     if {"I", "II"} <= set(ecg.lead_names) and len(ecg.lead_names) > 2:
