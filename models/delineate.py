@@ -79,6 +79,10 @@ class Delineation:
     #: bool per lead: the leads whose median P wave stood out of their own noise floor and
     #: QRS amplitude and so voted for P waves (None when the P decision was imposed)
     p_leads: np.ndarray | None = None
+    #: median over the leads of the P windows' beat-to-beat scatter over the lead's QRS
+    #: amplitude (None when the P decision was imposed): above about 1 % no lead could show
+    #: a P wave, and its absence says nothing (models.delineate_core._p_presence)
+    p_noise_ratio: float | None = None
     #: per beat, samples by which its P wave lies later than the boundaries in ``points``
     #: say (:mod:`models.p_timing`; template-guided mode only, else None): the dominant
     #: beats inherit the template's P boundaries, this is how their own P wave sits
@@ -143,14 +147,14 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         return Delineation(points, np.full(nb, np.nan), np.full(nb, np.nan),
                            np.zeros(nb, bool), None, fs, config=cfg)
     found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
-                 np.ndarray | None] | None = None
+                 np.ndarray | None, float | None] | None = None
     p_lag = None
     method = "dsp-template"
     if nb == 1 and p_present is not None and cfg.use_template:
         # a lone beat with its P decision given is a representative (median) beat
         pp1 = np.asarray(p_present, bool)
         found = (*delineate_template_beat(xq, xt, fs, int(r[0]), use, cfg, bool(pp1[0]), rr_s,
-                                          rr_before_s, prev_t_offset_s), pp1, None, None)
+                                          rr_before_s, prev_t_offset_s), pp1, None, None, None)
     elif p_present is None and dominant is not None and cfg.use_template:
         record = delineate_record(xq, xt, fs, r, use, cfg, np.asarray(dominant, bool))
         if record is not None:
@@ -165,7 +169,7 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
             prev_t_off=(r + prev_t_offset_s * fs).astype(float)
             if lone and prev_t_offset_s is not None else None)
         method = "dsp-slope-threshold"
-    points, qrs_on_abs, qrs_off_abs, pp, coherence, p_leads = found
+    points, qrs_on_abs, qrs_off_abs, pp, coherence, p_leads, p_noise = found
     p_present = pp
     # the bias shifts must not cross the peak: onset <= peak <= offset
     points[:, 0] = np.fmin(points[:, 0], points[:, 1])
@@ -195,5 +199,5 @@ def delineate(qrs_smooth_uv: np.ndarray, pt_smooth_uv: np.ndarray, sampling_rate
         points[w, :, out[w]] = np.nan
     return Delineation(points, qrs_on_abs.astype(float), qrs_off_abs.astype(float),
                        p_present, coherence, fs, method=method, config=cfg, p_leads=p_leads,
-                       p_lag=p_lag)
+                       p_noise_ratio=p_noise, p_lag=p_lag)
 

@@ -111,7 +111,7 @@ def p_votes_needed(n_leads: int) -> int:
 
 def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
                 dominant: np.ndarray, qrs_uv: np.ndarray | None = None
-                ) -> tuple[np.ndarray, float, np.ndarray]:
+                ) -> tuple[np.ndarray, float, np.ndarray, float | None]:
     """seg: (leads, beats, W) demeaned P segments, valid: (beats, W) samples that are
     atrial (after the previous T wave), qrs_uv: (leads,) each lead's QRS peak-to-peak.
 
@@ -130,11 +130,12 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     LUDB, CPSC and QT Database records read junctional or flutter).
 
     Returns per-beat presence, the record's P coherence (the SNR of the lead ranked
-    :func:`p_votes_needed`: the second best, the best with up to three leads) and the
-    per-lead votes.
+    :func:`p_votes_needed`: the second best, the best with up to three leads), the
+    per-lead votes and the median over the leads of their scatter over their QRS amplitude
+    (None without ``qrs_uv``): how well a P wave could have been seen at all.
     """
     n_leads, nb, _ = seg.shape
-    none = (np.zeros(nb, bool), 0.0, np.zeros(n_leads, bool))
+    none = (np.zeros(nb, bool), 0.0, np.zeros(n_leads, bool), None)
     v = np.broadcast_to(valid[None], seg.shape)
     masked = np.where(v, seg, np.nan)[:, dominant]
     enough = valid[dominant].mean(axis=0) >= 0.5  # (W,) samples most beats cover
@@ -152,6 +153,8 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     if qrs_uv is not None:
         votes &= np.ptp(ref[:, enough], axis=1) >= cfg.p_min_qrs_ratio * np.asarray(qrs_uv)
     need = p_votes_needed(n_leads)
+    noise = (float(np.median(scatter / (np.asarray(qrs_uv) + 1e-9)))
+             if qrs_uv is not None and np.isfinite(scatter).all() else None)
     if need > 1 and votes.sum() == 1 and qrs_uv is not None:
         # one clear P wave while the other leads are too noisy to confirm or deny it (a
         # limb tremor leaves lead II clean: read junctional or flutter otherwise)
@@ -163,7 +166,7 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     ranked = np.sort(snr)[::-1]
     coherence = float(ranked[need - 1])
     if votes.sum() < need:
-        return np.zeros(nb, bool), coherence, votes
+        return np.zeros(nb, bool), coherence, votes, noise
     k = np.flatnonzero(votes)
     scale = 1.0 / (scatter[k] + 1e-9)
     w = v[k] * scale[:, None, None]
@@ -171,7 +174,7 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     rf = (np.broadcast_to(ref[k][:, None], w.shape) * w).transpose(1, 0, 2).reshape(nb, -1)
     corr = (flat * rf).sum(1) / (np.linalg.norm(flat, axis=1) * np.linalg.norm(rf, axis=1)
                                  + 1e-9)
-    return corr >= cfg.p_presence_corr, coherence, votes
+    return corr >= cfg.p_presence_corr, coherence, votes, noise
 
 
 def p_window(xt: np.ndarray, r: np.ndarray, fs: float, L: np.ndarray, cfg: DelineationConfig,
@@ -223,11 +226,12 @@ def p_reference_beats(r: np.ndarray, dominant: np.ndarray) -> np.ndarray:
 def p_presence(xpw: np.ndarray, pre: int, p_lo: np.ndarray, fs: float,
                cfg: DelineationConfig, dominant: np.ndarray,
                g_on_p: np.ndarray | None = None, qrs_uv: np.ndarray | None = None
-               ) -> tuple[np.ndarray, float | None, np.ndarray]:
+               ) -> tuple[np.ndarray, float | None, np.ndarray, float | None]:
     """Multi-lead P presence per beat (see :mod:`models.delineate`) from the P windows
     of :func:`p_window`; ``dominant`` are the reference beats (:func:`p_reference_beats`)
     and ``qrs_uv`` each lead's QRS amplitude (:func:`lead_qrs_uv`). Returns (present
-    (B,), coherence or None, votes per row of ``xpw``)."""
+    (B,), coherence or None, votes per row of ``xpw``, noise ratio or None: see
+    :func:`_p_presence`)."""
     ms = fs / 1000.0
     nb = xpw.shape[1]
     seg_lo = max(pre - int(round((cfg.p_window_ms + 40) * ms)), 0)
@@ -243,7 +247,7 @@ def p_presence(xpw: np.ndarray, pre: int, p_lo: np.ndarray, fs: float,
     seg = np.where(after[None], seg - mean, 0.0)
     dom = np.asarray(dominant, bool)
     if dom.sum() < 2:
-        return np.zeros(nb, bool), None, np.zeros(xpw.shape[0], bool)
+        return np.zeros(nb, bool), None, np.zeros(xpw.shape[0], bool), None
     return _p_presence(seg, after, cfg, dom, qrs_uv)
 
 
@@ -256,10 +260,11 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
                     rr_next_s: np.ndarray | None = None,
                     prev_t_off: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
-                               np.ndarray | None]:
+                               np.ndarray | None, float | None]:
     """Per-beat delineation: (points (3, 3, leads, beats) float samples, NaN = absent;
     global QRS onset and offset per beat; P presence per beat; P coherence; the leads
-    whose P wave voted, bool per lead, None when ``p_present`` was given).
+    whose P wave voted, bool per lead, None when ``p_present`` was given; the P-window
+    noise ratio of :func:`_p_presence`, None when ``p_present`` was given).
 
     ``rr_prev_s``/``rr_next_s`` (s) and ``prev_t_off`` (samples, the previous beat's T
     offset) override what is derived from neighbouring entries of ``r`` (for a subset
@@ -372,11 +377,12 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
                                             int(round(cfg.p_slope_span_ms * ms)))
     coherence = None
     p_leads = None
+    p_noise = None
     if p_present is None:
         dom = np.ones(nb, bool) if dominant is None else np.asarray(dominant, bool)
         ref = p_reference_beats(r, dom)
-        p_present, coherence, votes = p_presence(xpw, pre, p_lo, fs, cfg, ref, g_on_p,
-                                                 lead_qrs_uv(xq, r, fs, L, ref))
+        p_present, coherence, votes, p_noise = p_presence(
+            xpw, pre, p_lo, fs, cfg, ref, g_on_p, lead_qrs_uv(xq, r, fs, L, ref))
         p_leads = np.zeros(use.size, bool)
         p_leads[L] = votes
     p_present = np.asarray(p_present, bool) & in_rec & (p_lo < p_hi - 20 * ms)
@@ -391,4 +397,4 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
     points[0, 2, L] = np.where(p_ok, base_p + p_off + cfg.p_offset_shift_ms * ms, np.nan)
 
     return (points, qrs_on_abs.astype(float), qrs_off_abs.astype(float), p_present, coherence,
-            p_leads)
+            p_leads, p_noise)

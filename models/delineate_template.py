@@ -154,7 +154,7 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
     before = np.array([rr_before_s if rr_before_s is not None else rr])
     prev_t = (None if prev_t_offset_s is None
               else np.array([pre + prev_t_offset_s * fs]))
-    pts, g_on, g_off, _, _, _ = delineate_beats(tq, tt, fs, np.array([pre]), use, cfg,
+    pts, g_on, g_off, *_ = delineate_beats(tq, tt, fs, np.array([pre]), use, cfg,
                                              p_present=np.array([has_p]), rr_s=rr,
                                              rr_prev_s=before, rr_next_s=np.array([rr]),
                                              prev_t_off=prev_t)
@@ -168,11 +168,12 @@ def delineate_template_beat(tq: np.ndarray, tt: np.ndarray, fs: float, pre: int,
 def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, use: np.ndarray,
                      cfg: DelineationConfig, dominant: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None,
-                                np.ndarray, np.ndarray] | None:
+                                np.ndarray, float | None, np.ndarray] | None:
     """Template-guided delineation of a whole record (see the module docstring).
 
     Returns (points (3, 3, leads, beats), global QRS onset and offset per beat, P
-    presence per beat, P coherence, P-wave votes per lead, P lag per beat in samples:
+    presence per beat, P coherence, P-wave votes per lead, the P-window noise ratio
+    (:func:`models.delineate_core._p_presence`), P lag per beat in samples:
     :func:`models.p_timing.p_lags` for the dominant beats with a P wave, which inherit
     the template's P boundaries, 0 for the others), or None with fewer than
     ``MIN_TEMPLATE_BEATS`` dominant beats inside the record (the caller then delineates beat
@@ -218,7 +219,7 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     if other.size:  # beats of another morphology: beat by beat, P decided below
         prev_t = np.where(other > 0, r[np.maximum(other - 1, 0)] + nanmedian(rel[2, 2, L]),
                           -np.inf)
-        po, qo_on, qo_off, _, _, _ = delineate_beats(
+        po, qo_on, qo_off, *_ = delineate_beats(
             xq, xt, fs, r[other], use, cfg, p_present=np.ones(other.size, bool), rr_s=rr_med,
             rr_prev_s=rr_prev[other], rr_next_s=rr_next[other], prev_t_off=prev_t)
         points[:, :, :, other] = po
@@ -232,8 +233,8 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     q_on_or_guess = np.where(np.isnan(q_on), r - 40 * ms, q_on)  # finite where not NaN
     xpw, ppre, p_lo, g_on_p = p_window(xt, r, fs, L, cfg, q_on_or_guess, prev_t_off, rr_prev)
     ref = p_reference_beats(r, dom)
-    present, coherence, votes = p_presence(xpw, ppre, p_lo, fs, cfg, ref, g_on_p,
-                                           lead_qrs_uv(xq, r, fs, L, ref))
+    present, coherence, votes, p_noise = p_presence(xpw, ppre, p_lo, fs, cfg, ref, g_on_p,
+                                                    lead_qrs_uv(xq, r, fs, L, ref))
     p_leads = np.zeros(n_leads, bool)
     p_leads[L] = votes
     present &= ((r - ppre + p_lo) >= 0) & (p_lo < g_on_p - 30 * ms)
@@ -255,4 +256,4 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
         last = r - ppre + g_on_p - int(round(10 * ms))  # before the QRS onset
         p_lag[with_p] = p_lags(xt[rows], r[with_p], tt[rows], pre, int(round(on_t + pre)),
                                int(round(off_t + pre)), first[with_p], last[with_p], fs)
-    return points, q_on, q_off, present, coherence, p_leads, p_lag
+    return points, q_on, q_off, present, coherence, p_leads, p_noise, p_lag

@@ -125,6 +125,8 @@ class RhythmFeatures:
     av_phase_locking: float | None = None  # 1: atrial waves fixed before the QRS, 0: dissociated
     flutter_leads: tuple[str, ...] = ()  # leads whose flutter waves agreed
     qrs_consistency: float | None = None  # median beat correlation with the QRS template
+    #: P windows' beat-to-beat scatter over the QRS amplitude, median over the leads
+    p_window_noise_ratio: float | None = None
     #: "flutter", "fibrillation", "P" or "none": decided before interpretation
     atrial_waves: str | None = None
 

@@ -27,6 +27,9 @@ Definitions
   of consecutive beats that both have a P wave. None with fewer than 2 pairs.
 - ``flutter_wave_rate_bpm``, ``atrial_signal_rate_bpm``, ``av_phase_locking``: from the
   signal between ventricular complexes (:func:`models.atrial.atrial_activity`).
+- ``p_window_noise_ratio``: the P windows' beat-to-beat scatter over each lead's QRS
+  amplitude, median over the leads (:attr:`Delineation.p_noise_ratio`): from
+  :data:`P_HIDDEN_NOISE_RATIO` up, a P wave could not have been seen in most leads.
 - ``qrs_consistency``: median correlation of the beats' QRS with the dominant template
   (:func:`models.beats.type_beats`); organised ventricular activity gives > 0.8, noise
   that the detector took for beats much less.
@@ -53,6 +56,12 @@ NOT_FOR_RHYTHM = ("heavy noise", "saturated", "flat", "lead off")
 #: this share of the reference beats, voted by two rhythm leads (one of up to three).
 P_CONFIDENCE = 0.5
 P_PRESENT_RATIO = 0.5
+#: ``p_window_noise_ratio`` from which the absence of P waves in a regular rhythm says
+#: nothing: most leads' P windows scatter by 1 % of their QRS amplitude or more from beat to
+#: beat (clean LUDB, CPSC and QT Database records: 0.2-0.8 %; under a limb tremor the
+#: two-lead QT Database records read junctional rhythm): no junctional rhythm or SVT is
+#: then named, the rhythm is undetermined (a wide-complex tachycardia still is VT).
+P_HIDDEN_NOISE_RATIO = 0.01
 #: RR irregularity (normalised RMSSD) above which the ventricular response is irregular;
 #: both the whole-record and the ectopy-excluded measure must exceed it for AF (the level
 #: was tuned on LUDB 'tune'; Dash 2009 reports AF above about 0.1).
@@ -148,7 +157,9 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
     - "P": consistent P waves (confidence >= :data:`P_CONFIDENCE`, voted by two rhythm
       leads, one of up to three,
       on >= :data:`P_PRESENT_RATIO` of the reference beats).
-    - "none": neither (junctional, ventricular or undetermined rhythms).
+    - "none": neither (junctional, ventricular or undetermined rhythms; with P windows too
+      noisy for a P wave to show, :data:`P_HIDDEN_NOISE_RATIO`, the interpretation names
+      no narrow-complex rhythm without P waves).
     """
     p = (f.p_wave_ratio is not None and f.p_wave_ratio >= P_PRESENT_RATIO
          and (f.p_wave_confidence or 0.0) >= P_CONFIDENCE and f.p_wave_lead_count >= 1)
@@ -246,6 +257,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
         rr_irregularity_robust=(rr_irregularity_robust(r.astype(float), ~dom)
                                 if r.size else None),
         p_wave_confidence=conf, p_wave_leads=p_leads, p_wave_lead_count=len(p_leads),
+        p_window_noise_ratio=dl.p_noise_ratio,
         qrs_consistency=(float(np.median(beat_correlation))
                          if beat_correlation is not None and len(beat_correlation) else None))
     if pt_smooth_uv is not None and lead_names and r.size >= 3:

@@ -57,6 +57,28 @@ def test_atrial_fibrillation_needs_irregular_rr_and_no_p() -> None:
     assert "JUNCT" in junct and not {"AF", "SR", "SBRAD"} & set(junct)
 
 
+def test_no_p_wave_in_p_windows_too_noisy_to_show_one_names_no_rhythm() -> None:
+    """Regular, narrow and without P waves reads junctional, or SVT when fast; but where
+    the P windows scatter by 1 % of the QRS or more from beat to beat (a limb tremor, a
+    noisy Holter lead) a P wave could not have shown: the rhythm is undetermined. A wide
+    tachycardia stays VT."""
+    noisy = {"p_window_noise_ratio": 0.02}
+    junct = run(p_waves=False, rhythm=noisy, meas={"pr_ms": None, "p_axis_deg": None,
+                                                   "heart_rate_bpm": 50, "rr_ms": 1200})
+    assert "RHYTHM_UNDETERMINED" in junct and not {"JUNCT", "ACC_JUNCT"} & set(junct)
+    assert any(e.measurement == "rhythm.p_window_noise_ratio"
+               for e in junct["RHYTHM_UNDETERMINED"].evidence)
+    svt = run(p_waves=False, rhythm=noisy, meas={"heart_rate_bpm": 180, "rr_ms": 333,
+                                                 "pr_ms": None})
+    assert "SVT" not in svt and "RHYTHM_UNDETERMINED" in svt
+    vt = run(p_waves=False, rhythm=noisy, meas={"heart_rate_bpm": 170, "rr_ms": 353,
+                                                "pr_ms": None, "qrs_ms": 160}, qrs_s=0.16)
+    assert "VT" in vt
+    clean = run(p_waves=False, rhythm={"p_window_noise_ratio": 0.004},
+                meas={"pr_ms": None, "p_axis_deg": None, "heart_rate_bpm": 50, "rr_ms": 1200})
+    assert "JUNCT" in clean
+
+
 def test_af_when_p_like_waves_have_no_sinus_axis() -> None:
     rr = [600, 900, 700, 1100, 650, 980, 720, 1000, 640, 870, 760]
     out = run(rr_ms=rr, meas={"p_axis_deg": -95.0, "heart_rate_bpm": 73, "rr_ms": 820},

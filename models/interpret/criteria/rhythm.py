@@ -41,6 +41,7 @@ from ecgread.models.rhythm import (
     AF_IRREGULARITY_WITH_P,
     AF_PR_SPREAD_MS,
     P_CONFIDENCE,
+    P_HIDDEN_NOISE_RATIO,
     P_PRESENT_RATIO,
     SINUS_P_AXIS_DEG,
 )
@@ -146,6 +147,10 @@ def _regular_without_p(c: Ctx, decided, regular, no_p) -> list[Finding]:  # type
         if several := c.ev("wide_qrs_lead_count", f">= {WIDE_LEADS}", leads):
             return [Finding("VT", "possible", (tachy, wide, several) + no_p + reg)]
         return [Finding("RHYTHM_UNDETERMINED", "definite", no_p)]
+    # a P wave could not have shown in these P windows: its absence names no rhythm
+    if hidden := c.ev("rhythm.p_window_noise_ratio", f">= {P_HIDDEN_NOISE_RATIO:g}",
+                      spans=c.record()):
+        return [Finding("RHYTHM_UNDETERMINED", "definite", no_p + (hidden,))]
     if narrow and (tachy := c.ev("heart_rate_bpm", RATE_HIGH.criterion, spans=c.rr())):
         return [Finding("SVT", "probable" if regular else "possible", (tachy, narrow) + no_p
                         + reg)]
