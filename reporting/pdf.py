@@ -73,6 +73,7 @@ _RHYTHM_FIELDS = {
     "p_wave_ratio": "P-wave ratio", "rr_irregularity": "RR irregularity",
     "atrial_rate_bpm": "atrial rate", "flutter_wave_rate_bpm": "flutter-wave rate",
     "atrial_wave_axis_deg": "atrial-wave axis",
+    "p_window_noise_ratio": "P-window noise (share of the QRS)",
 }
 _WORDS = {"rr": "RR", "pr": "PR", "qrs": "QRS", "qt": "QT", "qtc": "QTc", "st": "ST",
           "av": "AV", "lv": "LV", "rv": "RV"}
