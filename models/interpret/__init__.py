@@ -29,8 +29,10 @@ from ecgread.models.results import Statement
 
 #: Bumped whenever the same measurements may give other statements (stored with every read):
 #: 1.1 (2026-12-02) ST depression at 0.5 mm from J to J+60, AF PR-spread level 10 ms on
-#: per-beat P timing, no flutter from a regular 2:1 response, flutter after beat subtraction.
-INTERPRET_VERSION = "criteria-1.1"
+#: per-beat P timing, no flutter from a regular 2:1 response, flutter after beat subtraction;
+#: 1.2 (2026-12-02, later) no junctional rhythm or SVT named from P windows too noisy to
+#: show a P wave.
+INTERPRET_VERSION = "criteria-1.2"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 
