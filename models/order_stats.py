@@ -107,7 +107,11 @@ def median_1d(v: np.ndarray | Sequence[float]) -> float:
     >>> median_1d([3.0, 1.0, 2.0, 10.0]), float(np.median([3.0, 1.0, 2.0, 10.0]))
     (2.5, 2.5)
     """
-    s: list[float] = np.sort(np.asarray(v, dtype=np.float64)).tolist()  # NaN last
+    return _median_of_sorted(np.sort(np.asarray(v, dtype=np.float64)).tolist())
+
+
+def _median_of_sorted(s: list[float]) -> float:
+    """:func:`median_1d` of values already sorted (NaN last)."""
     n = len(s)
     if n == 0 or s[-1] != s[-1]:
         return float("nan")
@@ -120,9 +124,9 @@ def median_and_upper_quartile(v: np.ndarray) -> tuple[float, float]:
     """``np.median(v)`` and ``np.percentile(v, 75)`` of a short 1-D float array without
     NaN (size >= 1), from one sort in Python floats: the same order statistics and the
     same arithmetic, without numpy's per-call overhead (some 100 us on ten values)."""
-    s = np.sort(v).tolist()
+    s = np.sort(np.asarray(v, dtype=np.float64)).tolist()
     n = len(s)
-    med = median_1d(v)
+    med = _median_of_sorted(s)
     at = (n - 1) * 0.75
     i = int(at)
     if i >= n - 1:
