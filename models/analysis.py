@@ -44,8 +44,9 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: confirmed QRS edges kept, noisy leads out of the delineation; 1.3 (2026-12-02, later) P amplitude
 #: from the chord joining P onset and offset, beats typed at their best alignment, PR without
 #: outlying P onsets, the representative beat's P window from the RR before its beats, AV
-#: dissociation beat by beat and in the best lead, a lone clear P wave among noisy leads.
-DELINEATOR_VERSION = "dsp-1.3"
+#: dissociation beat by beat and in the best lead, a lone clear P wave among noisy leads;
+#: 1.4 (2026-12-02, last) a pacing spike must be narrow (a tall, sharp R wave is none).
+DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).

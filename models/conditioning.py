@@ -133,6 +133,12 @@ PACING_FLOOR_RATIO = 20.0
 #: Leads that must show the spike (within 2 samples), with half the threshold in the
 #: others; one where the record has one lead with signal.
 PACING_MIN_LEADS = 2
+#: A spike is narrow: its score over +-2 ms must be at least this share of the same score
+#: over +-8 ms. A pacing stimulus (0.1-2 ms, widened by the cart's filters) scores about the
+#: same on both scales (LUDB 45: 0.74-0.76); a QRS peak, however tall and sharp, is 20-60 ms
+#: wide and scores far less over 2 ms than over 8 ms (0.13-0.36 on LUDB 54 and 148 at 4x
+#: gain, which read paced when the criterion was amplitude alone).
+PACING_NARROW_RATIO = 0.5
 
 
 def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndarray:
@@ -143,7 +149,9 @@ def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndar
     :data:`PACING_MIN_LEADS` leads (one in a one-lead record) score above half of it within
     2 samples, each of them also above :data:`PACING_FLOOR_RATIO` times its own median
     score (so noise or wander in one lead is no spike: a pacing stimulus is a field seen by
-    every electrode pair that spans the pacing electrodes). Spikes within 10 ms of each
+    every electrode pair that spans the pacing electrodes), and the strong lead's deflection
+    is narrow (:data:`PACING_NARROW_RATIO`: the amplitude threshold alone took the tall R
+    waves of a high-voltage ECG for spikes). Spikes within 10 ms of each
     other are one, placed at the highest score. Nothing is searched below
     :data:`PACING_MIN_FS_HZ` (empty result; see :func:`pacing_assessable`).
     """
@@ -155,6 +163,8 @@ def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndar
         curv = np.abs(x[:, k:-k] - 0.5 * (x[:, :-2 * k] + x[:, 2 * k:]))
         floor = _spike_floor(curv, 0.5 * cfg.pacing_spike_uv)
         strong_at = curv > np.maximum(cfg.pacing_spike_uv, floor)
+        if strong_at.any():
+            strong_at &= _narrow(x, strong_at, k, fs)
         if strong_at.any():  # else every score stays 0 (most records: no pacing)
             live = (x[:, 1:] != x[:, :-1]).any(axis=1)
             need = min(PACING_MIN_LEADS, max(1, int(live.sum())))
@@ -172,6 +182,26 @@ def _pacing_spikes(x: np.ndarray, fs: float, cfg: ConditioningConfig) -> np.ndar
         return hits
     groups = np.split(hits, np.flatnonzero(np.diff(hits) > 0.01 * fs) + 1)
     return np.array([g[np.argmax(score[g])] for g in groups], dtype=int)
+
+
+def _narrow(x: np.ndarray, at: np.ndarray, k: int, fs: float) -> np.ndarray:
+    """``at`` (leads, samples k..n-k) where the deflection is narrow: its score over +-k
+    samples is at least :data:`PACING_NARROW_RATIO` x its score over +-8 ms (which is
+    computed only at the marked samples; near the record's edges, where the wider window
+    does not fit, the deflection counts as narrow)."""
+    wide = max(2 * k, int(round(0.008 * fs)))
+    lead, col = np.nonzero(at)
+    n = x.shape[1]
+    s = col + k
+    fits = (s >= wide) & (s < n - wide)
+    narrow = np.ones(lead.size, dtype=bool)
+    lf, sf = lead[fits], s[fits]
+    c_k = np.abs(x[lf, sf] - 0.5 * (x[lf, sf - k] + x[lf, sf + k]))
+    c_w = np.abs(x[lf, sf] - 0.5 * (x[lf, sf - wide] + x[lf, sf + wide]))
+    narrow[fits] = c_k >= PACING_NARROW_RATIO * c_w
+    out = np.zeros_like(at)
+    out[lead, col] = narrow
+    return out
 
 
 def _spike_floor(curv: np.ndarray, below: float) -> np.ndarray:

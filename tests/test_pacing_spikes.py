@@ -77,3 +77,23 @@ def test_spike_seen_in_two_leads_is_a_spike() -> None:
 
 def test_spike_in_one_lead_of_twelve_is_not() -> None:
     assert _spike_leads(("V2",)).size == 0
+
+
+def _peaked_waves(width_ms: float, uv: float = 3000.0, fs: float = 500.0) -> np.ndarray:
+    """A plain sinus ECG plus, in II and aVF every 800 ms, a sharp-tipped deflection
+    ``uv`` * exp(-|t| / width): 3 mV with a 5 ms decay is a tall R wave (its score over 2 ms
+    is 1 mV, above the amplitude threshold), 0.3 ms decay a pacing stimulus."""
+    ecg = synthetic_rhythm("sinus", seed=5, fs=fs).ecg
+    x = ecg.signal_uv.astype(np.float64)
+    t = np.arange(x.shape[1]) / fs
+    for s in np.arange(0.5, 9.5, 0.8):
+        wave = uv * np.exp(-np.abs(t - s) / (width_ms / 1000.0))
+        for lead in ("II", "aVF"):
+            x[STANDARD_LEADS.index(lead)] += wave
+    return condition(x, fs).pacing_spikes
+
+
+@pytest.mark.parametrize("fs", [500.0, 1000.0])
+def test_tall_sharp_r_wave_is_not_a_spike(fs: float) -> None:
+    assert _peaked_waves(5.0, fs=fs).size == 0
+    assert _peaked_waves(0.3, fs=fs).size == 12
