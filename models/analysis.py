@@ -45,7 +45,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: from the chord joining P onset and offset, beats typed at their best alignment, PR without
 #: outlying P onsets, the representative beat's P window from the RR before its beats, AV
 #: dissociation beat by beat and in the best lead, a lone clear P wave among noisy leads;
-#: 1.4 (2026-12-02, last) a pacing spike must be narrow (a tall, sharp R wave is none).
+#: 1.4 (2026-12-02, last) a pacing spike must be narrow (a tall, sharp R wave is none); no
+#: flutter waves from activity that V1-V6 carry alike (a limb-electrode artefact).
 DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -102,6 +103,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     """
     import dataclasses
 
+    from ecgread.models.atrial import FLUTTER_COMMON_MODE_MAX
     from ecgread.models.beats import rr_around, type_beats
     from ecgread.models.conditioning import PACING_MIN_FS_HZ, condition, pacing_assessable
     from ecgread.models.delineate import delineate
@@ -186,6 +188,11 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     if not pacing_assessable(fs):
         notes.append(f"pacing spikes not assessed: sampled at {fs:g} Hz, below "
                      f"{PACING_MIN_FS_HZ:g} Hz a pacing stimulus may fall between samples")
+    common = rhythm.flutter_common_mode
+    if common is not None and common >= FLUTTER_COMMON_MODE_MAX:
+        notes.append(f"regular activity in the flutter band common to V1-V6 ({common:.0%} of "
+                     "it): an artefact at a limb electrode (such as a tremor), not read as "
+                     "flutter waves")
     excluded = [lq.lead for lq in quality.leads if not lq.usable]
     if excluded:
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))

@@ -68,6 +68,12 @@ FLUTTER_MIN_CORR = 0.5
 FLUTTER_MIN_CORR2 = 0.3
 FLUTTER_MAX_HALF_CORR = 0.0
 ATRIAL_MIN_CORR = 0.4
+#: Flutter-band activity whose precordial share in the V leads' mean is this or more is a
+#: limb-electrode artefact, not flutter waves (see the module docstring).
+FLUTTER_COMMON_MODE_MAX = 0.8
+#: Precordial leads the common-mode test needs.
+COMMON_MODE_MIN_LEADS = 3
+PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
 #: A submultiple of the best lag is the atrial cycle when it reaches this share of the best.
 ATRIAL_SUBHARMONIC_RATIO = 0.75
 #: The atrial-rate autocorrelation needs this many x lag sample pairs kept at both ends.
@@ -88,6 +94,9 @@ class AtrialActivity:
     atrial_rate_bpm: float | None
     av_phase_locking: float | None
     method: str = "blanked-autocorrelation"
+    #: Share of the precordial flutter-band signal common to V1-V6 where regular activity at
+    #: a flutter rate was found (None: none found, or fewer than 3 usable V leads).
+    flutter_common_mode: float | None = None
 
 
 def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
@@ -261,6 +270,24 @@ def _flutter(ac_f: np.ndarray, f_all: np.ndarray, f_lags: np.ndarray, names: lis
     return (med, agree) if len(agree) >= need else None
 
 
+def precordial_common_mode(x: np.ndarray, keep: np.ndarray, fs: float, rate_bpm: float
+                           ) -> float:
+    """Share of the power of ``x`` (precordial leads, samples; QRS-T complexes already
+    subtracted) in a band around ``rate_bpm`` over the ``keep`` samples that the leads' mean
+    carries: 1 when every lead shows the same oscillation, 1 / leads for independent ones."""
+    from scipy import signal as sps
+
+    from ecgread.models.conditioning import butter_sos
+
+    f = rate_bpm / 60.0
+    band = sps.sosfiltfilt(butter_sos(2, (0.8 * f, 1.25 * f), "bandpass", fs), x, axis=-1)
+    band = band[:, keep]
+    total = float((band ** 2).sum())
+    if total <= 0.0:
+        return 0.0
+    return float((band.mean(axis=0) ** 2).sum() * band.shape[0] / total)
+
+
 def _blank(n: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     keep = np.ones(n, bool)
     for s, e in zip(starts, ends, strict=True):
@@ -321,6 +348,15 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     found = (_flutter(_autocorr(xf, keep_qrs, f_all), f_all, f_lags, names, fs)
              if xf is not None else None)
     flutter, f_leads = found if found is not None else (None, ())
+    common = None
+    vrows = [i for i, ld in enumerate(lead_names) if ld in PRECORDIAL_LEADS and rhythm_leads[i]]
+    if flutter is not None and len(vrows) >= COMMON_MODE_MIN_LEADS:
+        xv = _cancelled(_highpass(np.asarray(pt_smooth_uv, float)[vrows], fs)[:, :m],
+                        r[r < m], on[r < m], t_end[r < m], fs)
+        if xv is not None:
+            common = precordial_common_mode(xv, keep_qrs, fs, flutter)
+            if common >= FLUTTER_COMMON_MODE_MAX:
+                flutter, f_leads = None, ()
     ac_a = _autocorr(xa, keep_qrst, a_lags, ATRIAL_MIN_PAIRS)
     for k in range(len(rows)):
         lag_a = _fundamental_lag(ac_a[k], a_lags)
@@ -328,4 +364,4 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
             a_rates.append(60.0 * fs / lag_a)
     atrial = float(np.median(a_rates)) if a_rates else None
     locking = _qrs_locked_share(xa, keep_qrst, on[on < m], fs, rr_med)
-    return AtrialActivity(flutter, f_leads, atrial, locking)
+    return AtrialActivity(flutter, f_leads, atrial, locking, flutter_common_mode=common)

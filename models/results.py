@@ -124,6 +124,10 @@ class RhythmFeatures:
     atrial_signal_rate_bpm: float | None = None  # atrial periodicity between QRS-T
     av_phase_locking: float | None = None  # 1: atrial waves fixed before the QRS, 0: dissociated
     flutter_leads: tuple[str, ...] = ()  # leads whose flutter waves agreed
+    #: share of the V1-V6 flutter-band signal common to all of them where regular activity
+    #: at a flutter rate was found (>= models.atrial.FLUTTER_COMMON_MODE_MAX: a limb-electrode
+    #: artefact such as a tremor, and no flutter rate)
+    flutter_common_mode: float | None = None
     qrs_consistency: float | None = None  # median beat correlation with the QRS template
     #: P windows' beat-to-beat scatter over the QRS amplitude, median over the leads
     p_window_noise_ratio: float | None = None

@@ -267,5 +267,6 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
         feats = dataclasses.replace(feats, flutter_wave_rate_bpm=act.flutter_wave_rate_bpm,
                                     atrial_signal_rate_bpm=act.atrial_rate_bpm,
                                     av_phase_locking=act.av_phase_locking,
-                                    flutter_leads=act.flutter_leads)
+                                    flutter_leads=act.flutter_leads,
+                                    flutter_common_mode=act.flutter_common_mode)
     return dataclasses.replace(feats, atrial_waves=atrial_waves(feats))

@@ -1,0 +1,48 @@
+"""A tremor at a limb electrode is not atrial flutter (models/atrial.py): a 4-6 Hz
+oscillation lies in the flutter band, but an artefact at any limb electrode reaches V1-V6
+alike through the Wilson central terminal, while flutter waves differ from lead to lead.
+(Synthetic flutter, whose V2-V6 carry one sawtooth, still reads flutter:
+test_rhythm_synthetic.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgread.integration import ludb
+from ecgread.models import augment
+from ecgread.models.analysis import analyze
+from ecgread.models.atrial import FLUTTER_COMMON_MODE_MAX, precordial_common_mode
+from tests.neural_helpers import shipped_models
+
+
+def test_common_mode_share_of_identical_and_independent_leads() -> None:
+    fs = 500.0
+    t = np.arange(5000) / fs
+    keep = np.ones(t.size, bool)
+    rng = np.random.default_rng(0)
+    same = np.tile(np.sin(2 * np.pi * 4.6 * t), (6, 1)) + 0.05 * rng.normal(size=(6, t.size))
+    assert precordial_common_mode(same, keep, fs, 276.0) > 0.95
+    independent = rng.normal(size=(6, t.size))
+    assert precordial_common_mode(independent, keep, fs, 276.0) < 0.3
+
+
+@pytest.mark.ludb
+@pytest.mark.parametrize(("record", "electrode"), [(156, "LA"), (156, "LL"), (148, "RA")])
+def test_limb_tremor_on_sinus_rhythm_is_no_flutter(record: int, electrode: str) -> None:
+    # before the common-mode test these copies read atrial flutter at 273-280 /min
+    ecg = augment.add_limb_tremor(ludb.read_record(record), electrode, 150.0, 4.6)
+    a = analyze(ecg, models=shipped_models())
+    assert "AFL" not in {s.code for s in a.statements}
+    assert a.rhythm.flutter_wave_rate_bpm is None
+    assert (a.rhythm.flutter_common_mode or 0.0) >= FLUTTER_COMMON_MODE_MAX
+    assert any("limb electrode" in n for n in a.notes)
+
+
+@pytest.mark.ludb
+def test_flutter_records_keep_their_flutter() -> None:
+    for record in (35, 52):  # LUDB's two atrial flutter records
+        a = analyze(ludb.read_record(record), models=shipped_models())
+        assert "AFL" in {s.code for s in a.statements}
+        assert (a.rhythm.flutter_common_mode or 0.0) < 0.5
+
