@@ -46,7 +46,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: outlying P onsets, the representative beat's P window from the RR before its beats, AV
 #: dissociation beat by beat and in the best lead, a lone clear P wave among noisy leads;
 #: 1.4 (2026-12-02, last) a pacing spike must be narrow (a tall, sharp R wave is none); no
-#: flutter waves from activity that V1-V6 carry alike (a limb-electrode artefact).
+#: flutter waves from activity that V1-V6 carry alike (a limb-electrode artefact); lead I
+#: among the leads that may show the atrial waves locked to the QRS.
 DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})

@@ -45,7 +45,8 @@ Definitions
   fibrillation from surface electrocardiograms based on computer-detected atrial
   activity. J Electrocardiol 1992;25:1-8).
 - ``av_phase_locking``: the share of the atrial signal (QRS-T blanked and bridged, 2 Hz
-  high-passed) in the stretch before each QRS that the QRS-locked average explains,
+  high-passed; in the atrial leads and lead I, :data:`LOCKING_LEADS`, the best lead's) in
+  the stretch before each QRS that the QRS-locked average explains,
   corrected for chance (:func:`_qrs_locked_share`): about 1 when the atrial waves keep
   their place before every QRS (sinus rhythm at any PR, fixed 2:1 block), near 0 when
   atria and ventricles beat independently (AV dissociation) or there are no atrial waves.
@@ -74,6 +75,10 @@ FLUTTER_COMMON_MODE_MAX = 0.8
 #: Precordial leads the common-mode test needs.
 COMMON_MODE_MIN_LEADS = 3
 PRECORDIAL_LEADS = ("V1", "V2", "V3", "V4", "V5", "V6")
+#: Leads whose atrial waves may show them locked to the QRS (``av_phase_locking``, the best
+#: lead's): beside :data:`ATRIAL_LEADS`, lead I, so that an artefact at any one limb electrode
+#: leaves one of them clean (left arm: II; right arm: III; left leg: I).
+LOCKING_LEADS = ATRIAL_LEADS + ("I",)
 #: A submultiple of the best lag is the atrial cycle when it reaches this share of the best.
 ATRIAL_SUBHARMONIC_RATIO = 0.75
 #: The atrial-rate autocorrelation needs this many x lag sample pairs kept at both ends.
@@ -363,5 +368,11 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
         if lag_a is not None:
             a_rates.append(60.0 * fs / lag_a)
     atrial = float(np.median(a_rates)) if a_rates else None
-    locking = _qrs_locked_share(xa, keep_qrst, on[on < m], fs, rr_med)
+    lock_rows = [i for i, ld in enumerate(lead_names) if ld in LOCKING_LEADS and rhythm_leads[i]
+                 and i not in rows]
+    xl = xa
+    if lock_rows:
+        more = _highpass(_bridged(np.asarray(pt_smooth_uv, float)[lock_rows], keep_qrst), fs)
+        xl = np.concatenate([xa, more[:, :m]])
+    locking = _qrs_locked_share(xl, keep_qrst, on[on < m], fs, rr_med)
     return AtrialActivity(flutter, f_leads, atrial, locking, flutter_common_mode=common)

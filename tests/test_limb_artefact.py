@@ -12,7 +12,11 @@ import pytest
 from ecgread.integration import ludb
 from ecgread.models import augment
 from ecgread.models.analysis import analyze
-from ecgread.models.atrial import FLUTTER_COMMON_MODE_MAX, precordial_common_mode
+from ecgread.models.atrial import (
+    AV_DISSOCIATED_BELOW,
+    FLUTTER_COMMON_MODE_MAX,
+    precordial_common_mode,
+)
 from tests.neural_helpers import shipped_models
 
 
@@ -46,3 +50,14 @@ def test_flutter_records_keep_their_flutter() -> None:
         assert "AFL" in {s.code for s in a.statements}
         assert (a.rhythm.flutter_common_mode or 0.0) < 0.5
 
+
+
+@pytest.mark.ludb
+def test_left_leg_tremor_is_no_av_dissociation() -> None:
+    # the tremor fills II, III and aVF (and a third of it V1): their atrial waves no longer
+    # kept their place before the QRS, and sinus bradycardia read complete AV block; lead I,
+    # clean under a left-leg artefact, shows the P waves locked to the QRS
+    ecg = augment.add_limb_tremor(ludb.read_record(28), "LL", 150.0, 4.6)
+    a = analyze(ecg, models=shipped_models())
+    assert "3AVB" not in {s.code for s in a.statements}
+    assert (a.rhythm.av_phase_locking or 0.0) >= AV_DISSOCIATED_BELOW
