@@ -17,6 +17,7 @@ from ecgread.models.atrial import (
     FLUTTER_COMMON_MODE_MAX,
     precordial_common_mode,
 )
+from ecgread.models.rhythm import P_HIDDEN_NOISE_RATIO
 from tests.neural_helpers import shipped_models
 
 
@@ -61,3 +62,18 @@ def test_left_leg_tremor_is_no_av_dissociation() -> None:
     a = analyze(ecg, models=shipped_models())
     assert "3AVB" not in {s.code for s in a.statements}
     assert (a.rhythm.av_phase_locking or 0.0) >= AV_DISSOCIATED_BELOW
+
+
+@pytest.mark.ludb
+@pytest.mark.parametrize(("record", "electrode"), [(139, "LL"), (19, "RA"), (71, "LL")])
+def test_tremor_in_the_p_windows_names_no_ectopic_atrial_rhythm(record: int,
+                                                                 electrode: str) -> None:
+    # the median P wave of II and the P axis followed the tremor: sinus rhythm read ectopic
+    # atrial rhythm; P windows that scatter by 1 % of the QRS or more give no P-axis rhythm
+    ecg = augment.add_limb_tremor(ludb.read_record(record), electrode, 150.0, 4.6)
+    a = analyze(ecg, models=shipped_models())
+    codes = {s.code for s in a.statements}
+    assert not codes & {"EAR", "AT"}
+    assert codes & {"SR", "SBRAD", "STACH"}
+    assert (a.rhythm.p_window_noise_ratio or 0.0) >= P_HIDDEN_NOISE_RATIO
+    assert any("not read as an ectopic atrial rhythm" in n for n in a.notes)

@@ -31,8 +31,9 @@ from ecgread.models.results import Statement
 #: 1.1 (2026-12-02) ST depression at 0.5 mm from J to J+60, AF PR-spread level 10 ms on
 #: per-beat P timing, no flutter from a regular 2:1 response, flutter after beat subtraction;
 #: 1.2 (2026-12-02, later) no junctional rhythm or SVT named from P windows too noisy to
-#: show a P wave.
-INTERPRET_VERSION = "criteria-1.2"
+#: show a P wave; 1.3 (2026-12-02, last) no ectopic atrial rhythm or atrial tachycardia from
+#: the P axis of P windows too unsteady to trust it.
+INTERPRET_VERSION = "criteria-1.3"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 
