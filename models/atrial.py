@@ -341,7 +341,11 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     keep_qrs[int(min(n, off[-1])):] = False
     x = _highpass(np.asarray(pt_smooth_uv, float)[rows], fs)
     xa = _highpass(_bridged(np.asarray(pt_smooth_uv, float)[rows], keep_qrst), fs)
+    lock_rows = [i for i, ld in enumerate(lead_names) if ld in LOCKING_LEADS and rhythm_leads[i]
+                 and i not in rows]
     m = min(n, int(MAX_ANALYSED_S * fs))  # bounded cost on long records
+    xl = (np.concatenate([xa, _highpass(_bridged(np.asarray(pt_smooth_uv, float)[lock_rows],
+                                                 keep_qrst), fs)]) if lock_rows else xa)[:, :m]
     x, xa, keep_qrs, keep_qrst = x[:, :m], xa[:, :m], keep_qrs[:m], keep_qrst[:m]
     f_lags = np.arange(round(0.171 * fs), round(0.250 * fs) + 1)
     a_rates: list[float] = []
@@ -368,11 +372,5 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
         if lag_a is not None:
             a_rates.append(60.0 * fs / lag_a)
     atrial = float(np.median(a_rates)) if a_rates else None
-    lock_rows = [i for i, ld in enumerate(lead_names) if ld in LOCKING_LEADS and rhythm_leads[i]
-                 and i not in rows]
-    xl = xa
-    if lock_rows:
-        more = _highpass(_bridged(np.asarray(pt_smooth_uv, float)[lock_rows], keep_qrst), fs)
-        xl = np.concatenate([xa, more[:, :m]])
     locking = _qrs_locked_share(xl, keep_qrst, on[on < m], fs, rr_med)
     return AtrialActivity(flutter, f_leads, atrial, locking, flutter_common_mode=common)
