@@ -24,12 +24,14 @@ from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
 from ecgread.models.interpret import INTERPRET_VERSION, interpret
+from ecgread.models.limb_artefact import LimbArtefact
 from ecgread.models.neural.delineation import delineator_of
 from ecgread.models.neural.inference import NeuralModels
 from ecgread.models.results import (
     Beat,
     GlobalMeasurements,
     LeadAmplitudes,
+    Quality,
     Wave,
 )
 
@@ -47,7 +49,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: dissociation beat by beat and in the best lead, a lone clear P wave among noisy leads;
 #: 1.4 (2026-12-02, last) a pacing spike must be narrow (a tall, sharp R wave is none); no
 #: flutter waves from activity that V1-V6 carry alike (a limb-electrode artefact); lead I
-#: among the leads that may show the atrial waves locked to the QRS.
+#: among the leads that may show the atrial waves locked to the QRS; the leads a limb
+#: electrode's artefact entered out of the delineation and global intervals.
 DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -108,6 +111,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     from ecgread.models.beats import rr_around, type_beats
     from ecgread.models.conditioning import PACING_MIN_FS_HZ, condition, pacing_assessable
     from ecgread.models.delineate import delineate
+    from ecgread.models.limb_artefact import find_limb_artefact
     from ecgread.models.measure import measure
     from ecgread.models.qrs_detect import detect_qrs
     from ecgread.models.quality import assess_quality
@@ -128,16 +132,23 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         quality = dataclasses.replace(quality, usable=False, problems=quality.problems + (
             f"record shorter than {cfg.min_duration_s:g} s",))
     det = detect_qrs(cond, usable, cfg.detection)
-    # waves are delineated, and the global intervals measured, in the leads not flagged
-    # noisy, saturated or flat, where any are: the multi-lead QRS, P and T searches
-    # otherwise follow the noise and move the clean leads' boundaries (QTDB sel30 with
-    # EMG noise in its second lead: the clean lead's P onset -236 -> -384 ms, PR 188 -> 240)
-    clean = rhythm_leads(quality, usable)
-    timing = clean if clean.any() else usable
     signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
                "pt_smooth_uv": cond.pt_smooth_uv}
     typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
     r = typing.r_samples
+    artefact = find_limb_artefact(cond.pt_smooth_uv, fs, names, usable, r)
+    if artefact is not None:
+        quality = _with_limb_artefact(quality, artefact)
+    # waves are delineated, and the global intervals measured, in the leads not flagged
+    # noisy, saturated or flat (nor carrying a limb electrode's artefact), where any are:
+    # the multi-lead QRS, P and T searches otherwise follow the noise and move the clean
+    # leads' boundaries (QTDB sel30 with EMG noise in its second lead: the clean lead's P
+    # onset -236 -> -384 ms, PR 188 -> 240)
+    clean = rhythm_leads(quality, usable)
+    timing = clean if clean.any() else usable
+    if artefact is not None:
+        away = timing & ~np.isin(np.array(names), artefact.leads)
+        timing = away if away.any() else timing
     dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, timing, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
     rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs,
@@ -232,6 +243,25 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
     waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, models=models,
                                        paced=paced, masks=masks)
     return gate_p_waves(waves, tuple(b.r_s for b in beats if b.p_wave)), versions
+
+
+#: The lead problem a limb electrode's artefact gives the leads it entered.
+LIMB_ARTEFACT_PROBLEM = "limb electrode artefact"
+
+
+def _with_limb_artefact(quality: Quality, artefact: LimbArtefact) -> Quality:
+    """``quality`` with the artefact on the leads it entered (they stay usable; the caller
+    leaves them out of the delineation and the global intervals) and said once for the
+    record, naming the electrode to check."""
+    import dataclasses
+
+    electrode = {"LA": "left-arm", "RA": "right-arm", "LL": "left-leg"}[artefact.electrode]
+    leads = tuple(dataclasses.replace(lq, problems=lq.problems + (LIMB_ARTEFACT_PROBLEM,))
+                  if lq.lead in artefact.leads else lq for lq in quality.leads)
+    problem = (f"{artefact.frequency_hz:.1f} Hz oscillation at the {electrode} electrode "
+               f"(tremor or poor contact) in {', '.join(artefact.leads)}: intervals measured "
+               "in the other leads")
+    return dataclasses.replace(quality, leads=leads, problems=quality.problems + (problem,))
 
 
 def _previous_t_offset_s(dl: Delineation, r: np.ndarray, beats: np.ndarray,

@@ -11,14 +11,16 @@ import pytest
 
 from ecgread.integration import ludb
 from ecgread.models import augment
-from ecgread.models.analysis import analyze
+from ecgread.models.analysis import LIMB_ARTEFACT_PROBLEM, analyze
 from ecgread.models.atrial import (
     AV_DISSOCIATED_BELOW,
     FLUTTER_COMMON_MODE_MAX,
     precordial_common_mode,
 )
+from ecgread.models.limb_artefact import AFFECTED
 from ecgread.models.rhythm import P_HIDDEN_NOISE_RATIO
 from tests.neural_helpers import shipped_models
+from tests.synthetic_rhythm import synthetic_rhythm
 
 
 def test_common_mode_share_of_identical_and_independent_leads() -> None:
@@ -65,15 +67,43 @@ def test_left_leg_tremor_is_no_av_dissociation() -> None:
 
 
 @pytest.mark.ludb
-@pytest.mark.parametrize(("record", "electrode"), [(139, "LL"), (19, "RA"), (71, "LL")])
-def test_tremor_in_the_p_windows_names_no_ectopic_atrial_rhythm(record: int,
-                                                                 electrode: str) -> None:
-    # the median P wave of II and the P axis followed the tremor: sinus rhythm read ectopic
-    # atrial rhythm; P windows that scatter by 1 % of the QRS or more give no P-axis rhythm
-    ecg = augment.add_limb_tremor(ludb.read_record(record), electrode, 150.0, 4.6)
+def test_tremor_in_the_p_windows_names_no_ectopic_atrial_rhythm() -> None:
+    # tremors at two electrodes (no limb lead clean: not one electrode's artefact, so every
+    # lead keeps it): the median P wave of II and the P axis followed the artefact and
+    # sinus rhythm read ectopic atrial; P windows that scatter by 1 % of the QRS or more
+    # give no P-axis rhythm
+    ecg = augment.add_limb_tremor(ludb.read_record(131), "LA", 150.0, 4.6)
+    ecg = augment.add_limb_tremor(ecg, "LL", 150.0, 5.3)
     a = analyze(ecg, models=shipped_models())
     codes = {s.code for s in a.statements}
     assert not codes & {"EAR", "AT"}
     assert codes & {"SR", "SBRAD", "STACH"}
     assert (a.rhythm.p_window_noise_ratio or 0.0) >= P_HIDDEN_NOISE_RATIO
     assert any("not read as an ectopic atrial rhythm" in n for n in a.notes)
+
+
+@pytest.mark.parametrize("kind", ["sinus", "af"])
+@pytest.mark.parametrize("electrode", ["LA", "RA", "LL"])
+def test_limb_artefact_is_found_with_its_electrode(kind: str, electrode: str) -> None:
+    ecg = synthetic_rhythm(kind, seed=1).ecg  # type: ignore[arg-type]
+    a = analyze(augment.add_limb_tremor(ecg, electrode, 150.0, 4.6), models=shipped_models())
+    flagged = {q.lead for q in a.quality.leads if LIMB_ARTEFACT_PROBLEM in q.problems}
+    assert flagged == set(AFFECTED[electrode])
+    side = {"LA": "left-arm", "RA": "right-arm", "LL": "left-leg"}[electrode]
+    assert any(f"at the {side} electrode" in p for p in a.quality.problems)
+    clean = analyze(ecg, models=shipped_models())
+    assert not any(LIMB_ARTEFACT_PROBLEM in q.problems for q in clean.quality.leads)
+
+
+@pytest.mark.ludb
+def test_left_leg_tremor_leaves_the_intervals_and_the_qrs_statements() -> None:
+    # the tremor, kept in the median beat of II, III and aVF, widened the QRS 98 -> 138 ms
+    # and read LBBB with a Sgarbossa STEMI; measured away from those leads it is 94 ms
+    record = ludb.read_record(62)
+    before = analyze(record, models=shipped_models())
+    a = analyze(augment.add_limb_tremor(record, "LL", 150.0, 4.6), models=shipped_models())
+    codes = {s.code for s in a.statements}
+    assert not codes & {"LBBB", "STEMI_SGARB", "IVCD"}
+    assert before.measurements.qrs_ms is not None and a.measurements.qrs_ms is not None
+    assert abs(a.measurements.qrs_ms - before.measurements.qrs_ms) <= 12
+    assert "II" not in a.waves and "I" in a.waves

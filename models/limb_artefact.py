@@ -1,0 +1,128 @@
+"""A tremor or other oscillation at one limb electrode, found from how it enters the leads.
+
+Physics: the limb leads are differences of the three limb electrodes (I = LA - RA, II =
+LL - RA, III = LL - LA; aVR, aVL, aVF against the mean of the other two), and every
+precordial lead is measured against the Wilson central terminal, the mean of the three
+(Einthoven; Goldberger; Wilson). An artefact at one limb electrode therefore enters every
+precordial lead alike (a third of it, one sign), enters two of I, II and III fully and
+leaves the third clean (left arm: II; right arm: III; left leg: I). No cardiac source looks
+like that: the heart's field differs from V1 to V6.
+
+Method: the precordial leads' atrial-band signal (15 Hz low-passed and 2 Hz high-passed)
+with the median QRS-T complex subtracted from every beat (average-beat subtraction) and the
+QRS complexes left out; the strongest oscillation of their mean at 3-8 Hz (tremor: 4-6 Hz
+Parkinsonian, 6-12 Hz physiological; shivering); an artefact when V1-V6 carry it alike
+(:func:`models.atrial.precordial_common_mode` >= :data:`COMMON_MODE_MIN`) and it is large
+enough to move boundaries (its RMS in the precordial mean at least :data:`MIN_QRS_SHARE` of
+their median QRS amplitude). The electrode is the one whose clean limb lead (the weakest of
+I, II, III at that frequency) carries under :data:`CLEAN_LEAD_MAX` of the other two; without
+such a lead it is not one electrode's artefact and nothing is reported (the fibrillatory
+waves of paced AF on LUDB 8 are common to V1-V6 at 0.82).
+
+Clean records (140 LUDB, 10 CPSC, the vendor samples) stay below the levels; a 4.6 Hz, 150 µV
+tremor at one electrode of 30 of them is found, and its electrode named (``python -m
+bench.invariance`` reads those copies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Share of the precordial band signal that their mean must carry.
+COMMON_MODE_MIN = 0.8
+#: Band RMS of the precordial mean over their median QRS peak-to-peak (clean records: below
+#: 1.3 %, 2.3 % in one paced record whose share is 0.67; 150 µV tremor copies: 1.7-4.5 %).
+MIN_QRS_SHARE = 0.015
+#: The clean limb lead carries at most this share of the band RMS of the other two.
+CLEAN_LEAD_MAX = 0.35
+BAND_HZ = (3.0, 8.0)
+#: Only the first minute is analysed (as models.atrial does).
+MAX_ANALYSED_S = 60.0
+PRECORDIAL = ("V1", "V2", "V3", "V4", "V5", "V6")
+#: The limb lead an artefact at each electrode leaves clean, and the leads it enters.
+CLEAN_LEAD = {"LL": "I", "LA": "II", "RA": "III"}
+AFFECTED = {"LA": ("I", "III", "aVR", "aVL", "aVF"), "RA": ("I", "II", "aVR", "aVL", "aVF"),
+            "LL": ("II", "III", "aVR", "aVL", "aVF")}
+
+
+@dataclass(frozen=True)
+class LimbArtefact:
+    """An oscillation that entered the leads through one limb electrode."""
+
+    frequency_hz: float
+    common_mode: float  # share of the precordial band signal their mean carries
+    qrs_share: float  # its RMS over the precordial leads' median QRS peak-to-peak
+    electrode: str  # "LA", "RA" or "LL"
+    leads: tuple[str, ...]  # the limb leads of the record it entered
+
+
+def find_limb_artefact(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
+                       lead_names: tuple[str, ...], usable: np.ndarray,
+                       r_samples: np.ndarray) -> LimbArtefact | None:
+    """The limb-electrode artefact of the record, or None (none; not the pattern of one
+    electrode; fewer than three usable precordial leads, leads I, II and III not all usable,
+    or fewer than four beats).
+
+    Parameters
+    ----------
+    pt_smooth_uv:
+        (leads, samples) 15 Hz low-passed conditioned signal, µV.
+    r_samples:
+        QRS fiducials of the beats (samples).
+    """
+    from scipy import signal as sps
+
+    from ecgread.models.atrial import _blank, _cancelled, _highpass, precordial_common_mode
+    from ecgread.models.conditioning import butter_sos
+
+    fs = float(sampling_rate_hz)
+    r = np.asarray(r_samples, float)
+    vrows = [i for i, ld in enumerate(lead_names) if ld in PRECORDIAL and usable[i]]
+    if len(vrows) < 3 or r.size < 4 or fs < 4 * BAND_HZ[1]:
+        return None
+    m = int(MAX_ANALYSED_S * fs)  # bounded cost on long records
+    x = np.asarray(pt_smooth_uv, float)[:, :m]
+    n = x.shape[1]
+    r = r[r < n]
+    if r.size < 4:
+        return None
+    rr = float(np.median(np.diff(r))) / fs
+    on = r - 0.06 * fs
+    t_end = on + min(0.45 * np.sqrt(rr), 0.8 * rr) * fs
+    keep = _blank(n, on - 0.02 * fs, r + 0.08 * fs)
+    keep[:int(max(0.0, on[0]))] = False
+    keep[int(min(n, r[-1] + 0.08 * fs)):] = False
+    if keep.sum() < fs:
+        return None
+    limb = [lead_names.index(ld) for ld in ("I", "II", "III") if ld in lead_names]
+    rows = vrows + [i for i in limb if usable[i]]
+    cancelled = _cancelled(_highpass(x[rows], fs), r, on, t_end, fs)
+    if cancelled is None:
+        return None
+    xv = cancelled[:len(vrows)]
+    mean = np.where(keep, xv.mean(axis=0), 0.0)
+    spec = np.abs(np.fft.rfft(mean)) ** 2
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
+    if not band.any():
+        return None
+    f0 = float(freqs[band][np.argmax(spec[band])])
+    common = precordial_common_mode(xv, keep, fs, 60.0 * f0)
+    sos = butter_sos(2, (0.8 * f0, 1.25 * f0), "bandpass", fs)
+    narrow = sps.sosfiltfilt(sos, cancelled, axis=-1)[:, keep]
+    qrs = float(np.median(np.ptp(x[vrows], axis=1)))
+    share = float(np.sqrt(np.mean(narrow[:len(vrows)].mean(axis=0) ** 2))) / max(qrs, 1e-9)
+    if common < COMMON_MODE_MIN or share < MIN_QRS_SHARE:
+        return None
+    names = [lead_names[i] for i in rows[len(vrows):]]
+    if len(names) < 3:
+        return None
+    rms = dict(zip(names, np.sqrt(np.mean(narrow[len(vrows):] ** 2, axis=1)), strict=True))
+    cleanest = min(rms, key=lambda ld: rms[ld])
+    if rms[cleanest] > CLEAN_LEAD_MAX * min(v for ld, v in rms.items() if ld != cleanest):
+        return None  # no limb lead clean: not one electrode (AF waves of LUDB 8: 0.82)
+    electrode = next(e for e, ld in CLEAN_LEAD.items() if ld == cleanest)
+    return LimbArtefact(f0, common, share, electrode,
+                        tuple(ld for ld in AFFECTED[electrode] if ld in lead_names))
