@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.dsp_config import BeatConfig
-from ecgread.models.order_stats import median
+from ecgread.models.order_stats import median, median_of
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
 
@@ -55,13 +55,10 @@ def _windows(x: np.ndarray, r: np.ndarray, a: int, b: int) -> np.ndarray:
 
 def median_windows(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """Sample-wise median over beats of the windows x[:, s:s + width] (s in ``starts``,
-    all inside the signal): (leads, width). Sort-based along a contiguous beat axis,
-    several times faster than ``np.median(x[:, idx], axis=1)`` for short beat lists."""
-    w = x[:, starts[None, :] + np.arange(width)[:, None]]  # (L, W, B)
-    w.sort(axis=-1)
-    k = w.shape[-1]
-    mid: np.ndarray = 0.5 * (w[..., (k - 1) // 2] + w[..., k // 2])
-    return mid
+    all inside the signal): (leads, width), by :func:`~ecgread.models.order_stats.median_of`
+    on views of the windows (several times faster than ``np.median(x[:, idx], axis=1)``
+    for short beat lists)."""
+    return median_of([x[:, s:s + width] for s in starts.tolist()])
 
 
 def _aligned_corr(lagged: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

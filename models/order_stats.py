@@ -14,10 +14,15 @@ would not).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["median", "median_1d", "median_and_upper_quartile", "nanpercentile", "percentile"]
+__all__ = ["median", "median_1d", "median_and_upper_quartile", "median_of",
+           "nanpercentile", "percentile"]
+
+#: Above this many arrays a sort is faster than the compare-exchange network.
+NETWORK_MAX_SLICES = 24
 
 
 def _order_stats(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,3 +140,62 @@ def median_and_upper_quartile(v: np.ndarray) -> tuple[float, float]:
     a, b = s[i], s[i + 1]
     d = b - a
     return med, (b - d * (1 - g)) if g >= 0.5 else (a + d * g)
+
+
+@lru_cache(maxsize=64)
+def _median_network(k: int) -> tuple[tuple[int, int], ...]:
+    """Compare-exchange pairs (i, j), i < j, of Batcher's odd-even merge sort of k values
+    (the network for the next power of two, less the pairs that touch the padding, which
+    would be +inf and never moves), pruned to those the middle one or two outputs depend
+    on."""
+    p = 1
+    while p < k:
+        p *= 2
+    pairs = []
+    t = 1
+    while t < p:
+        s = t
+        while s >= 1:
+            for j in range(s % t, p - s, 2 * s):
+                for i in range(min(s, p - j - s)):
+                    if (i + j) // (2 * t) == (i + j + s) // (2 * t) and i + j + s < k:
+                        pairs.append((i + j, i + j + s))
+            s //= 2
+        t *= 2
+    need = {(k - 1) // 2, k // 2}
+    kept = []
+    for i, j in reversed(pairs):
+        if i in need or j in need:
+            kept.append((i, j))
+            need |= {i, j}
+    return tuple(reversed(kept))
+
+
+def median_of(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Elementwise median of k equally shaped float arrays without NaN, as
+    ``0.5 * (s[(k - 1) // 2] + s[k // 2])`` of ``s = np.sort(np.stack(arrays), axis=0)``.
+
+    For up to :data:`NETWORK_MAX_SLICES` arrays by a sorting network pruned to the middle
+    outputs (elementwise minimum and maximum of whole arrays, which may be views: 29 pairs
+    for 10 arrays), two to seven times faster than sorting thousands of short rows; the
+    same two middle values (a zero's sign aside), the same arithmetic.
+
+    Example
+    -------
+    >>> w = list(np.random.default_rng(0).normal(size=(10, 3, 50)))
+    >>> s = np.sort(np.stack(w), axis=0)
+    >>> bool(np.array_equal(median_of(w), 0.5 * (s[4] + s[5])))
+    True
+    """
+    k = len(arrays)
+    if k > NETWORK_MAX_SLICES:
+        s = np.sort(np.stack(arrays), axis=0)
+        out: np.ndarray = 0.5 * (s[(k - 1) // 2] + s[k // 2])
+        return out
+    v = list(arrays)
+    for i, j in _median_network(k):
+        lo = np.minimum(v[i], v[j])
+        v[j] = np.maximum(v[i], v[j])
+        v[i] = lo
+    out = 0.5 * (v[(k - 1) // 2] + v[k // 2])
+    return out

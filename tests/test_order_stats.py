@@ -67,3 +67,13 @@ def test_nanpercentile_equals_numpy() -> None:
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
                 theirs = np.nanpercentile(a, q, axis=-1)
             assert np.array_equal(nanpercentile(a, q), theirs, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_median_of_equals_numpy(seed: int) -> None:
+    from ecgread.models.order_stats import NETWORK_MAX_SLICES, median_of
+
+    rng = np.random.default_rng(seed)
+    for k in range(1, NETWORK_MAX_SLICES + 6):
+        for w in (rng.normal(size=(3, k, 40)) * 100, np.round(rng.normal(size=(2, k, 40)) * 2)):
+            assert np.array_equal(median_of(list(w.transpose(1, 0, 2))), np.median(w, axis=1))
