@@ -105,12 +105,10 @@ class AtrialActivity:
 
 
 def _highpass(x: np.ndarray, fs: float, hz: float = 2.0) -> np.ndarray:
-    from scipy import signal as sps
+    """Zero-phase 2nd-order Butterworth high-pass of each row (``sosfiltfilt``)."""
+    from ecgread.models.conditioning import butter_filtfilt
 
-    from ecgread.models.conditioning import butter_sos
-
-    out: np.ndarray = sps.sosfiltfilt(butter_sos(2, hz, "highpass", fs), x, axis=-1)
-    return out
+    return butter_filtfilt(x, 2, hz, "highpass", fs)
 
 
 def _bridged(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -339,13 +337,16 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     # outside the first and last complexes nothing is known about what was blanked
     keep_qrs[:int(max(0, on[0]))] = False
     keep_qrs[int(min(n, off[-1])):] = False
-    x = _highpass(np.asarray(pt_smooth_uv, float)[rows], fs)
-    xa = _highpass(_bridged(np.asarray(pt_smooth_uv, float)[rows], keep_qrst), fs)
     lock_rows = [i for i, ld in enumerate(lead_names) if ld in LOCKING_LEADS and rhythm_leads[i]
                  and i not in rows]
+    raw = np.asarray(pt_smooth_uv, float)
+    both = raw[rows]  # one filter call: rows are independent
+    parts = [both, _bridged(both, keep_qrst)] + ([_bridged(raw[lock_rows], keep_qrst)]
+                                                  if lock_rows else [])
+    both = _highpass(np.concatenate(parts), fs)
+    x, xa = both[:len(rows)], both[len(rows):2 * len(rows)]
     m = min(n, int(MAX_ANALYSED_S * fs))  # bounded cost on long records
-    xl = (np.concatenate([xa, _highpass(_bridged(np.asarray(pt_smooth_uv, float)[lock_rows],
-                                                 keep_qrst), fs)]) if lock_rows else xa)[:, :m]
+    xl = both[len(rows):, :m]  # the atrial leads' locking signal, then lead I's
     x, xa, keep_qrs, keep_qrst = x[:, :m], xa[:, :m], keep_qrs[:m], keep_qrst[:m]
     f_lags = np.arange(round(0.171 * fs), round(0.250 * fs) + 1)
     a_rates: list[float] = []

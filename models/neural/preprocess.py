@@ -50,13 +50,6 @@ def _resample_fir(up: int, down: int) -> np.ndarray:
     return h
 
 
-@lru_cache(maxsize=8)
-def _highpass_sos(fs_hz: float) -> np.ndarray:
-    from scipy.signal import butter
-
-    return np.asarray(butter(2, HIGHPASS_HZ, btype="highpass", fs=fs_hz, output="sos"))
-
-
 def resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
     """Polyphase resampling along the last axis (identity when the rates agree)."""
     from scipy.signal import resample_poly
@@ -78,9 +71,7 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     (zero padding at the end). ``target_fs_hz`` is 250 Hz for the delineator; a
     registered classifier may declare another rate.
     """
-    from scipy.signal import sosfiltfilt
-
-    from ecgread.models.conditioning import notch_mains
+    from ecgread.models.conditioning import butter_filtfilt, notch_mains
 
     x = np.array(signal_uv, dtype=np.float64, ndmin=2)
     n_leads, n = x.shape
@@ -97,8 +88,8 @@ def prepare(signal_uv: np.ndarray, sampling_rate_hz: float,
     y = resample(x - med, sampling_rate_hz, target_fs_hz)
     m = y.shape[1]
     if m > 12:
-        sos = _highpass_sos(float(target_fs_hz)).copy()  # scipy wants it writable
-        y = sosfiltfilt(sos, y, axis=1, padlen=min(m - 1, int(3 * target_fs_hz)))
+        y = butter_filtfilt(y, 2, HIGHPASS_HZ, "highpass", float(target_fs_hz),
+                            padlen=min(m - 1, int(3 * target_fs_hz)))
         y, _ = notch_mains(y, target_fs_hz)
     scale = np.maximum(y.std(axis=1, keepdims=True), MIN_SCALE_UV)
     y = np.clip(y / scale, -CLIP, CLIP)
