@@ -40,7 +40,9 @@ def median(a: np.ndarray, keepdims: bool = False) -> np.ndarray:
     >>> bool(np.array_equal(median(x), np.median(x, axis=-1)))
     True
     """
-    a = np.asarray(a, dtype=np.float64)
+    # partitioned along contiguous rows (a copy of strided rows, e.g. the (samples, leads)
+    # data of a file, costs less than partitioning them in place): the same values
+    a = np.ascontiguousarray(a, dtype=np.float64)
     n = a.shape[-1]
     h = n // 2
     p = np.partition(a, h, axis=-1)
