@@ -15,12 +15,12 @@ subtraction) and the QRS complexes left out; the strongest oscillation of the pr
 mean at 3-8 Hz (tremor: 4-6 Hz Parkinsonian, 6-12 Hz physiological; shivering); an
 artefact when V1-V6 carry it alike (the share of their band signal that their mean
 carries, as :func:`models.atrial.precordial_common_mode`, >= :data:`COMMON_MODE_MIN`)
-and it is large
-enough to move boundaries (its RMS in the precordial mean at least :data:`MIN_QRS_SHARE` of
-their median QRS amplitude). The electrode is the one whose clean limb lead (the weakest of
-I, II, III at that frequency) carries under :data:`CLEAN_LEAD_MAX` of the other two; without
-such a lead it is not one electrode's artefact and nothing is reported (the fibrillatory
-waves of paced AF on LUDB 8 are common to V1-V6 at 0.82).
+and it is large enough to move boundaries (its RMS in the precordial mean at least
+:data:`MIN_QRS_SHARE` of their median QRS amplitude). The electrode is the one whose
+clean limb lead (the weakest of I, II, III at that frequency) carries under
+:data:`CLEAN_LEAD_MAX` of the other two; without such a lead it is not one electrode's
+artefact and nothing is reported (the fibrillatory waves of paced AF on LUDB 8 are common
+to V1-V6 at 0.82).
 
 Clean records (140 LUDB, 10 CPSC, the vendor samples) stay below the levels; a 4.6 Hz, 150 µV
 tremor at one electrode of 30 of them is found, and its electrode named (``python -m
