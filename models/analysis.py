@@ -50,7 +50,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: 1.4 (2026-12-02, last) a pacing spike must be narrow (a tall, sharp R wave is none); no
 #: flutter waves from activity that V1-V6 carry alike (a limb-electrode artefact); lead I
 #: among the leads that may show the atrial waves locked to the QRS; the leads a limb
-#: electrode's artefact entered out of the delineation and global intervals.
+#: electrode's artefact entered out of the delineation and global intervals; P amplitudes
+#: from the representative beat low-passed at 40 Hz.
 DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -188,7 +189,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         m = measure(med["signal_uv"], rep, fs, typing.pre_samples, names, usable,
                     np.diff(r) / fs, p_ratio, record_uv=cond.signal_uv,
                     beat_samples=r[in_median] if in_median.any() else r[typing.dominant],
-                    interval_leads=timing)
+                    interval_leads=timing, p_median_uv=med["qrs_smooth_uv"])
         measurements, amplitudes = m.measurements, m.amplitudes
         if m.lead_problems:
             quality = dataclasses.replace(quality, problems=quality.problems + m.lead_problems)

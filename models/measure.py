@@ -122,8 +122,10 @@ def _qrs_parts(dev: np.ndarray, fs: float) -> list[tuple[int, int, int, float]]:
     return parts
 
 
-def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int | None
-                ) -> LeadAmplitudes:
+def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int | None,
+                p_x: np.ndarray | None = None) -> LeadAmplitudes:
+    """Amplitudes of one lead's representative beat ``x``; the P wave's from ``p_x`` (the
+    same beat low-passed) when given."""
     qon, qoff = f["qrs_onset"], f["qrs_offset"]
     if qon is None or qoff is None:
         return LeadAmplitudes()
@@ -164,7 +166,7 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
     p_uv = p2 = None
     pon, poff = f["p_onset"], f["p_offset"]
     if pon is not None and poff is not None and poff > pon:
-        pd = _above_chord(x[pon:poff + 1])
+        pd = _above_chord((x if p_x is None else p_x)[pon:poff + 1])
         i_max, i_min = int(np.argmax(pd)), int(np.argmin(pd))
         hi, lo = float(pd[i_max]), float(pd[i_min])
         if hi >= MIN_WAVE_UV and -lo >= MIN_WAVE_UV:
@@ -218,7 +220,8 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
             lead_names: tuple[str, ...], usable: np.ndarray, rr_s: np.ndarray,
             p_beat_ratio: float | None, *, record_uv: np.ndarray | None = None,
             beat_samples: np.ndarray | None = None,
-            interval_leads: np.ndarray | None = None) -> Measurement:
+            interval_leads: np.ndarray | None = None,
+            p_median_uv: np.ndarray | None = None) -> Measurement:
     """Global intervals, QTc, axes and per-lead amplitudes from the representative beat.
 
     Parameters
@@ -237,6 +240,11 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
     interval_leads:
         bool per lead: the leads whose boundaries make the global intervals (default
         ``usable``); the caller leaves out the leads flagged noisy, saturated or flat.
+    p_median_uv:
+        (leads, W) the representative beat low-passed at 40 Hz, where a P wave has nothing:
+        P amplitudes are measured on it (muscle noise at 20 Hz and above, 50 µV RMS in
+        every lead, turned the 84 µV P wave of LUDB 62 in lead I to -36 µV on the
+        full-band beat, and sinus rhythm read ectopic atrial).
     """
     fs = float(sampling_rate_hz)
     ms = fs / 1000.0
@@ -316,7 +324,8 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
     for i, n in enumerate(lead_names):
         if use[i]:
             tp = int(t_pk[i]) if np.isfinite(t_pk[i]) else None
-            amps[n] = _amplitudes(median_uv[i], fs, gi, tp)
+            amps[n] = _amplitudes(median_uv[i], fs, gi, tp,
+                                  None if p_median_uv is None else p_median_uv[i])
             if not timing[i]:  # a noisy lead: its P wave is below its noise (LAE from V1)
                 amps[n] = dataclasses.replace(amps[n], p_uv=None, p_prime_uv=None)
             elif g["p_onset"] is not None and np.isfinite(p_on[i]) and np.isfinite(p_off[i]):

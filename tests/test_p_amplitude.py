@@ -11,7 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ecgread.integration import ludb
+from ecgread.models.analysis import analyze
+from ecgread.models.ecg import Ecg
 from ecgread.models.measure import _amplitudes
+from tests.neural_helpers import shipped_models
 
 FS = 500.0
 
@@ -34,3 +38,28 @@ def test_upright_p_on_a_sinking_pr_segment_reads_upright(gain: float) -> None:
     assert a.p_uv is not None and a.p_uv > 0
     assert a.p_prime_uv is None
     assert a.p_uv == pytest.approx(25.0 * gain, rel=0.25)
+
+
+def _with_muscle_noise(ecg: Ecg, rms_uv: float) -> Ecg:
+    """White noise high-passed at 20 Hz, ``rms_uv`` in every lead (seeded)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    fs = ecg.sampling_rate_hz
+    noise = np.random.default_rng(3).normal(0.0, 1.0, ecg.signal_uv.shape)
+    noise = sosfiltfilt(butter(4, 20.0, btype="highpass", fs=fs, output="sos"), noise, axis=1)
+    noise *= rms_uv / np.sqrt((noise ** 2).mean(axis=1, keepdims=True))
+    return Ecg((ecg.signal_uv + noise).astype(np.float32), fs, ecg.lead_names,
+               source=ecg.source)
+
+
+@pytest.mark.ludb
+def test_muscle_noise_in_every_lead_leaves_the_p_wave_upright() -> None:
+    # 50 µV of muscle noise (20 Hz and above) in every lead: measured on the full-band
+    # representative beat the small P waves of LUDB 62 took the noise's peaks (lead I
+    # +84 -> -36 µV) and sinus rhythm read ectopic atrial; a P wave has nothing above
+    # 40 Hz, and its amplitude is measured below that
+    a = analyze(_with_muscle_noise(ludb.read_record(62), 50.0), models=shipped_models())
+    codes = {s.code for s in a.statements}
+    assert "EAR" not in codes and "SR" in codes
+    p_i = a.amplitudes["I"].p_uv
+    assert p_i is not None and p_i > 40
