@@ -11,13 +11,21 @@ from ecgread.models.ecg import STANDARD_LEADS, Acquisition, Ecg
 
 _UNIT_TO_UV = {"uv": 1.0, "µv": 1.0, "mv": 1000.0, "v": 1e6, "nv": 1e-3}
 _STANDARD_BY_LOWER = {name.lower(): name for name in STANDARD_LEADS}
+#: Other names of the standard leads: DI-DIII (I-III in Latin American, French and Italian
+#: practice) and C1-C6 (the precordial leads in European, IEC 60601-2-25 labelling).
+_ALIASES = {"di": "I", "dii": "II", "diii": "III",
+            **{f"c{k}": f"V{k}" for k in range(1, 7)}}
 
 
 def standard_lead_name(label: str) -> str:
-    """Map a source label (``"avr"``, ``"Lead II"``, ``"V1"``) to its standard name, else keep
-    it."""
+    """Map a source label (``"avr"``, ``"Lead II"``, ``"V1"``, ``"DII"``, ``"C1"``) to its
+    standard name, else keep it.
+
+    >>> [standard_lead_name(x) for x in ("avr", "Lead II", "DIII", "c4", "MLII")]
+    ['aVR', 'II', 'III', 'V4', 'MLII']
+    """
     key = label.strip().lower().removeprefix("lead").strip()
-    return _STANDARD_BY_LOWER.get(key, label.strip())
+    return _STANDARD_BY_LOWER.get(key) or _ALIASES.get(key, label.strip())
 
 
 def read_wfdb(record_path: str | Path) -> Ecg:

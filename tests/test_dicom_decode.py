@@ -161,6 +161,9 @@ def _channel(code: str = "", scheme: str = "", meaning: str = "", label: str = "
     (_channel("X-99", "99LOCAL", "Lead I (Einthoven)"), "I"),
     (_channel("X-99", "99LOCAL", "Lead V7"), "V7"),
     (_channel(label="v2"), "V2"),
+    (_channel(label="DII"), "II"),  # Latin American / French / Italian labelling
+    (_channel(label="C3"), "V3"),  # European (IEC) precordial labelling
+    (_channel(label="MLII"), "MLII"),  # a modified lead is not the standard one
     (_channel(), "ch4"),
 ])
 def test_lead_names(channel: Dataset, name: str) -> None:
