@@ -116,19 +116,25 @@ def add_baseline_wander(ecg: Ecg, peak_to_peak_uv: float | Sequence[float] = 100
     return _with(ecg, ecg.signal_uv + half * _sinusoid(ecg, 1.0, frequency_hz, phase_rad))
 
 
-def add_emg_noise(ecg: Ecg, lead: str, rms_uv: float = 100.0, seed: int = 0) -> Ecg:
-    """EMG-like noise in ``lead``: Gaussian white noise high-passed at 20 Hz (4th-order
-    Butterworth), scaled to ``rms_uv`` (µV RMS). Muscle artefact spans about 20-500 Hz."""
+def add_emg_noise(ecg: Ecg, lead: str | None, rms_uv: float = 100.0, seed: int = 0) -> Ecg:
+    """EMG-like noise in ``lead`` (every lead, each its own, when None): Gaussian white noise
+    high-passed at 20 Hz (4th-order Butterworth), scaled to ``rms_uv`` (µV RMS). Muscle
+    artefact spans about 20-500 Hz."""
     from scipy.signal import butter, sosfiltfilt
 
     rng = np.random.default_rng(seed)
     fs = ecg.sampling_rate_hz
-    noise = rng.normal(0.0, 1.0, ecg.n_samples)
+    shape = (ecg.n_samples,) if lead is not None else (len(ecg.lead_names), ecg.n_samples)
+    noise = rng.normal(0.0, 1.0, shape)
     if fs > 45.0:
-        noise = sosfiltfilt(butter(4, 20.0, btype="highpass", fs=fs, output="sos"), noise)
-    noise *= rms_uv / (np.sqrt(np.mean(noise**2)) + 1e-12)
+        noise = sosfiltfilt(butter(4, 20.0, btype="highpass", fs=fs, output="sos"), noise,
+                            axis=-1)
+    noise *= rms_uv / (np.sqrt(np.mean(noise**2, axis=-1, keepdims=True)) + 1e-12)
     out = ecg.signal_uv.astype(np.float64)
-    out[ecg.lead_names.index(lead)] += noise
+    if lead is None:
+        out += noise
+    else:
+        out[ecg.lead_names.index(lead)] += noise
     return _with(ecg, out)
 
 

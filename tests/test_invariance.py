@@ -90,6 +90,12 @@ def test_one_noisy_lead(ecg: Ecg, lead: str, seed: int) -> None:
     _assert_read_kept(ecg, lambda e: augment.add_emg_noise(e, lead, 150.0, seed))
 
 
+@CHEAP
+@given(ecg=ECGS, seed=st.integers(0, 99))
+def test_muscle_noise_in_every_lead(ecg: Ecg, seed: int) -> None:
+    _assert_read_kept(ecg, lambda e: augment.add_emg_noise(e, None, 25.0, seed))
+
+
 # QRS was 20 ms shorter with V2 flat (94 -> 74 ms on 8 of 18 synthetic ECGs) until a QRS
 # offset that another lead confirms stayed (models.delineate_template._reject_outliers)
 @CHEAP
