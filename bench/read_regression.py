@@ -4,9 +4,10 @@ meant to be behaviour-neutral (a faster stage) leaves every read as it was.
 Reads: the 40 records of :mod:`bench.invariance` and each of their transformed copies (gain,
 rate 250/500/1000 Hz, mains, wander, a noisy or flat lead, muscle noise in every lead, a
 tremor at each limb electrode, a motion burst, two leads, a shifted window: 670 ECGs, 1340
-reads; 940 before the artefacts of 2026-12-02, 1260 before the muscle noise), each with the fused and the DSP delineator. A read's fingerprint is its
-public JSON (``Analysis.to_json_dict``) plus the rhythm features and global measurements at
-full precision (``repr`` of every float), so a change in the last bit shows.
+reads; 940 before the artefacts of 2026-12-02, 1260 before the muscle noise), each with the
+fused and the DSP delineator. A read's fingerprint is its public JSON
+(``Analysis.to_json_dict``) plus the rhythm features and global measurements at full
+precision (``repr`` of every float), so a change in the last bit shows.
 
 Run::
 
