@@ -301,20 +301,23 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
             un[k] = un.get("qt_ms", un.get("rr_ms", "QT or RR unavailable"))
     gi = {k: (None if v is None else int(round(v))) for k, v in g.items()}
 
-    def areas(a: str, b: str) -> dict[str, float]:
+    def areas(a: str, b: str, leads: np.ndarray = use) -> dict[str, float]:
         lo, hi = gi[a], gi[b]
         if lo is None or hi is None:
             return {}
         out = {}
         for i, n in enumerate(lead_names):
-            if use[i] and n in LIMB_ANGLES_DEG:
+            if leads[i] and n in LIMB_ANGLES_DEG:
                 seg = median_uv[i, lo:hi + 1]
                 out[n] = float((seg - seg[0]).sum() / ms)
         return out
 
-    axes = {"p_axis_deg": _axis(areas("p_onset", "p_offset")),
+    # the small P and T waves only from the leads that time the intervals: a noisy lead,
+    # or one that a limb electrode's artefact entered, turned the P axis of sinus rhythm
+    # (LUDB 62 under a left-leg tremor: -81 deg); the QRS area outweighs such noise
+    axes = {"p_axis_deg": _axis(areas("p_onset", "p_offset", timing)),
             "qrs_axis_deg": _axis(areas("qrs_onset", "qrs_offset")),
-            "t_axis_deg": _axis(areas("t_onset", "t_offset"))}
+            "t_axis_deg": _axis(areas("t_onset", "t_offset", timing))}
     for k, v in axes.items():
         if v is None and k not in un:
             un[k] = "fewer than two usable limb leads or wave not delineated"

@@ -107,3 +107,7 @@ def test_left_leg_tremor_leaves_the_intervals_and_the_qrs_statements() -> None:
     assert before.measurements.qrs_ms is not None and a.measurements.qrs_ms is not None
     assert abs(a.measurements.qrs_ms - before.measurements.qrs_ms) <= 12
     assert "II" not in a.waves and "I" in a.waves
+    # the P and T axes come from the leads that time the intervals: with lead I the only
+    # clean limb lead they are not measured (the artefact's leads read a P axis of -81 deg)
+    assert a.measurements.p_axis_deg is None and a.measurements.t_axis_deg is None
+    assert "limb leads" in a.measurements.unmeasured["p_axis_deg"]
