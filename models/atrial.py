@@ -284,7 +284,11 @@ def precordial_common_mode(x: np.ndarray, keep: np.ndarray, fs: float, rate_bpm:
 
     f = rate_bpm / 60.0
     band = sps.sosfiltfilt(butter_sos(2, (0.8 * f, 1.25 * f), "bandpass", fs), x, axis=-1)
-    band = band[:, keep]
+    return common_mode_share(band[:, keep])
+
+
+def common_mode_share(band: np.ndarray) -> float:
+    """Share of the power of ``band`` (leads, samples) that the leads' mean carries."""
     total = float((band ** 2).sum())
     if total <= 0.0:
         return 0.0

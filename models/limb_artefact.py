@@ -14,7 +14,7 @@ per ECG), with the median QRS-T complex subtracted from every beat (average-beat
 subtraction) and the QRS complexes left out; the strongest oscillation of the precordial
 mean at 3-8 Hz (tremor: 4-6 Hz Parkinsonian, 6-12 Hz physiological; shivering); an
 artefact when V1-V6 carry it alike (the share of their band signal that their mean
-carries, as :func:`models.atrial.precordial_common_mode`, >= :data:`COMMON_MODE_MIN`)
+carries, :func:`models.atrial.common_mode_share`, >= :data:`COMMON_MODE_MIN`)
 and it is large enough to move boundaries (its RMS in the precordial mean at least
 :data:`MIN_QRS_SHARE` of their median QRS amplitude). The electrode is the one whose
 clean limb lead (the weakest of I, II, III at that frequency) carries under
@@ -44,7 +44,6 @@ BAND_HZ = (3.0, 8.0)
 #: Only the first minute is analysed (as models.atrial does), at about this rate.
 MAX_ANALYSED_S = 60.0
 ANALYSIS_RATE_HZ = 50.0
-PRECORDIAL = ("V1", "V2", "V3", "V4", "V5", "V6")
 #: The limb lead an artefact at each electrode leaves clean, and the leads it enters.
 CLEAN_LEAD = {"LL": "I", "LA": "II", "RA": "III"}
 AFFECTED = {"LA": ("I", "III", "aVR", "aVL", "aVF"), "RA": ("I", "II", "aVR", "aVL", "aVF"),
@@ -76,11 +75,11 @@ def find_limb_artefact(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     r_samples:
         QRS fiducials of the beats (samples).
     """
-    from ecgread.models.atrial import _blank, _cancelled
+    from ecgread.models.atrial import PRECORDIAL_LEADS, _blank, _cancelled, common_mode_share
     from ecgread.models.conditioning import butter_filtfilt
 
     fs_in = float(sampling_rate_hz)
-    vrows = [i for i, ld in enumerate(lead_names) if ld in PRECORDIAL and usable[i]]
+    vrows = [i for i, ld in enumerate(lead_names) if ld in PRECORDIAL_LEADS and usable[i]]
     limb = [lead_names.index(ld) for ld in ("I", "II", "III") if ld in lead_names]
     if len(vrows) < 3 or len(limb) < 3 or not all(usable[i] for i in limb):
         return None
@@ -112,11 +111,9 @@ def find_limb_artefact(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
     f0 = float(freqs[band][np.argmax(spec[band])])
     narrow = butter_filtfilt(cancelled, 2, (0.8 * f0, 1.25 * f0), "bandpass", fs)[:, keep]
-    nv_mean = narrow[:nv].mean(axis=0)
-    total = float((narrow[:nv] ** 2).sum())
-    common = float((nv_mean ** 2).sum() * nv / total) if total > 0 else 0.0
+    common = common_mode_share(narrow[:nv])
     qrs = float(np.median(np.ptp(x[:nv], axis=1)))
-    share = float(np.sqrt(np.mean(nv_mean ** 2))) / max(qrs, 1e-9)
+    share = float(np.sqrt(np.mean(narrow[:nv].mean(axis=0) ** 2))) / max(qrs, 1e-9)
     if common < COMMON_MODE_MIN or share < MIN_QRS_SHARE:
         return None
     rms = dict(zip(("I", "II", "III"), np.sqrt(np.mean(narrow[nv:] ** 2, axis=1)), strict=True))
