@@ -10,8 +10,9 @@ Sources
   noisy axes), and P windows steady from beat to beat (``rhythm.p_window_noise_ratio``
   below :data:`models.rhythm.P_HIDDEN_NOISE_RATIO`): under a limb tremor the median P wave
   of II and the axis follow the artefact (sinus rhythm read ectopic atrial on 7 of 120
-  tremor copies of 40 LUDB and CPSC records, scatter 1.8-5.9 % of the QRS; clean records
-  0.2-1.2 %); the rhythm is then named from the rate, as sinus, "probable", with a note.
+  tremor copies of 40 LUDB, QTDB and CPSC records, scatter 1.8-5.9 % of the QRS; clean
+  records 0.2-1.2 %); the rhythm is then named from the rate, as sinus, "probable", with a
+  note.
 - Atrial fibrillation: irregularly irregular RR without discrete P waves (2023 ACC/AHA/ACCP/
   HRS AF guideline, Joglar JA et al. Circulation 2024;149:e1; statement 50): the RR
   irregularity must hold with premature beats set aside (models/rr.py: Sarkar 2008, Dash
