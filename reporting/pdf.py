@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -373,6 +374,30 @@ def render_html(analysis: Analysis, context: ReportContext, page_size: str = "A4
     return _environment().get_template("report.html.j2").render(**view)
 
 
+def _fix_tinyhtml5_regex_cache() -> None:
+    """tinyhtml5 (2.1.0) stores each compiled ``chars_until`` pattern under the pattern
+    instead of the characters it was asked for, so every call rebuilds it (about half of
+    WeasyPrint's HTML parsing time here): give its cache a ``__missing__`` that builds the
+    same pattern once per key."""
+    try:
+        from tinyhtml5 import inputstream
+    except ImportError:  # pragma: no cover - an HTML parser of another WeasyPrint
+        return
+    if type(getattr(inputstream, "characters_until_regex", None)) is not dict:
+        return
+
+    class _Patterns(dict[tuple[Any, bool], re.Pattern[str]]):
+        def __missing__(self, key: tuple[Any, bool]) -> re.Pattern[str]:
+            characters, opposite = key
+            regex = "".join([f"\\x{ord(c):02x}" for c in characters])
+            if not opposite:
+                regex = f"^{regex}"
+            pattern = self[key] = re.compile(f"[{regex}]+")
+            return pattern
+
+    inputstream.characters_until_regex = _Patterns(inputstream.characters_until_regex)
+
+
 def render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -> bytes:
     """The report of ``analysis`` as a one-page landscape PDF (``settings.page_size``).
 
@@ -386,6 +411,7 @@ def render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -
     """
     import weasyprint
 
+    _fix_tinyhtml5_regex_cache()
     doc = None
     for density in DENSITIES:
         html = render_html(analysis, context, settings.page_size, density)
