@@ -374,6 +374,24 @@ def render_html(analysis: Analysis, context: ReportContext, page_size: str = "A4
     return _environment().get_template("report.html.j2").render(**view)
 
 
+def _body_stretched(doc: weasyprint.document.Document) -> bool:
+    """Whether the first page's ``section.body`` is whole and taller than its content,
+    i.e. held open by the "regular" layout's ``min-height``. Only then can "natural"
+    (the same layout less that ``min-height``) lay the report out differently; otherwise
+    it would give the same boxes, and the same page count, again."""
+    for box in doc.pages[0]._page_box.descendants():
+        element = getattr(box, "element", None)
+        if box.element_tag == "section" and element is not None \
+                and "body" in (element.get("class") or "").split():
+            if box.remove_decoration_sides:  # split: continues on the next page
+                return False
+            top = box.content_box_y()
+            bottom = max((c.position_y + c.margin_height() for c in box.children),
+                         default=top)
+            return bool(bottom - top < box.height - 0.01)
+    return True  # not found: assume nothing, try it
+
+
 def _fix_tinyhtml5_regex_cache() -> None:
     """tinyhtml5 (2.1.0) stores each compiled ``chars_until`` pattern under the pattern
     instead of the characters it was asked for, so every call rebuilds it (about half of
@@ -402,7 +420,8 @@ def render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -
     """The report of ``analysis`` as a one-page landscape PDF (``settings.page_size``).
 
     The layout gets denser (smaller type) until it fits one page; the tracing always
-    keeps its paper scale of 25 mm/s and 10 mm/mV.
+    keeps its paper scale of 25 mm/s and 10 mm/mV. "natural" is skipped when "regular"
+    did not need its ``min-height`` (the same layout; see :func:`_body_stretched`).
 
     Returns
     -------
@@ -414,6 +433,8 @@ def render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -
     _fix_tinyhtml5_regex_cache()
     doc = None
     for density in DENSITIES:
+        if density == "natural" and doc is not None and not _body_stretched(doc):
+            continue
         html = render_html(analysis, context, settings.page_size, density)
         doc = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).render(
             stylesheets=[_stylesheet()])
