@@ -74,6 +74,7 @@ from hl7apy.core import Group, Message, Segment
 
 from ecgread.integration.hl7_header import escape
 from ecgread.models.catalogue import CATALOGUE, LOCAL_SYSTEM, Limit, Measurement
+from ecgread.reporting.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from ecgread.config.settings import Settings
@@ -331,6 +332,12 @@ def build_oru(analysis: Analysis, context: ReportContext, pdf: bytes, settings: 
     ----------
     HL7 v2.5.1 chapters 2 (control: MSH, SFT, NTE), 3 (PID), 4 (ORC, TQ1) and 7 (OBR, OBX).
     """
+    with gc_paused():  # hl7apy's tree lives through the build (reporting.gc_pause)
+        return _build_oru(analysis, context, pdf, settings, control_id)
+
+
+def _build_oru(analysis: Analysis, context: ReportContext, pdf: bytes, settings: Settings,
+               control_id: str) -> str:
     now_ts = _ts(datetime.now().astimezone())
     msg = Message("ORU_R01", version=VERSION, validation_level=VALIDATION_LEVEL.STRICT)
     _header(msg, settings, control_id, now_ts, analysis.versions.get("ecgread", ""))

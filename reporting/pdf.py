@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from ecgread.models.catalogue import CATALOGUE
+from ecgread.reporting.gc_pause import gc_paused
 from ecgread.reporting.tracing import PANEL_LEADS, TracingLayout, slot_leads, tracing_svg
 
 if TYPE_CHECKING:
@@ -421,16 +422,22 @@ def render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -
 
     The layout gets denser (smaller type) until it fits one page; the tracing always
     keeps its paper scale of 25 mm/s and 10 mm/mV. "natural" is skipped when "regular"
-    did not need its ``min-height`` (the same layout; see :func:`_body_stretched`).
+    did not need its ``min-height`` (the same layout; see :func:`_body_stretched`). The
+    garbage collector is paused meanwhile (:mod:`reporting.gc_pause`).
 
     Returns
     -------
     bytes
         The PDF document.
     """
+    _fix_tinyhtml5_regex_cache()
+    with gc_paused():
+        return _render_pdf(analysis, context, settings)
+
+
+def _render_pdf(analysis: Analysis, context: ReportContext, settings: Settings) -> bytes:
     import weasyprint
 
-    _fix_tinyhtml5_regex_cache()
     doc = None
     for density in DENSITIES:
         if density == "natural" and doc is not None and not _body_stretched(doc):
