@@ -397,7 +397,7 @@ def _fix_tinyhtml5_regex_cache() -> None:
     """tinyhtml5 (2.1.0) stores each compiled ``chars_until`` pattern under the pattern
     instead of the characters it was asked for, so every call rebuilds it (about half of
     WeasyPrint's HTML parsing time here): give its cache a ``__missing__`` that builds the
-    same pattern once per key."""
+    same pattern once per key. tinyhtml5 is pinned in pyproject.toml for this reason."""
     try:
         from tinyhtml5 import inputstream
     except ImportError:  # pragma: no cover - an HTML parser of another WeasyPrint
