@@ -51,7 +51,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: flutter waves from activity that V1-V6 carry alike (a limb-electrode artefact); lead I
 #: among the leads that may show the atrial waves locked to the QRS; the leads a limb
 #: electrode's artefact entered out of the delineation and global intervals; P amplitudes
-#: from the representative beat low-passed at 40 Hz; P and T axes from the interval leads.
+#: from the representative beat low-passed at 40 Hz; P and T axes from the interval leads;
+#: P waves decided on strips of fewer than 3 RR intervals (one PR, at most 250 ms).
 DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})

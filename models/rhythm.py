@@ -74,6 +74,10 @@ AF_IRREGULARITY = 0.08
 #: slope-threshold onsets, before template-guided delineation made the PR constant.
 AF_IRREGULARITY_WITH_P = 0.15
 AF_PR_SPREAD_MS = 10.0
+#: A strip with fewer than 3 RR intervals has P waves when their PRs lie within this range
+#: of each other and none is longer than the maximum (ms; :func:`_short_strip_p_waves`).
+SHORT_STRIP_PR_RANGE_MS = 40.0
+SHORT_STRIP_PR_MAX_MS = 250.0
 FLUTTER_RATE_BPM = (240.0, 350.0)
 #: a fixed ratio: the flutter rate within this share of k x the ventricular rate. 4 %
 #: found synthetic flutter at 250/min and 4:1 (read 245/min, 2.1 % off) but called
@@ -176,8 +180,10 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
     # typical flutter waves are negative in the inferior leads, a superior axis
     if flutter_conducted(f) and not (regular and p and sinus_axis):
         return "flutter"
-    if f.p_wave_ratio is None or f.rr_irregularity is None:
+    if f.p_wave_ratio is None:
         return None
+    if f.rr_irregularity is None:
+        return "P" if p and _short_strip_p_waves(f, sinus_axis, p_axis_deg, p_ii_uv) else None
     robust = f.rr_irregularity_robust
     irregular = f.rr_irregularity > AF_IRREGULARITY and (robust is None
                                                          or robust > AF_IRREGULARITY)
@@ -192,6 +198,22 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
     # without an axis (no limb leads) the PR spread decides; with neither, nothing shows sinus
     not_sinus = axis_ok is False or bool(pr_varies) or (axis_ok is None and pr_varies is None)
     return "fibrillation" if marked and not_sinus else "P"
+
+
+def _short_strip_p_waves(f: RhythmFeatures, sinus_axis: bool, p_axis_deg: float | None,
+                         p_ii_uv: float | None) -> bool:
+    """Whether the P waves of a strip too short for the RR irregularity (fewer than 3 RR
+    intervals: 2.5 s, as printed in the 4 x 2.5 s format, holds 2-3 beats) are P waves: a
+    PR on at least two beats, all within :data:`SHORT_STRIP_PR_RANGE_MS` of each other and
+    at most :data:`SHORT_STRIP_PR_MAX_MS`, and a sinus axis (upright in II) where the limb
+    leads show one. Fibrillatory waves taken for P waves fall at any PR: on synthetic AF
+    strips of 2.5-3 s they stood at the P window's far edge (PR 263-300 ms) on every beat."""
+    pr = f.pr_intervals_ms
+    if (len(pr) < 2 or max(pr) - min(pr) > SHORT_STRIP_PR_RANGE_MS
+            or max(pr) > SHORT_STRIP_PR_MAX_MS):
+        return False
+    no_axis = p_axis_deg is None and p_ii_uv is None  # no limb leads (a two-lead Holter)
+    return sinus_axis or no_axis
 
 
 def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation,

@@ -32,8 +32,9 @@ from ecgread.models.results import Statement
 #: per-beat P timing, no flutter from a regular 2:1 response, flutter after beat subtraction;
 #: 1.2 (2026-12-02, later) no junctional rhythm or SVT named from P windows too noisy to
 #: show a P wave; 1.3 (2026-12-02, last) no ectopic atrial rhythm or atrial tachycardia from
-#: the P axis of P windows too unsteady to trust it.
-INTERPRET_VERSION = "criteria-1.3"
+#: the P axis of P windows too unsteady to trust it; 1.4 (2026-12-02, last) a rhythm named
+#: from two beats with P waves at one PR (a 2.5 s strip), "probable".
+INTERPRET_VERSION = "criteria-1.4"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 

@@ -82,8 +82,10 @@ def rhythm(c: Ctx, paced: bool) -> list[Finding]:
     out += _ventricular_runs(c)
     if paced:
         return out
-    n_beats = c.ev("beat_count", ">= 3", spans=rec)
     waves = c.value("rhythm.atrial_waves")
+    # two beats suffice where both have a P wave at one PR (a 2.5 s strip in bradycardia)
+    n_beats = c.ev("beat_count", ">= 3", spans=rec) or (
+        c.ev("beat_count", ">= 2", spans=rec) if waves == "P" else None)
     if c.value("heart_rate_bpm") is None or n_beats is None or waves is None:
         ev = (c.ev("heart_rate_bpm", "is null", spans=rec) or c.ev("beat_count", "< 3", spans=rec)
               or c.ev("rhythm.atrial_waves", "is null", spans=rec))
@@ -190,7 +192,12 @@ def _atrial(c: Ctx, with_p, conf) -> list[Finding]:  # type: ignore[no-untyped-d
             if tachy := c.ev("heart_rate_bpm", RATE_HIGH.criterion, spans=c.rr()):
                 return [Finding("AT", "probable", (with_p, conf) + axis_ev + (inverted, tachy))]
             return [Finding("EAR", "probable", (with_p, conf) + axis_ev + (inverted,))]
-    certainty: Certainty = "definite" if sinus_axis and upright_ii else "probable"
+    short = c.value("rhythm.rr_irregularity") is None  # fewer than 3 RR intervals
+    if short:
+        c.notes.append("rhythm named from fewer than 3 RR intervals (P waves at one PR before "
+                       "each beat); its regularity not assessed")
+    certainty: Certainty = ("definite" if sinus_axis and upright_ii and not short
+                            else "probable")
     base = (with_p, conf) + tuple(e for e in (sinus_axis, upright_ii) if e)
     rr = c.rr()
     if brady := c.ev("heart_rate_bpm", RATE_LOW.criterion, spans=rr):
