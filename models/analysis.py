@@ -52,7 +52,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: among the leads that may show the atrial waves locked to the QRS; the leads a limb
 #: electrode's artefact entered out of the delineation and global intervals; P amplitudes
 #: from the representative beat low-passed at 40 Hz; P and T axes from the interval leads;
-#: P waves decided on strips of fewer than 3 RR intervals (one PR, at most 250 ms).
+#: P waves decided on strips of fewer than 3 RR intervals (one PR, at most 250 ms); no RR
+#: interval across a gap in the recording (Beat.after_gap).
 DELINEATOR_VERSION = "dsp-1.4"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -153,9 +154,11 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         timing = away if away.any() else timing
     dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, timing, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
+    after_gap = _after_gap(cond.valid, usable, r)
     rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs,
                              pt_smooth_uv=cond.pt_smooth_uv, lead_names=names,
-                             quality=quality, beat_correlation=typing.correlation)
+                             quality=quality, beat_correlation=typing.correlation,
+                             after_gap=after_gap)
     waves: dict[str, tuple[Wave, ...]] = {}
     for li, name in enumerate(names):
         if not timing[li]:
@@ -168,9 +171,10 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
                          for a, b, c in zip(on[ok].tolist(), pk[ok].tolist(),
                                             off[ok].tolist(), strict=True))
         waves[name] = tuple(sorted(found, key=lambda w: w.onset_s))
-    beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p), p_wave=bool(hp))  # type: ignore[arg-type]
-                  for s, k, p, hp in zip(r, typing.kinds, typing.paced, dl.p_present,
-                                         strict=True))
+    beats = tuple(Beat(r_s=float(s) / fs, kind=k, paced=bool(p), p_wave=bool(hp),  # type: ignore[arg-type]
+                       after_gap=bool(g))
+                  for s, k, p, hp, g in zip(r, typing.kinds, typing.paced, dl.p_present,
+                                            after_gap, strict=True))
     rep_beat: dict[str, Any] = {}
     measurements = GlobalMeasurements(unmeasured={n: "no QRS complexes detected"
                                                   for n in MEASUREMENT_NAMES})
@@ -188,7 +192,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
                         rr_before_s=rr_before or rr_after or typing.rr_median_s,
                         prev_t_offset_s=_previous_t_offset_s(dl, r, in_median, timing, fs))
         m = measure(med["signal_uv"], rep, fs, typing.pre_samples, names, usable,
-                    np.diff(r) / fs, p_ratio, record_uv=cond.signal_uv,
+                    (np.diff(r) / fs)[~after_gap[1:]], p_ratio,
+                    record_uv=cond.signal_uv,
                     beat_samples=r[in_median] if in_median.any() else r[typing.dominant],
                     interval_leads=timing, p_median_uv=med["qrs_smooth_uv"])
         measurements, amplitudes = m.measurements, m.amplitudes
@@ -245,6 +250,23 @@ def _neural_waves(ecg: Ecg, dsp_waves: dict[str, tuple[Wave, ...]], usable: np.n
     waves, versions = delineate_neural(ecg, dsp_waves, usable, mode, models=models,
                                        paced=paced, masks=masks)
     return gate_p_waves(waves, tuple(b.r_s for b in beats if b.p_wave)), versions
+
+
+def _after_gap(valid: np.ndarray, usable: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """bool per beat: the RR interval ending at it spans a sample where no usable lead has
+    signal (NaN padding, a dropped stretch): beats in the gap are unseen, so its length is no
+    heart cycle (a 0.8 s gap in every lead read second-degree AV block, and a heart rate of
+    39/min, critical, on sinus bradycardia at 45/min). The first beat: False."""
+    out = np.zeros(r.size, dtype=bool)
+    lanes = np.asarray(valid, bool)[np.asarray(usable, bool)]
+    if r.size < 2 or lanes.size == 0:
+        return out
+    gap = ~lanes.any(axis=0)
+    if gap.any():
+        ends = np.concatenate(([0], np.cumsum(gap)))  # gap samples before each index
+        ri = np.clip(np.asarray(r, int), 0, gap.size)
+        out[1:] = ends[ri[1:]] - ends[ri[:-1]] > 0
+    return out
 
 
 #: The lead problem a limb electrode's artefact gives the leads it entered.

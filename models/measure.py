@@ -231,7 +231,8 @@ def measure(median_uv: np.ndarray, rep: Delineation, sampling_rate_hz: float, pr
     rep:
         Delineation of that beat (one beat, fiducial at ``pre_samples``).
     rr_s:
-        All RR intervals of the record, s.
+        The RR intervals of the record, s (the caller leaves out those across a gap in the
+        recording).
     p_beat_ratio:
         Share of dominant beats with a P wave (None when there are no dominant beats).
     record_uv, beat_samples:

@@ -39,6 +39,9 @@ class Beat:
     kind: Literal["dominant", "ventricular", "supraventricular", "paced", "unknown"]
     paced: bool = False
     p_wave: bool = False  # the multi-lead DSP decision: a P wave precedes this QRS
+    #: the RR interval ending here spans a stretch where no usable lead has signal (a gap in
+    #: the recording): its length is no heart cycle, and no rate or rhythm measure uses it
+    after_gap: bool = False
 
 
 @dataclass(frozen=True)

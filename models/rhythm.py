@@ -220,12 +220,15 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
                     usable: np.ndarray, pacing_spikes: np.ndarray,
                     sampling_rate_hz: float, *, pt_smooth_uv: np.ndarray | None = None,
                     lead_names: tuple[str, ...] = (), quality: Quality | None = None,
-                    beat_correlation: np.ndarray | None = None) -> RhythmFeatures:
+                    beat_correlation: np.ndarray | None = None,
+                    after_gap: np.ndarray | None = None) -> RhythmFeatures:
     """Summarise the rhythm of one record (see the module docstring for definitions).
 
     ``pt_smooth_uv`` (the 15 Hz low-passed conditioned signal), ``lead_names`` and
     ``quality`` enable the flutter and AV-dissociation analysis and the per-lead P votes;
-    ``beat_correlation`` (per beat, with the dominant template) gives ``qrs_consistency``.
+    ``beat_correlation`` (per beat, with the dominant template) gives ``qrs_consistency``;
+    ``after_gap`` (per beat: the RR interval ending there spans a gap in the recording)
+    leaves those intervals out of the RR intervals and their irregularity.
     """
     import dataclasses
 
@@ -233,7 +236,9 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
 
     fs = float(sampling_rate_hz)
     r = np.asarray(r_samples)
-    rr = np.diff(r) / fs * 1000.0
+    gap = (np.asarray(after_gap, bool) if after_gap is not None
+           else np.zeros(r.size, dtype=bool))
+    rr = (np.diff(r) / fs * 1000.0)[~gap[1:]] if r.size else np.zeros(0)
     irr = normalised_rmssd(rr)
     dom = np.asarray(dominant, dtype=bool)
     ref = dom & ~premature_beats(r.astype(float)) if r.size else dom
@@ -276,7 +281,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
         p_wave_ratio=ratio, pr_intervals_ms=pr, atrial_rate_bpm=atrial,
         flutter_wave_rate_bpm=None,
         pacing_spikes_s=tuple(float(s) / fs for s in pacing_spikes),
-        rr_irregularity_robust=(rr_irregularity_robust(r.astype(float), ~dom)
+        rr_irregularity_robust=(rr_irregularity_robust(r.astype(float), ~dom | gap)
                                 if r.size else None),
         p_wave_confidence=conf, p_wave_leads=p_leads, p_wave_lead_count=len(p_leads),
         p_window_noise_ratio=dl.p_noise_ratio,

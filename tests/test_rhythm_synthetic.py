@@ -15,6 +15,7 @@ import pytest
 from ecgread.models.analysis import analyze
 from ecgread.models.atrial import AV_DISSOCIATED_BELOW
 from ecgread.models.dsp_config import AnalysisConfig
+from ecgread.models.ecg import Ecg
 from ecgread.models.interpret import check_evidence
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from tests.synthetic_rhythm import synthetic_rhythm
@@ -363,3 +364,23 @@ def test_a_short_strip_of_sinus_rhythm_is_sinus(seed: int, rate: float,
     assert named and all(s.certainty == "probable" for s in named), codes
     assert "RHYTHM_UNDETERMINED" not in codes
     assert any("fewer than 3 RR intervals" in n for n in a.notes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("start_s", "rate"), [(2.0, 46.0), (4.3, 46.0), (3.1, 70.0)])
+def test_a_gap_in_every_lead_is_no_pause(seed: int, start_s: float, rate: float) -> None:
+    """0.8 s without signal in any lead (NaN: padding, a dropped stretch) hides the beats
+    in it: the RR interval across it is no heart cycle. It read second-degree AV block and
+    sinus arrhythmia, and lowered the heart rate (sinus bradycardia at 46/min: 39/min, the
+    critical rate)."""
+    s = synthetic_rhythm("sinus", seed=seed, rate_bpm=rate)
+    clean, clean_codes = _read("sinus", seed, rate_bpm=rate)
+    x = s.ecg.signal_uv.copy()
+    fs = s.ecg.sampling_rate_hz
+    x[:, int(start_s * fs):int((start_s + 0.8) * fs)] = np.nan
+    a = analyze(Ecg(x, fs, s.ecg.lead_names, source="gap"), DSP)
+    codes = {st.code for st in a.statements}
+    assert not codes & {"2AVB_II", "HR_LT40", "SARRH"} - clean_codes, codes
+    assert a.measurements.heart_rate_bpm is not None and clean.measurements.heart_rate_bpm
+    assert abs(a.measurements.heart_rate_bpm - clean.measurements.heart_rate_bpm) <= 3
+    assert sum(b.after_gap for b in a.beats) == 1

@@ -33,7 +33,8 @@ from ecgread.models.results import Statement
 #: 1.2 (2026-12-02, later) no junctional rhythm or SVT named from P windows too noisy to
 #: show a P wave; 1.3 (2026-12-02, last) no ectopic atrial rhythm or atrial tachycardia from
 #: the P axis of P windows too unsteady to trust it; 1.4 (2026-12-02, last) a rhythm named
-#: from two beats with P waves at one PR (a 2.5 s strip), "probable".
+#: from two beats with P waves at one PR (a 2.5 s strip), "probable"; no pause, rate or
+#: RR range from an RR interval across a gap in the recording.
 INTERPRET_VERSION = "criteria-1.4"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]

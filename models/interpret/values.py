@@ -252,14 +252,16 @@ def _beat_rr(a: Analysis) -> tuple[np.ndarray, np.ndarray]:
     rr = np.full(r.size, np.nan)
     if r.size >= 2:
         rr[1:] = np.diff(r) * 1000.0
+    rr[[b.after_gap for b in a.beats]] = np.nan  # across a gap in the recording: unknown
     return rr, np.array(_normal_rr(a))
 
 
 def _normal_rr(a: Analysis) -> list[float]:
-    """RR intervals (ms) between consecutive beats that are both non-ectopic."""
+    """RR intervals (ms) between consecutive beats that are both non-ectopic (none across
+    a gap in the recording)."""
     ok = [b.kind in ("dominant", "paced") for b in a.beats]
     return [(a.beats[i].r_s - a.beats[i - 1].r_s) * 1000.0 for i in range(1, len(a.beats))
-            if ok[i] and ok[i - 1]]
+            if ok[i] and ok[i - 1] and not a.beats[i].after_gap]
 
 
 def premature_ventricular(a: Analysis) -> list[int]:
@@ -547,8 +549,8 @@ def _pause_ratio(a: Analysis) -> float | None:
     nn = _normal_rr(a)
     if len(nn) < 3:
         return None
-    r = [b.r_s for b in a.beats]
-    return float(max(np.diff(r)) * 1000.0 / np.median(nn))
+    rr = _beat_rr(a)[0][1:]
+    return float(np.nanmax(rr) / np.median(nn))
 
 
 DERIVED["rr_pause_ratio"] = _pause_ratio
