@@ -546,11 +546,10 @@ def _num(v: object) -> Value:
 
 def _pause_ratio(a: Analysis) -> float | None:
     """Longest RR over the median normal-normal RR (a dropped beat gives about 2)."""
-    nn = _normal_rr(a)
+    rr, nn = _beat_rr(a)
     if len(nn) < 3:
         return None
-    rr = _beat_rr(a)[0][1:]
-    return float(np.nanmax(rr) / np.median(nn))
+    return float(np.nanmax(rr[1:]) / np.median(nn))
 
 
 DERIVED["rr_pause_ratio"] = _pause_ratio
