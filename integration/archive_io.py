@@ -32,7 +32,6 @@ __all__ = [
     "b64decode",
     "check_rate",
     "check_samples",
-    "derive_limb_leads",
     "end_of_ecg",
     "local_name",
     "number",
@@ -182,30 +181,6 @@ def check_samples(n_leads: int, n_samples: int, what: str) -> None:
     if n_samples > MAX_SAMPLES_PER_LEAD:
         raise InputTooLargeError(f"{what}: {n_samples} samples per lead is over the limit "
                                  f"of {MAX_SAMPLES_PER_LEAD}")
-
-
-def derive_limb_leads(leads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add III, aVR, aVL and aVF from I and II where the file does not store them.
-
-    Carts that store 8 leads (GE MUSE: I, II, V1-V6) leave the other four limb leads to be
-    computed; all four follow from Einthoven's law (III = II - I) and Goldberger's augmented
-    leads (aVR = -(I + II)/2, aVL = I - II/2, aVF = II - I/2). Leads already present are
-    kept as stored; without both I and II nothing is derived.
-
-    References
-    ----------
-    Goldberger AL et al. Goldberger's Clinical Electrocardiography, 9th ed., ch. 3 (2017).
-    """
-    out = dict(leads)
-    if "I" not in out or "II" not in out:
-        return out
-    lead_i = out["I"].astype(np.float32)
-    lead_ii = out["II"].astype(np.float32)
-    derived = {"III": lead_ii - lead_i, "aVR": -(lead_i + lead_ii) / 2,
-               "aVL": lead_i - lead_ii / 2, "aVF": lead_ii - lead_i / 2}
-    for name, signal in derived.items():
-        out.setdefault(name, signal)
-    return out
 
 
 def assemble_leads(leads: Mapping[str, np.ndarray],

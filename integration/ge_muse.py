@@ -4,7 +4,7 @@ A MUSE export (root ``<RestingECG>``) holds a ``Rhythm`` and a ``Median`` ``<Wav
 each ``<LeadData>`` carries one lead as base64 little-endian 16-bit samples
 (``LeadAmplitudeUnitsPerBit`` µV per count, ``LeadDataCRC32`` over the decoded bytes).
 GE carts store 8 leads (I, II, V1-V6); III, aVR, aVL and aVF are derived
-(:func:`~ecgread.integration.archive_io.derive_limb_leads`). The 12SL program's read is in
+(:func:`~ecgread.models.ecg.derive_limb_leads`). The 12SL program's read is in
 ``<OriginalRestingECGMeasurements>``/``<OriginalDiagnosis>`` (the machine read, kept even
 after a physician edits ``<RestingECGMeasurements>``/``<Diagnosis>``); we take the original
 when present. ``QTCorrected`` does not name its formula (12SL's default is Bazett, but sites
@@ -27,13 +27,12 @@ from ecgread.integration.archive_io import (
     b64decode,
     check_rate,
     check_samples,
-    derive_limb_leads,
     number,
     parse_document,
     read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
-from ecgread.models.ecg import Acquisition, Ecg
+from ecgread.models.ecg import Acquisition, Ecg, derive_limb_leads
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
 __all__ = ["FORMAT", "decode_muse", "read_muse"]

@@ -34,14 +34,13 @@ from ecgread.integration.archive_io import (
     assemble_leads,
     check_rate,
     check_samples,
-    derive_limb_leads,
     end_of_ecg,
     number,
     parse_document,
     read_limited,
 )
 from ecgread.integration.wfdb_read import standard_lead_name
-from ecgread.models.ecg import Acquisition, Ecg
+from ecgread.models.ecg import Acquisition, Ecg, derive_limb_leads
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
 __all__ = ["FORMAT", "decode_aecg", "read_aecg"]

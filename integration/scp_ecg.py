@@ -30,11 +30,10 @@ from ecgread.integration.archive_io import (
     assemble_leads,
     check_rate,
     check_samples,
-    derive_limb_leads,
     read_limited,
 )
 from ecgread.integration.dicom_leads import SCPECG_LEAD_NUMBERS
-from ecgread.models.ecg import Acquisition, Ecg
+from ecgread.models.ecg import Acquisition, Ecg, derive_limb_leads
 from ecgread.models.vendor_read import VendorRead, VendorStatement
 
 __all__ = ["FORMAT", "MAGIC", "decode_scp", "read_scp"]

@@ -22,7 +22,7 @@ import numpy as np
 from ecgread.models.analysis_result import Analysis
 from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.dsp_config import AnalysisConfig
-from ecgread.models.ecg import Ecg
+from ecgread.models.ecg import Ecg, with_derived_limb_leads
 from ecgread.models.interpret import INTERPRET_VERSION, interpret
 from ecgread.models.limb_artefact import LimbArtefact
 from ecgread.models.neural.delineation import delineator_of
@@ -68,14 +68,17 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
 
     Stages (each a plain function in its own module)::
 
-        conditioning.condition -> quality.assess_quality -> qrs_detect.detect_qrs
+        ecg.with_derived_limb_leads -> conditioning.condition -> quality.assess_quality
+        -> qrs_detect.detect_qrs
         -> beats.type_beats -> delineate.delineate (record, then representative beat)
         -> measure.measure, rhythm.rhythm_features -> interpret.interpret
 
     Parameters
     ----------
     ecg:
-        Any lead set (12 leads or fewer), 250-1000 Hz, NaN = padding.
+        Any lead set (12 leads or fewer), 250-1000 Hz, NaN = padding. Limb leads it lacks
+        are derived from I and II where it has both (``Analysis.ecg`` holds them; a note
+        says which).
     config:
         Parameters. ``config.delineator``: "fused" (default: DSP and network waves fused
         by :mod:`models.fusion`), "network" (the network's waves) or "dsp" (the
@@ -123,13 +126,17 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     cfg = config or AnalysisConfig()
     if cfg.delineator != "dsp":
         delineator_of(models, cfg.delineator)  # fail before any work without the network
+    ecg, derived = with_derived_limb_leads(ecg)
     fs = ecg.sampling_rate_hz
     names = ecg.lead_names
     cond = condition(ecg.signal_uv, fs, cfg.conditioning)
-    qa = assess_quality(ecg.signal_uv, cond, names, cfg.quality)
+    qa = assess_quality(ecg.signal_uv, cond, names, cfg.quality, derived=derived)
     usable = qa.usable
     quality = qa.quality
     notes: list[str] = []
+    if derived:
+        notes.append(f"{', '.join(derived)} not recorded: derived from I and II (Einthoven, "
+                     "Goldberger)")
     if ecg.duration_s < cfg.min_duration_s:
         usable = np.zeros_like(usable)
         quality = dataclasses.replace(quality, usable=False, problems=quality.problems + (
@@ -229,7 +236,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),
-                        representative_beat=rep_beat)
+                        representative_beat=rep_beat, derived_leads=derived)
     if rhythm.atrial_waves in ("fibrillation", "flutter"):  # models.rhythm.atrial_waves
         analysis = _without_p_waves(analysis)
     analysis = _interpret(analysis)

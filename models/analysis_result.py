@@ -36,6 +36,9 @@ class Analysis:
     versions: dict[str, str]
     notes: tuple[str, ...] = ()
     representative_beat: dict[str, Any] = field(default_factory=dict)
+    #: Leads of ``ecg`` not recorded but derived from I and II
+    #: (:func:`models.ecg.with_derived_limb_leads`).
+    derived_leads: tuple[str, ...] = ()
 
     @property
     def critical(self) -> bool:
@@ -47,6 +50,7 @@ class Analysis:
             "source": self.ecg.source,
             "sampling_rate_hz": self.ecg.sampling_rate_hz,
             "leads": list(self.ecg.lead_names),
+            "derived_leads": list(self.derived_leads),
             "quality": self.quality.to_json_dict(),
             "measurements": {k: (None if v is None else round(float(v), 1)) for k, v in m.items()},
             "unmeasured": dict(self.measurements.unmeasured),

@@ -26,6 +26,7 @@ to show the ECG and the read is "technically limited", not a diagnosis.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,8 @@ class QualityAssessment:
 
 
 def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str, ...],
-                   config: QualityConfig | None = None) -> QualityAssessment:
+                   config: QualityConfig | None = None, derived: Collection[str] = ()
+                   ) -> QualityAssessment:
     """Grade each lead and the record.
 
     Parameters
@@ -58,6 +60,10 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
         Its :func:`models.conditioning.condition` output.
     lead_names:
         One name per row.
+    derived:
+        The leads computed from I and II (:func:`models.ecg.with_derived_limb_leads`): each
+        also carries the problems of I and II and is usable only where both are (a flat lead
+        I would otherwise make aVL a copy of -II/2 that looks clean).
 
     Returns
     -------
@@ -77,9 +83,8 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
     noise = 1.4826 * mad
     base = cond.baseline_uv - cond.baseline_uv.mean(axis=1, keepdims=True)
     wander = np.ptp(base, axis=1)
-    leads: list[LeadQuality] = []
     usable = np.ones(n_leads, dtype=bool)
-    problems_all: list[str] = []
+    lead_probs: list[list[str]] = []
     for i in range(n_leads):
         probs: list[str] = []
         ok = True
@@ -104,9 +109,21 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
             if wander[i] > cfg.wander_uv:
                 probs.append("baseline wander")
         usable[i] = ok
-        leads.append(LeadQuality(lead=lead_names[i], usable=ok, problems=tuple(probs)))
+        lead_probs.append(probs)
+    sources = [lead_names.index(n) for n in ("I", "II") if n in lead_names]
+    for i, name in enumerate(lead_names):
+        if name in derived:
+            usable[i] = usable[i] and all(usable[j] for j in sources)
+            for p in (p for j in sources for p in lead_probs[j]):
+                if p not in lead_probs[i]:
+                    lead_probs[i].append(p)
+    leads: list[LeadQuality] = []
+    problems_all: list[str] = []
+    for i, probs in enumerate(lead_probs):
+        leads.append(LeadQuality(lead=lead_names[i], usable=bool(usable[i]),
+                                 problems=tuple(probs)))
         if probs:
-            suffix = "" if ok else " (excluded)"
+            suffix = "" if usable[i] else " (excluded)"
             problems_all.append(f"{lead_names[i]}: {', '.join(probs)}{suffix}")
     clean = usable & ~np.array(["heavy noise" in lq.problems for lq in leads], dtype=bool)
     if not usable.any():

@@ -451,6 +451,8 @@ def tracing_svg(analysis: Analysis, layout: TracingLayout | None = None) -> str:
             traces.append(f'<path d="{d}" stroke="{TRACE}" stroke-width="0.28" fill="none" '
                           'stroke-linejoin="round" stroke-linecap="round"/>')
         note = "excluded" if name in excluded else ("" if d else "no signal")
+        if name in analysis.derived_leads:
+            note = f"derived {note}".strip()
         labels.append(_label(x0 + 1.0, r * rm + 4.0, name, note))
     out.append('<g class="traces">' + "".join(traces) + "</g>")
     out.append('<g class="labels">' + "".join(labels) + "</g>")

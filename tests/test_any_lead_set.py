@@ -148,7 +148,10 @@ def test_analyze_reads_every_lead_set_and_one_failure_stops_nothing(tmp_path: Pa
     lines = [json.loads(x) for x in proc.stdout.strip().splitlines()]
     assert [Path(x["source"]).name for x in lines] == ["two", "bad.dcm", "one"]
     assert "error" in lines[1] and "error" not in lines[0] and "error" not in lines[2]
-    assert lines[0]["leads"] == ["I", "II"] and lines[2]["leads"] == ["V1"]
+    # III, aVR, aVL and aVF derived from I and II, and the read says so
+    assert lines[0]["leads"] == ["I", "II", "III", "aVR", "aVL", "aVF"]
+    assert any("derived from I and II" in n for n in lines[0]["notes"])
+    assert lines[2]["leads"] == ["V1"]
     assert lines[0]["measurements"]["heart_rate_bpm"] is not None
     assert "bad.dcm: error:" in proc.stderr
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ecgread.models.analysis_result import Analysis
 from ecgread.models.catalogue import MEASUREMENT_NAMES
-from ecgread.models.ecg import Ecg
+from ecgread.models.ecg import Ecg, with_derived_limb_leads
 from ecgread.models.results import (
     Evidence,
     GlobalMeasurements,
@@ -24,7 +24,11 @@ __all__ = ["statement_from_json", "stored_analysis"]
 
 def stored_analysis(ecg: Ecg, result: dict[str, Any]) -> Analysis:
     """The :class:`Analysis` of a stored read: ``ecg`` as decoded, ``result`` its analyze
-    JSON. Beats, per-lead amplitudes and rhythm features are not stored and stay empty."""
+    JSON. Beats, per-lead amplitudes and rhythm features are not stored and stay empty.
+    The limb leads the read derived from I and II are derived again."""
+    derived = tuple(result.get("derived_leads", ()))
+    if derived:
+        ecg, _ = with_derived_limb_leads(ecg)
     m = result.get("measurements", {})
     measurements = GlobalMeasurements(
         **{k: (None if m.get(k) is None else float(m[k])) for k in MEASUREMENT_NAMES},
@@ -39,7 +43,7 @@ def stored_analysis(ecg: Ecg, result: dict[str, Any]) -> Analysis:
                     amplitudes={}, rhythm=RhythmFeatures(),
                     statements=tuple(statement_from_json(s) for s in result.get("statements", ())),
                     versions=dict(result.get("versions", {})),
-                    notes=tuple(result.get("notes", ())))
+                    notes=tuple(result.get("notes", ())), derived_leads=derived)
 
 
 def statement_from_json(s: dict[str, Any]) -> Statement:
