@@ -5,7 +5,8 @@ Records: a fixed sample of 20 LUDB records (every third of the test split; 12 le
 amplitudes) and the 10 CPSC 2018 records (first 10 s; 12 leads, 500 Hz). Each is read by
 :func:`analyze` (default delineator), then each copy from :mod:`models.augment`:
 
-    gain x0.5, gain x2, resampled to 250 / 500 / 1000 Hz (the native rate is skipped),
+    gain x0.5, gain x2, resampled to 100 / 250 / 500 / 1000 Hz (the native rate is skipped;
+    100 Hz as PTB-XL's low-rate copies),
     50 Hz and 60 Hz mains (100 µV), 1 mV baseline wander at 0.3 Hz, EMG-like noise
     (150 µV RMS) in one lead (V2; QTDB: its second lead), muscle noise of 25 µV RMS in
     every lead (each its own, 20 Hz and above), one flat lead (same lead as the noisy one),
@@ -52,7 +53,7 @@ def transformations(ecg: Ecg) -> dict[str, Transform]:
         "gain x0.5": lambda e: augment.scale_gain(e, 0.5),
         "gain x2": lambda e: augment.scale_gain(e, 2.0),
     }
-    for rate in (250.0, 500.0, 1000.0):
+    for rate in (100.0, 250.0, 500.0, 1000.0):
         if rate != fs:
             out[f"{rate:.0f} Hz"] = lambda e, r=rate: augment.resample(e, r)  # type: ignore[misc]
     out.update({

@@ -39,6 +39,14 @@ class Analysis:
     #: Leads of ``ecg`` not recorded but derived from I and II
     #: (:func:`models.ecg.with_derived_limb_leads`).
     derived_leads: tuple[str, ...] = ()
+    #: The rate the ECG was recorded at, where ``ecg`` was interpolated from it for the read
+    #: (:data:`models.analysis.MIN_READ_RATE_HZ`); None: as ``ecg`` says.
+    recorded_rate_hz: float | None = None
+
+    @property
+    def sampling_rate_hz(self) -> float:
+        """The rate the ECG was recorded at."""
+        return self.recorded_rate_hz or self.ecg.sampling_rate_hz
 
     @property
     def critical(self) -> bool:
@@ -48,7 +56,7 @@ class Analysis:
         m = self.measurements.as_dict()
         return {
             "source": self.ecg.source,
-            "sampling_rate_hz": self.ecg.sampling_rate_hz,
+            "sampling_rate_hz": self.sampling_rate_hz,
             "leads": list(self.ecg.lead_names),
             "derived_leads": list(self.derived_leads),
             "quality": self.quality.to_json_dict(),

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecgread.models.ecg import Ecg
+from ecgread.models.ecg import Ecg, resampled
 
 if TYPE_CHECKING:
     from ecgread.models.analysis_result import Analysis
@@ -63,23 +63,8 @@ def scale_gain(ecg: Ecg, factor: float | Sequence[float]) -> Ecg:
 
 
 def resample(ecg: Ecg, sampling_rate_hz: float) -> Ecg:
-    """The ECG at ``sampling_rate_hz`` (polyphase filter, scipy ``resample_poly``).
-
-    NaN samples (padding) stay NaN at the new rate: they are zero-filled for the filter and
-    every output sample within reach of one is set back to NaN.
-    """
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(float(sampling_rate_hz) / ecg.sampling_rate_hz).limit_denominator(1000)
-    x = ecg.signal_uv.astype(np.float64)
-    nan = np.isnan(x)
-    y = resample_poly(np.where(nan, 0.0, x), ratio.numerator, ratio.denominator, axis=1)
-    if nan.any():
-        m = resample_poly(nan.astype(np.float64), ratio.numerator, ratio.denominator, axis=1)
-        y[np.abs(m) > 0.01] = np.nan
-    return _with(ecg, y, sampling_rate_hz=float(sampling_rate_hz))
+    """The ECG at ``sampling_rate_hz`` (:func:`models.ecg.resampled`)."""
+    return resampled(ecg, sampling_rate_hz)
 
 
 def _per_lead(ecg: Ecg, value: float | Sequence[float], name: str) -> np.ndarray:

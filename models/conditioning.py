@@ -289,7 +289,8 @@ def mains_present(x: np.ndarray, fs: float, ratio: float) -> tuple[float, ...]:
 
 
 def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
-              config: ConditioningConfig | None = None) -> Conditioned:
+              config: ConditioningConfig | None = None, *,
+              recorded_rate_hz: float | None = None) -> Conditioned:
     """Filter an ECG for diagnosis and delineation.
 
     Parameters
@@ -300,6 +301,10 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
         Samples per second (250 to 1000 Hz expected; anything >= 100 Hz works).
     config:
         Filter parameters; defaults to :class:`ConditioningConfig`.
+    recorded_rate_hz:
+        The rate the ECG was recorded at, where ``signal_uv`` was interpolated from it:
+        pacing spikes are searched only where that rate shows them
+        (:func:`pacing_assessable`), never in interpolated samples.
 
     Returns
     -------
@@ -318,7 +323,8 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
     cfg = config or ConditioningConfig()
     fs = float(sampling_rate_hz)
     x, valid = _fill_nan(np.asarray(signal_uv))
-    spikes = _pacing_spikes(x, fs, cfg)
+    spikes = (_pacing_spikes(x, fs, cfg) if pacing_assessable(recorded_rate_hz or fs)
+              else np.zeros(0, dtype=int))
     if spikes.size:
         x = _cut_spikes(x, spikes, fs, cfg.pacing_cut_ms)
     # zero-phase (forward-backward equivalent) filtering in the frequency domain: one

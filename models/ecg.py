@@ -144,3 +144,28 @@ def with_derived_limb_leads(ecg: Ecg) -> tuple[Ecg, tuple[str, ...]]:
     rows = [ecg.lead(n) if n in have else derived[n] for n in names]
     signal = np.stack(rows).astype(ecg.signal_uv.dtype, copy=False)
     return dataclasses.replace(ecg, signal_uv=signal, lead_names=names), missing
+
+
+def resampled(ecg: Ecg, sampling_rate_hz: float) -> Ecg:
+    """The ECG at ``sampling_rate_hz`` (polyphase filter, scipy ``resample_poly``; the ratio
+    to within 1/1000). Each lead is extended by the line through its ends, not by zeros,
+    so that a lead away from 0 µV gains no step at the record's edges (read as a QRS
+    complex there).
+
+    NaN samples (padding) stay NaN at the new rate: they are zero-filled for the filter and
+    every output sample within reach of one is set back to NaN.
+    """
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(float(sampling_rate_hz) / ecg.sampling_rate_hz).limit_denominator(1000)
+    x = ecg.signal_uv.astype(np.float64)
+    nan = np.isnan(x)
+    y = resample_poly(np.where(nan, 0.0, x), ratio.numerator, ratio.denominator, axis=1,
+                      padtype="line")
+    if nan.any():
+        m = resample_poly(nan.astype(np.float64), ratio.numerator, ratio.denominator, axis=1)
+        y[np.abs(m) > 0.01] = np.nan
+    return dataclasses.replace(ecg, signal_uv=y.astype(np.float32),
+                               sampling_rate_hz=float(sampling_rate_hz))

@@ -369,7 +369,7 @@ def render_html(analysis: Analysis, context: ReportContext, page_size: str = "A4
         "quality": _quality(analysis), "notes": _notes(analysis),
         "tracing": Markup(tracing_svg(analysis, layout)), "layout": layout,
         "tracing_width_mm": layout.width_mm, "versions": versions,
-        "rate_hz": f"{analysis.ecg.sampling_rate_hz:g}",
+        "rate_hz": f"{analysis.sampling_rate_hz:g}",
         "source": context.sop_instance_uid or context.source or analysis.ecg.source,
     }
     return _environment().get_template("report.html.j2").render(**view)

@@ -170,3 +170,24 @@ def test_batch_goes_on_past_a_failure_and_says_so(tmp_path: Path) -> None:
     assert "bad.dcm: error:" in proc.stderr
     lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(Path(x["source"]).name for x in lines) == ["bad.dcm", "two"]
+
+
+def test_a_low_rate_ecg_is_read_at_500_hz_and_says_so() -> None:
+    """At 100 Hz the QRS of LUDB 139 read 130 ms (IVCD) against 104 at its own 500 Hz."""
+    from ecgread.integration import ludb
+    from ecgread.models import augment
+
+    if not ludb.available():
+        pytest.skip("LUDB not found")
+    models = shipped_models()
+    ecg = ludb.read_record(139)
+    native = analyze(ecg, models=models)
+    low = analyze(augment.resample(ecg, 100.0), models=models)
+    assert low.to_json_dict()["sampling_rate_hz"] == 100.0 == low.sampling_rate_hz
+    assert low.ecg.sampling_rate_hz == 500.0
+    assert any("sampled at 100 Hz: read after band-limited interpolation to 500 Hz" in n
+               for n in low.notes)
+    assert any("pacing spikes not assessed: sampled at 100 Hz" in n for n in low.notes)
+    assert native.measurements.qrs_ms is not None and low.measurements.qrs_ms is not None
+    assert abs(low.measurements.qrs_ms - native.measurements.qrs_ms) <= 6
+    assert "IVCD" not in {s.code for s in low.statements}

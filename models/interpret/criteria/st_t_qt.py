@@ -108,7 +108,7 @@ def _stemi(c: Ctx) -> list[Finding]:
     # A wide QRS sampled too slowly to see pacing spikes may be a paced QRS, where ST
     # elevation is expected (only Sgarbossa-type criteria apply): no STEMI statement then.
     qrs = c.a.measurements.qrs_ms
-    unknown_paced = (not pacing_assessable(c.a.ecg.sampling_rate_hz) and qrs is not None
+    unknown_paced = (not pacing_assessable(c.a.sampling_rate_hz) and qrs is not None
                      and limit("qrs_ms", "wide").beyond(qrs))
     uncorroborated: list[Evidence] = []
     for territory in TERRITORIES:
