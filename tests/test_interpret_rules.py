@@ -236,6 +236,24 @@ def test_stemi_thresholds_by_sex_and_age_and_contiguity() -> None:
                                                      **INF_DEP}))
 
 
+def test_st_elevation_beside_lvh_voltage_is_possible_and_not_critical() -> None:
+    """The 4th UDMI thresholds hold "in the absence of LVH and LBBB": CPSC A1983 and LUDB 36
+    and 71 at gain x4 read LVH and a critical inferior STEMI (their ST level scaled with
+    the QRS); high voltage brings secondary ST elevation, the commonest STEMI mimic."""
+    stemi = {"II": {"j_uv": 150}, "aVF": {"j_uv": 150}, **HIGH_LAT_DEP}
+    assert "STEMI_INF" in run(amps=stemi)
+    high = {**stemi, "V1": {"s_uv": -2000}, "V5": {"r_uv": 2000}}  # Sokolow-Lyon 4000 µV
+    a = make_analysis(amps=high)
+    statements, notes = interpret(a)
+    out = {s.code: s for s in statements}
+    assert "LVH" in out and not {"STEMI_INF", "STEMI_ANT", "STEMI_LAT"} & set(out)
+    assert out["STE"].certainty == "possible" and not any(s.critical for s in statements)
+    assert "sokolow_lyon_uv" in {e.measurement for e in out["STE"].evidence}
+    assert any("LVH voltage" in n for n in notes)
+    for s in statements:
+        assert check_evidence(s, a) == [], s.code
+
+
 def test_stemi_needs_reciprocal_depression_else_possible_and_not_critical() -> None:
     alone = run(amps={"II": {"j_uv": 150}, "III": {"j_uv": 200}, "aVF": {"j_uv": 180}})
     assert not {"STEMI_INF", "STEMI_ANT", "STEMI_LAT"} & set(alone)

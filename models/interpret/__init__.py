@@ -34,8 +34,10 @@ from ecgread.models.results import Statement
 #: show a P wave; 1.3 (2026-12-02, last) no ectopic atrial rhythm or atrial tachycardia from
 #: the P axis of P windows too unsteady to trust it; 1.4 (2026-12-02, last) a rhythm named
 #: from two beats with P waves at one PR (a 2.5 s strip), "probable"; no pause, rate or
-#: RR range from an RR interval across a gap in the recording.
-INTERPRET_VERSION = "criteria-1.4"
+#: RR range from an RR interval across a gap in the recording; 1.5 (2026-12-02, fifth session)
+#: no STEMI beside LVH voltage (4th UDMI: "in the absence of LVH and LBBB"), "possible ST
+#: elevation" instead.
+INTERPRET_VERSION = "criteria-1.5"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 

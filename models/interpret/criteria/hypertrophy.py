@@ -19,6 +19,7 @@ from __future__ import annotations
 from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.values import patient_sex
+from ecgread.models.results import Evidence
 
 CORNELL_MEN_UV, CORNELL_WOMEN_UV = 2800.0, 2000.0
 
@@ -44,18 +45,23 @@ def hypertrophy(c: Ctx) -> list[Finding]:
     return out
 
 
-def _lvh(c: Ctx, narrow) -> list[Finding]:  # type: ignore[no-untyped-def]
+def lvh_voltage(c: Ctx) -> tuple[Evidence, ...]:
+    """The LVH voltage criteria the ECG meets (Sokolow-Lyon, Cornell), as evidence."""
     sex = patient_sex(c.a)
     cornell_uv = CORNELL_WOMEN_UV if sex == "F" else CORNELL_MEN_UV
-    if sex is None and c.value("cornell_uv") is not None:
-        c.note_sex_unknown("Cornell voltage (LVH)", "male threshold > 2800 µV")
     v1v5 = [ld for ld in ("V1", "V5", "V6") if ld in c.a.amplitudes]
     sl = c.ev("sokolow_lyon_uv", ">= 3500", v1v5, [s for ld in v1v5 for s in c.qrs(ld)[:2]])
     cl = [ld for ld in ("aVL", "V3") if ld in c.a.amplitudes]
     cornell = c.ev("cornell_uv", f"> {cornell_uv:g}", cl, [s for ld in cl for s in c.qrs(ld)[:2]])
+    return tuple(e for e in (sl, cornell) if e)
+
+
+def _lvh(c: Ctx, narrow) -> list[Finding]:  # type: ignore[no-untyped-def]
+    if patient_sex(c.a) is None and c.value("cornell_uv") is not None:
+        c.note_sex_unknown("Cornell voltage (LVH)", "male threshold > 2800 µV")
+    voltage = lvh_voltage(c)
     re5 = c.ev("romhilt_estes_points", ">= 5")
     re4 = c.ev("romhilt_estes_points", ">= 4")
-    voltage = tuple(e for e in (sl, cornell) if e)
     if re5:
         return [Finding("LVH", "definite", (re5,) + voltage)]
     if re4:

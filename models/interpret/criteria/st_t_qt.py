@@ -18,8 +18,12 @@ Sources
   and a fixed 2:1 or 4:1 flutter does not average out of the median beat), the finding is
   at most "possible ST elevation" (STE), which is not critical; so is a wide QRS (>= 120
   ms) sampled below the rate where pacing spikes can be seen (models.conditioning.
-  pacing_assessable), which may be paced. Not applicable with LBBB or ventricular pacing
-  (resolve), except by the Sgarbossa criteria below.
+  pacing_assessable), which may be paced, and so is ST elevation beside LVH voltage
+  (Sokolow-Lyon or Cornell, :func:`hypertrophy.lvh_voltage`): the Fourth Universal
+  Definition gives its thresholds "in the absence of left ventricular hypertrophy (LVH) and
+  left bundle branch block (LBBB)", whose secondary ST elevation is the commonest STEMI
+  mimic. Not applicable with LBBB or ventricular pacing (resolve), except by the
+  Sgarbossa criteria below.
 - STEMI with LBBB or ventricular pacing (STEMI_SGARB, kept only with LBBB or ventricular
   pacing; resolve.REQUIRES): concordant J elevation >= 100 µV in any lead, concordant J
   depression >= 100 µV in V1-V3 (Sgarbossa EB et al. N Engl J Med 1996;334:481), or
@@ -50,6 +54,7 @@ from __future__ import annotations
 from ecgread.models.catalogue import limit
 from ecgread.models.conditioning import pacing_assessable
 from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.criteria.hypertrophy import lvh_voltage
 from ecgread.models.interpret.values import (
     ER_LEADS,
     RECIPROCAL_DEPRESSION_UV,
@@ -110,6 +115,11 @@ def _stemi(c: Ctx) -> list[Finding]:
     qrs = c.a.measurements.qrs_ms
     unknown_paced = (not pacing_assessable(c.a.sampling_rate_hz) and qrs is not None
                      and limit("qrs_ms", "wide").beyond(qrs))
+    # the 4th UDMI's ST-elevation thresholds hold "in the absence of LVH and LBBB": high QRS
+    # voltage brings secondary ST elevation (LVH strain), the commonest STEMI mimic (LVH is
+    # judged on a narrow QRS, as hypertrophy does; a wide one has its own rules)
+    narrow = qrs is not None and not limit("qrs_ms", "wide").beyond(qrs)
+    lvh = lvh_voltage(c) if narrow else ()
     uncorroborated: list[Evidence] = []
     for territory in TERRITORIES:
         g = c.ev(f"st_elevation_contiguous_leads.{territory}", ">= 2",
@@ -120,7 +130,7 @@ def _stemi(c: Ctx) -> list[Finding]:
             ld, "j_uv", f">= {stemi_threshold_uv(c.a, ld):g}", c.st(ld))))
         recip = reciprocal_leads(c.a, territory)
         r = c.ev(f"reciprocal_st_depression_leads.{territory}", ">= 1", recip)
-        if r and not atrial and not unknown_paced:
+        if r and not atrial and not unknown_paced and not lvh:
             per_r = tuple(e for ld in recip if (e := c.lead_ev(
                 ld, "j_uv", f"<= {RECIPROCAL_DEPRESSION_UV:g}", c.st(ld))))
             certainty: Certainty = "definite" if len(per) >= 3 else "probable"
@@ -130,10 +140,12 @@ def _stemi(c: Ctx) -> list[Finding]:
     if uncorroborated:
         why = (" (flutter or fibrillation waves distort the PR-segment reference)" if atrial
                else " (a wide QRS where pacing could not be assessed: a paced QRS is not "
-               "read for STEMI)" if unknown_paced else "")
+               "read for STEMI)" if unknown_paced else " (LVH voltage: the STEMI "
+               "thresholds hold in its absence, and hypertrophy raises the ST segment)"
+               if lvh else "")
         c.notes.append("ST elevation without a corroborated STEMI pattern" + why
                        + ": possible, not a STEMI statement")
-        out.append(Finding("STE", "possible", tuple(uncorroborated)))
+        out.append(Finding("STE", "possible", tuple(uncorroborated) + lvh))
     out += _sgarbossa(c)
     return out
 
