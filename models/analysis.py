@@ -88,9 +88,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     ----------
     ecg:
         Any lead set (12 leads or fewer), 100-2000 Hz (below 250 Hz read at 500 Hz:
-        :data:`MIN_READ_RATE_HZ`), NaN = padding. Limb leads it lacks
-        are derived from I and II where it has both (``Analysis.ecg`` holds them; a note
-        says which).
+        :data:`MIN_READ_RATE_HZ`), NaN = padding. Limb leads it lacks are derived from two
+        it has (``Analysis.ecg`` holds them; a note says which).
     config:
         Parameters. ``config.delineator``: "fused" (default: DSP and network waves fused
         by :mod:`models.fusion`), "network" (the network's waves) or "dsp" (the
@@ -138,20 +137,21 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     cfg = config or AnalysisConfig()
     if cfg.delineator != "dsp":
         delineator_of(models, cfg.delineator)  # fail before any work without the network
-    ecg, derived = with_derived_limb_leads(ecg)
+    ecg, derived, derived_from = with_derived_limb_leads(ecg)
     recorded_fs = ecg.sampling_rate_hz
     if recorded_fs < MIN_READ_RATE_HZ:
         ecg = resampled(ecg, READ_RATE_HZ)
     fs = ecg.sampling_rate_hz
     names = ecg.lead_names
     cond = condition(ecg.signal_uv, fs, cfg.conditioning, recorded_rate_hz=recorded_fs)
-    qa = assess_quality(ecg.signal_uv, cond, names, cfg.quality, derived=derived)
+    qa = assess_quality(ecg.signal_uv, cond, names, cfg.quality, derived=derived,
+                        derived_from=derived_from)
     usable = qa.usable
     quality = qa.quality
     notes: list[str] = []
     if derived:
-        notes.append(f"{', '.join(derived)} not recorded: derived from I and II (Einthoven, "
-                     "Goldberger)")
+        notes.append(f"{', '.join(derived)} not recorded: derived from "
+                     f"{' and '.join(derived_from)} (Einthoven, Goldberger)")
     if fs != recorded_fs:
         notes.append(f"sampled at {recorded_fs:g} Hz: read after band-limited interpolation "
                      f"to {fs:g} Hz")

@@ -36,7 +36,7 @@ class Analysis:
     versions: dict[str, str]
     notes: tuple[str, ...] = ()
     representative_beat: dict[str, Any] = field(default_factory=dict)
-    #: Leads of ``ecg`` not recorded but derived from I and II
+    #: Leads of ``ecg`` not recorded but derived from two recorded limb leads
     #: (:func:`models.ecg.with_derived_limb_leads`).
     derived_leads: tuple[str, ...] = ()
     #: The rate the ECG was recorded at, where ``ecg`` was interpolated from it for the read

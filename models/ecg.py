@@ -7,7 +7,7 @@ turn files into an :class:`Ecg`; nothing in ``models/`` reads files.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,8 +19,6 @@ from ecgread.models.vendor_read import VendorRead
 STANDARD_LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
 )
-#: The limb leads that follow from I and II.
-DERIVABLE_LIMB_LEADS: tuple[str, ...] = ("III", "aVR", "aVL", "aVF")
 
 
 @dataclass(frozen=True)
@@ -100,50 +98,67 @@ class Ecg:
         return lead
 
 
+#: Each limb lead as a combination (a, b) of I and II: lead = a * I + b * II (Einthoven's law
+#: III = II - I and Goldberger's augmented leads).
+LIMB_LEAD_BASIS: dict[str, tuple[float, float]] = {
+    "I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0), "aVR": (-0.5, -0.5),
+    "aVL": (1.0, -0.5), "aVF": (-0.5, 1.0)}
+
+
+def limb_lead_pair(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first two of ``names``' limb leads, in the standard order, that span the frontal
+    plane (any two of the six do, except none: the six are pairwise independent), or None."""
+    have = [n for n in STANDARD_LEADS[:6] if n in set(names)]
+    return (have[0], have[1]) if len(have) >= 2 else None
+
+
 def derive_limb_leads(leads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Add III, aVR, aVL and aVF from I and II where they are missing.
+    """Add the limb leads that are missing, from two that are present.
 
     Carts that store 8 leads (GE MUSE: I, II, V1-V6) leave the other four limb leads to be
-    computed; all four follow from Einthoven's law (III = II - I) and Goldberger's augmented
-    leads (aVR = -(I + II)/2, aVL = I - II/2, aVF = II - I/2). Leads already present are
-    kept as given; without both I and II nothing is derived.
+    computed; all six follow from any two by Einthoven's law (III = II - I) and
+    Goldberger's augmented leads (aVR = -(I + II)/2, aVL = I - II/2, aVF = II - I/2): the
+    two give I and II (:data:`LIMB_LEAD_BASIS`), and those the rest. Leads already present
+    are kept as given; with fewer than two limb leads nothing is derived.
 
     References
     ----------
     Goldberger AL et al. Goldberger's Clinical Electrocardiography, 9th ed., ch. 3 (2017).
     """
     out = dict(leads)
-    if "I" not in out or "II" not in out:
+    pair = limb_lead_pair(out)
+    if pair is None:
         return out
-    lead_i = out["I"].astype(np.float32)
-    lead_ii = out["II"].astype(np.float32)
-    derived = {"III": lead_ii - lead_i, "aVR": -(lead_i + lead_ii) / 2,
-               "aVL": lead_i - lead_ii / 2, "aVF": lead_ii - lead_i / 2}
-    for name, signal in derived.items():
-        out.setdefault(name, signal)
+    basis = np.array([LIMB_LEAD_BASIS[n] for n in pair])  # (2 leads, I/II coefficients)
+    recorded = np.stack([out[n].astype(np.float32) for n in pair])
+    lead_i, lead_ii = (np.linalg.inv(basis) @ recorded).astype(np.float32)
+    for name, (a, b) in LIMB_LEAD_BASIS.items():
+        if name not in out:
+            out[name] = (a * lead_i + b * lead_ii).astype(np.float32)
     return out
 
 
-def with_derived_limb_leads(ecg: Ecg) -> tuple[Ecg, tuple[str, ...]]:
-    """``ecg`` with the limb leads it lacks derived from I and II (:func:`derive_limb_leads`)
-    and the names of those leads; unchanged, with ``()``, where it has all six or lacks I or
-    II. The leads keep the ECG's order, the derived ones after lead II in the standard order.
+def with_derived_limb_leads(ecg: Ecg) -> tuple[Ecg, tuple[str, ...], tuple[str, ...]]:
+    """``ecg`` with the limb leads it lacks derived from two it has
+    (:func:`derive_limb_leads`), the names of the derived leads and of the two they came
+    from; unchanged, with ``()`` twice, where it has all six or fewer than two. The leads
+    keep the ECG's order, the derived ones after its last limb lead in the standard order.
 
     Why: the global QRS spans the leads, and six frontal projections find its onset and
     offset where two miss them (the 20 LUDB and 10 CPSC records of ``bench.invariance``
     read from I and II alone: QRS within 12 ms of the 12-lead read on 9 of 30; with the
     four derived leads, on 25).
     """
-    have = set(ecg.lead_names)
-    missing = tuple(n for n in DERIVABLE_LIMB_LEADS if n not in have)
-    if not missing or "I" not in have or "II" not in have:
-        return ecg, ()
-    derived = derive_limb_leads({"I": ecg.lead("I"), "II": ecg.lead("II")})
-    at = ecg.lead_names.index("II") + 1
+    pair = limb_lead_pair(ecg.lead_names)
+    missing = tuple(n for n in STANDARD_LEADS[:6] if n not in ecg.lead_names)
+    if pair is None or not missing:
+        return ecg, (), ()
+    derived = derive_limb_leads({n: ecg.lead(n) for n in pair})
+    at = max(ecg.lead_names.index(n) for n in ecg.lead_names if n in LIMB_LEAD_BASIS) + 1
     names = ecg.lead_names[:at] + missing + ecg.lead_names[at:]
-    rows = [ecg.lead(n) if n in have else derived[n] for n in names]
+    rows = [derived[n] if n in missing else ecg.lead(n) for n in names]
     signal = np.stack(rows).astype(ecg.signal_uv.dtype, copy=False)
-    return dataclasses.replace(ecg, signal_uv=signal, lead_names=names), missing
+    return dataclasses.replace(ecg, signal_uv=signal, lead_names=names), missing, pair
 
 
 def resampled(ecg: Ecg, sampling_rate_hz: float) -> Ecg:

@@ -48,8 +48,8 @@ class QualityAssessment:
 
 
 def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str, ...],
-                   config: QualityConfig | None = None, derived: Collection[str] = ()
-                   ) -> QualityAssessment:
+                   config: QualityConfig | None = None, derived: Collection[str] = (),
+                   derived_from: Collection[str] = ()) -> QualityAssessment:
     """Grade each lead and the record.
 
     Parameters
@@ -60,10 +60,11 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
         Its :func:`models.conditioning.condition` output.
     lead_names:
         One name per row.
-    derived:
-        The leads computed from I and II (:func:`models.ecg.with_derived_limb_leads`): each
-        also carries the problems of I and II and is usable only where both are (a flat lead
-        I would otherwise make aVL a copy of -II/2 that looks clean).
+    derived, derived_from:
+        The leads computed from two others, and those two
+        (:func:`models.ecg.with_derived_limb_leads`): each derived lead also carries the
+        problems of the two and is usable only where both are (a flat lead I would otherwise
+        make aVL a copy of -II/2 that looks clean).
 
     Returns
     -------
@@ -110,7 +111,7 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
                 probs.append("baseline wander")
         usable[i] = ok
         lead_probs.append(probs)
-    sources = [lead_names.index(n) for n in ("I", "II") if n in lead_names]
+    sources = [lead_names.index(n) for n in derived_from if n in lead_names]
     for i, name in enumerate(lead_names):
         if name in derived:
             usable[i] = usable[i] and all(usable[j] for j in sources)

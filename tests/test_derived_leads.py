@@ -1,5 +1,5 @@
-"""Limb leads an ECG lacks are derived from I and II (``models.ecg.with_derived_limb_leads``):
-Einthoven's and Goldberger's equations, the derived leads take the faults of I and II, and the
+"""Limb leads an ECG lacks are derived from two it has (``models.ecg.with_derived_limb_leads``):
+Einthoven's and Goldberger's equations, the derived leads take the faults of the two, and the
 read says which leads it derived."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 from ecgread.models import augment
 from ecgread.models.analysis import analyze
 from ecgread.models.dsp_config import AnalysisConfig
-from ecgread.models.ecg import with_derived_limb_leads
+from ecgread.models.ecg import Ecg, with_derived_limb_leads
 from tests.neural_helpers import shipped_models
 from tests.synthetic import synthetic_ecg
 
@@ -18,8 +18,8 @@ _ECG = synthetic_ecg(rate_bpm=64, fs=500.0, duration_s=10.0, seed=2).ecg
 
 def test_derived_leads_follow_einthoven_and_goldberger() -> None:
     two = augment.keep_leads(_ECG, ("V1", "I", "II", "V5"))
-    out, derived = with_derived_limb_leads(two)
-    assert derived == ("III", "aVR", "aVL", "aVF")
+    out, derived, pair = with_derived_limb_leads(two)
+    assert derived == ("III", "aVR", "aVL", "aVF") and pair == ("I", "II")
     assert out.lead_names == ("V1", "I", "II", "III", "aVR", "aVL", "aVF", "V5")
     i, ii = out.lead("I"), out.lead("II")
     np.testing.assert_allclose(out.lead("III"), ii - i, atol=1e-3)
@@ -29,14 +29,34 @@ def test_derived_leads_follow_einthoven_and_goldberger() -> None:
     np.testing.assert_array_equal(out.lead("V5"), two.lead("V5"))  # recorded leads as given
 
 
-def test_nothing_derived_without_i_and_ii_or_when_all_are_recorded() -> None:
-    for ecg in (_ECG, augment.keep_leads(_ECG, ("II", "III", "V2")),
+def test_nothing_derived_from_one_limb_lead_or_when_all_are_recorded() -> None:
+    for ecg in (_ECG, augment.keep_leads(_ECG, ("II", "V2")),
                 augment.keep_leads(_ECG, ("I", "V1"))):
-        out, derived = with_derived_limb_leads(ecg)
-        assert derived == () and out is ecg
-    out, derived = with_derived_limb_leads(augment.keep_leads(_ECG, ("I", "II", "aVF")))
+        out, derived, pair = with_derived_limb_leads(ecg)
+        assert derived == () == pair and out is ecg
+    out, derived, _ = with_derived_limb_leads(augment.keep_leads(_ECG, ("I", "II", "aVF")))
     assert derived == ("III", "aVR", "aVL")
     np.testing.assert_array_equal(out.lead("aVF"), _ECG.lead("aVF"))  # the recorded one kept
+
+
+def test_any_two_limb_leads_give_the_other_four() -> None:
+    """II and III (a monitoring export) give I = II - III and the augmented leads; so does
+    any other pair, e.g. aVL and aVF."""
+    leads = _einthoven(_ECG)
+    for pair in (("II", "III"), ("aVL", "aVF"), ("I", "aVR")):
+        out, derived, used = with_derived_limb_leads(augment.keep_leads(leads, pair + ("V1",)))
+        assert used == pair and set(derived) | set(pair) == {"I", "II", "III", "aVR", "aVL",
+                                                               "aVF"}
+        for name in derived:
+            np.testing.assert_allclose(out.lead(name), leads.lead(name), atol=0.05)
+
+
+def _einthoven(ecg: Ecg) -> Ecg:
+    """``ecg`` with III and the augmented leads recomputed from its I and II, so that its
+    limb leads obey Einthoven's law (the synthetic generator gives each lead its own gain)."""
+    keep = augment.keep_leads(ecg, ("I", "II", "V1"))
+    out, _, _ = with_derived_limb_leads(keep)
+    return out
 
 
 def test_a_derived_lead_takes_the_faults_of_i_and_ii() -> None:

@@ -25,10 +25,10 @@ __all__ = ["statement_from_json", "stored_analysis"]
 def stored_analysis(ecg: Ecg, result: dict[str, Any]) -> Analysis:
     """The :class:`Analysis` of a stored read: ``ecg`` as decoded, ``result`` its analyze
     JSON. Beats, per-lead amplitudes and rhythm features are not stored and stay empty.
-    The limb leads the read derived from I and II are derived again."""
+    The limb leads the read derived are derived again."""
     derived = tuple(result.get("derived_leads", ()))
     if derived:
-        ecg, _ = with_derived_limb_leads(ecg)
+        ecg, _, _ = with_derived_limb_leads(ecg)
     m = result.get("measurements", {})
     measurements = GlobalMeasurements(
         **{k: (None if m.get(k) is None else float(m[k])) for k in MEASUREMENT_NAMES},
