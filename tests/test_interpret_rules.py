@@ -254,6 +254,24 @@ def test_st_elevation_beside_lvh_voltage_is_possible_and_not_critical() -> None:
         assert check_evidence(s, a) == [], s.code
 
 
+def test_st_elevation_on_a_wide_qrs_other_than_rbbb_is_possible_and_not_critical() -> None:
+    """A wide QRS without the RBBB pattern (pacing whose spikes a cart's low-pass removed,
+    nonspecific conduction delay) carries secondary ST-T changes: paced LUDB 45 low-passed
+    at 100 Hz (QRS 218 ms, no spikes left) read a critical inferior STEMI. In RBBB the
+    STEMI thresholds still apply."""
+    stemi = {"II": {"j_uv": 150}, "aVF": {"j_uv": 150}, **HIGH_LAT_DEP}
+    wide = {"qrs_ms": 150.0}
+    statements, notes = interpret(make_analysis(meas=wide, amps=stemi, qrs_s=0.15))
+    out = {s.code: s for s in statements}
+    assert "STEMI_INF" not in out and out["STE"].certainty == "possible"
+    assert not any(s.critical for s in statements), [s.code for s in statements]
+    assert any("wide QRS other than RBBB" in n for n in notes)
+    rbbb = {**stemi, "V1": {"r_prime_uv": 300, "r_uv": 200, "s_uv": -300},
+            "V6": {"s_uv": -200, "r_uv": 1000}}
+    kept = run(meas=wide, amps=rbbb, qrs_s=0.15)
+    assert "RBBB" in kept and kept["STEMI_INF"].critical
+
+
 def test_stemi_needs_reciprocal_depression_else_possible_and_not_critical() -> None:
     alone = run(amps={"II": {"j_uv": 150}, "III": {"j_uv": 200}, "aVF": {"j_uv": 180}})
     assert not {"STEMI_INF", "STEMI_ANT", "STEMI_LAT"} & set(alone)

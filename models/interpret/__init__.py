@@ -36,8 +36,9 @@ from ecgread.models.results import Statement
 #: from two beats with P waves at one PR (a 2.5 s strip), "probable"; no pause, rate or
 #: RR range from an RR interval across a gap in the recording; 1.5 (2026-12-02, fifth session)
 #: no STEMI beside LVH voltage (4th UDMI: "in the absence of LVH and LBBB"), "possible ST
-#: elevation" instead.
-INTERPRET_VERSION = "criteria-1.5"
+#: elevation" instead; 1.6 (the same session) nor on a wide QRS other than RBBB (secondary
+#: ST-T changes: LBBB, unseen pacing, conduction delay).
+INTERPRET_VERSION = "criteria-1.6"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 from ecgread.models.atrial import AV_DISSOCIATED_BELOW
 from ecgread.models.catalogue import limit
 from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.results import Evidence
 
 #: Incomplete bundle-branch block: QRS 110-119 ms, short of the complete block's width.
 INCOMPLETE_BBB_QRS = f"in [110, {limit('qrs_ms', 'wide').threshold:g})"
@@ -80,14 +81,21 @@ def _av_block(c: Ctx, leads: tuple[str, ...],
     return out
 
 
-def _bundle_branch(c: Ctx, qrs_sp: list[tuple[float, float]]) -> list[Finding]:
-    out: list[Finding] = []
+def rbbb_morphology(c: Ctx) -> tuple[Evidence | None, Evidence | None]:
+    """(late R in V1, terminal S in I or V6): the RBBB pattern where both are given."""
     v1 = c.qrs("V1")
     late_r = (c.lead_ev("V1", "r_prime_uv", ">= 100", v1)
               or (c.lead_ev("V1", "qrs_area_uv_ms", "> 0", v1)
                   and c.lead_ev("V1", "r_peak_time_ms", "> 50", v1)))
     s_left = (c.lead_ev("I", "s_uv", "<= -50", c.qrs("I"))
               or c.lead_ev("V6", "s_uv", "<= -50", c.qrs("V6")))
+    return late_r, s_left
+
+
+def _bundle_branch(c: Ctx, qrs_sp: list[tuple[float, float]]) -> list[Finding]:
+    out: list[Finding] = []
+    v1 = c.qrs("V1")
+    late_r, s_left = rbbb_morphology(c)
     if late_r and s_left:
         if wide := c.ev("qrs_ms", limit("qrs_ms", "wide").criterion, ("V1",), v1):
             out.append(Finding("RBBB", "definite", (wide, late_r, s_left)))

@@ -22,8 +22,14 @@ Sources
   (Sokolow-Lyon or Cornell, :func:`hypertrophy.lvh_voltage`): the Fourth Universal
   Definition gives its thresholds "in the absence of left ventricular hypertrophy (LVH) and
   left bundle branch block (LBBB)", whose secondary ST elevation is the commonest STEMI
-  mimic. Not applicable with LBBB or ventricular pacing (resolve), except by the
-  Sgarbossa criteria below.
+  mimic; and so is ST elevation on any other wide QRS (>= 120 ms) without the RBBB
+  pattern: LBBB, pacing whose spikes the recording does not show (a cart's 100-150 Hz
+  low-pass removes them: paced LUDB 45 so filtered read a critical inferior STEMI),
+  nonspecific conduction delay or a ventricular rhythm carry secondary ST-T changes
+  (Rautaharju PM et al. AHA/ACCF/HRS Part IV, Circulation 2009;119:e241: ST-T changes
+  secondary to abnormal depolarization); in RBBB the thresholds still apply. Not
+  applicable with LBBB or ventricular pacing (resolve), except by the Sgarbossa criteria
+  below.
 - STEMI with LBBB or ventricular pacing (STEMI_SGARB, kept only with LBBB or ventricular
   pacing; resolve.REQUIRES): concordant J elevation >= 100 µV in any lead, concordant J
   depression >= 100 µV in V1-V3 (Sgarbossa EB et al. N Engl J Med 1996;334:481), or
@@ -54,6 +60,7 @@ from __future__ import annotations
 from ecgread.models.catalogue import limit
 from ecgread.models.conditioning import pacing_assessable
 from ecgread.models.interpret.context import Ctx, Finding
+from ecgread.models.interpret.criteria.conduction import rbbb_morphology
 from ecgread.models.interpret.criteria.hypertrophy import lvh_voltage
 from ecgread.models.interpret.values import (
     ER_LEADS,
@@ -120,6 +127,12 @@ def _stemi(c: Ctx) -> list[Finding]:
     # judged on a narrow QRS, as hypertrophy does; a wide one has its own rules)
     narrow = qrs is not None and not limit("qrs_ms", "wide").beyond(qrs)
     lvh = lvh_voltage(c) if narrow else ()
+    # a wide QRS other than RBBB (LBBB, pacing whose spikes the recording does not show,
+    # nonspecific conduction delay, ventricular rhythm) carries secondary ST-T changes, and
+    # the thresholds do not apply to it (the Sgarbossa criteria below do, with LBBB or
+    # pacing); in RBBB the ST segment stays interpretable
+    secondary = (qrs is not None and not narrow and not all(rbbb_morphology(c))
+                 and not unknown_paced)
     uncorroborated: list[Evidence] = []
     for territory in TERRITORIES:
         g = c.ev(f"st_elevation_contiguous_leads.{territory}", ">= 2",
@@ -130,19 +143,22 @@ def _stemi(c: Ctx) -> list[Finding]:
             ld, "j_uv", f">= {stemi_threshold_uv(c.a, ld):g}", c.st(ld))))
         recip = reciprocal_leads(c.a, territory)
         r = c.ev(f"reciprocal_st_depression_leads.{territory}", ">= 1", recip)
-        if r and not atrial and not unknown_paced and not lvh:
+        if r and not atrial and not unknown_paced and not lvh and not secondary:
             per_r = tuple(e for ld in recip if (e := c.lead_ev(
                 ld, "j_uv", f"<= {RECIPROCAL_DEPRESSION_UV:g}", c.st(ld))))
             certainty: Certainty = "definite" if len(per) >= 3 else "probable"
             out.append(Finding(_STEMI_CODE[territory], certainty, (g,) + per + (r,) + per_r))
         else:
             uncorroborated += [g, *per]
+    if uncorroborated and secondary and c.a.rhythm.pacing_spikes_s:
+        uncorroborated = []  # a paced QRS: the pacing statements and Sgarbossa read it
     if uncorroborated:
         why = (" (flutter or fibrillation waves distort the PR-segment reference)" if atrial
                else " (a wide QRS where pacing could not be assessed: a paced QRS is not "
                "read for STEMI)" if unknown_paced else " (LVH voltage: the STEMI "
                "thresholds hold in its absence, and hypertrophy raises the ST segment)"
-               if lvh else "")
+               if lvh else " (a wide QRS other than RBBB: its ST segment carries secondary "
+               "repolarization changes)" if secondary else "")
         c.notes.append("ST elevation without a corroborated STEMI pattern" + why
                        + ": possible, not a STEMI statement")
         out.append(Finding("STE", "possible", tuple(uncorroborated) + lvh))
