@@ -7,7 +7,8 @@ amplitudes) and the 10 CPSC 2018 records (first 10 s; 12 leads, 500 Hz). Each is
 
     gain x0.5, gain x2, resampled to 100 / 250 / 500 / 1000 Hz (the native rate is skipped;
     100 Hz as PTB-XL's low-rate copies),
-    50 Hz and 60 Hz mains (100 µV), 1 mV baseline wander at 0.3 Hz, EMG-like noise
+    50 Hz and 60 Hz mains (100 µV), 1 mV baseline wander at 0.3 Hz, a cart's 40 Hz
+    low-pass (second-order Butterworth, zero phase; it takes pacing spikes away), EMG-like noise
     (150 µV RMS) in one lead (V2; QTDB: its second lead), muscle noise of 25 µV RMS in
     every lead (each its own, 20 Hz and above), one flat lead (same lead as the noisy one),
     leads I and II only (12-lead records), the window without its first 1 s; and two
@@ -60,6 +61,7 @@ def transformations(ecg: Ecg) -> dict[str, Transform]:
         "50 Hz mains": lambda e: augment.add_mains(e, 50.0, 100.0),
         "60 Hz mains": lambda e: augment.add_mains(e, 60.0, 100.0),
         "wander 1 mV": lambda e: augment.add_baseline_wander(e, 1000.0, 0.3),
+        "low-pass 40 Hz": lambda e: augment.low_pass(e, 40.0),
         "noisy lead": lambda e: augment.add_emg_noise(e, lead, NOISE_RMS_UV, seed=1),
         "muscle 25 µV": lambda e: augment.add_emg_noise(e, None, 25.0, seed=2),
         "flat lead": lambda e: augment.flatten_lead(e, lead, seed=1),

@@ -211,3 +211,18 @@ def test_motion_burst_stays_in_its_window() -> None:
     x = augment.add_motion_burst(e, 4.0, 2.0, 1000.0, 2.0).signal_uv
     assert np.abs(x[:, :2000]).max() == 0 and np.abs(x[:, 3001:]).max() == 0
     assert 900.0 < np.abs(x).max() <= 1000.0
+
+
+def test_low_pass_keeps_the_slow_waves_and_takes_a_spike_away() -> None:
+    import numpy as np
+
+    from ecgread.models import augment
+    from ecgread.models.ecg import Ecg
+
+    fs = 500.0
+    t = np.arange(5000) / fs
+    x = 500 * np.sin(2 * np.pi * 2.0 * t)
+    x[2500] += 2000.0  # a 2 ms pacing-like spike
+    out = augment.low_pass(Ecg(x[None].astype(np.float32), fs, ("II",)), 40.0).lead("II")
+    assert abs(out[1000] - x[1000]) < 5.0  # 2 Hz passes
+    assert out[2500] - 500 * np.sin(2 * np.pi * 2.0 * t[2500]) < 400.0  # the spike does not

@@ -87,6 +87,12 @@ def test_mains(ecg: Ecg, hz: float, amp: float) -> None:
 
 
 @CHEAP
+@given(ecg=ECGS, hz=st.sampled_from([40.0, 100.0, 150.0]))
+def test_a_carts_low_pass(ecg: Ecg, hz: float) -> None:
+    _assert_read_kept(ecg, lambda e: augment.low_pass(e, hz))
+
+
+@CHEAP
 @given(ecg=ECGS, ptp=st.floats(200.0, 1000.0), hz=st.floats(0.1, 0.5))
 def test_baseline_wander(ecg: Ecg, ptp: float, hz: float) -> None:
     _assert_read_kept(ecg, lambda e: augment.add_baseline_wander(e, ptp, hz))
