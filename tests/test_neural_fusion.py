@@ -68,3 +68,22 @@ def test_rule_is_validated() -> None:
         WaveRule(presence="maybe")  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         FusionRule(paced="never")  # type: ignore[arg-type]
+
+
+def test_the_networks_p_wave_wins_where_the_two_found_different_ones_in_a_beat() -> None:
+    """The DSP search took a late wave (0.93 s) where the network found the P wave (0.76 s):
+    more than ``pair_ms`` apart, they were not paired, and the presence rule kept the DSP's
+    (LUDB global PR SD 25.2 ms, 12.8 since)."""
+    qrs = (Wave("QRS", 1.00, 1.04, 1.10), Wave("QRS", 2.00, 2.04, 2.10))
+    dsp = (Wave("P", 0.88, 0.93, 0.97), qrs[0], Wave("P", 1.70, 1.76, 1.82), qrs[1])
+    net = (Wave("P", 0.70, 0.76, 0.82), Wave("QRS", 1.00, 1.04, 1.10),
+           Wave("P", 1.71, 1.76, 1.83), Wave("QRS", 2.00, 2.04, 2.10))
+    p = [w for w in fuse_lead(dsp, net) if w.type == "P"]
+    assert [w.peak_s for w in p] == [0.76, 1.76]  # the first from the network, unpaired
+    kept = FusionRule(p_conflict="dsp")
+    assert [w.peak_s for w in fuse_lead(dsp, net, kept) if w.type == "P"][0] == 0.93
+    # two network P waves in the beat: no choice is made
+    two = (Wave("P", 0.60, 0.64, 0.68),) + net
+    assert [w.peak_s for w in fuse_lead(dsp, two) if w.type == "P"][0] == 0.93
+    with pytest.raises(ConfigError):
+        FusionRule(p_conflict="union")  # type: ignore[arg-type]

@@ -30,7 +30,9 @@ from ecgread.models.results import Statement, Wave
 if TYPE_CHECKING:
     from ecgread.models.ecg import Ecg
 
-FUSION_VERSION = "fusion-1.0"
+#: 1.1 (2026-12-02): the network's P wave where the two found different ones in a beat
+#: (``FusionRule.p_conflict``).
+FUSION_VERSION = "fusion-1.1"
 #: Sequences (leads) per network run; bigger batches stop paying off on CPU caches.
 CHUNK_ROWS = 24
 
