@@ -106,9 +106,10 @@ LIMB_LEAD_BASIS: dict[str, tuple[float, float]] = {
 
 
 def limb_lead_pair(names: Iterable[str]) -> tuple[str, str] | None:
-    """The first two of ``names``' limb leads, in the standard order, that span the frontal
-    plane (any two of the six do, except none: the six are pairwise independent), or None."""
-    have = [n for n in STANDARD_LEADS[:6] if n in set(names)]
+    """The first two of ``names``' limb leads in the standard order, or None. Any two span
+    the frontal plane: no two of the six lead axes are parallel."""
+    given = set(names)
+    have = [n for n in STANDARD_LEADS[:6] if n in given]
     return (have[0], have[1]) if len(have) >= 2 else None
 
 
@@ -154,7 +155,7 @@ def with_derived_limb_leads(ecg: Ecg) -> tuple[Ecg, tuple[str, ...], tuple[str, 
     if pair is None or not missing:
         return ecg, (), ()
     derived = derive_limb_leads({n: ecg.lead(n) for n in pair})
-    at = max(ecg.lead_names.index(n) for n in ecg.lead_names if n in LIMB_LEAD_BASIS) + 1
+    at = max(i for i, n in enumerate(ecg.lead_names) if n in LIMB_LEAD_BASIS) + 1
     names = ecg.lead_names[:at] + missing + ecg.lead_names[at:]
     rows = [derived[n] if n in missing else ecg.lead(n) for n in names]
     signal = np.stack(rows).astype(ecg.signal_uv.dtype, copy=False)
