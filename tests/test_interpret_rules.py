@@ -329,6 +329,13 @@ def test_lbbb_stemi_only_by_sgarbossa_criteria() -> None:
     # without LBBB or pacing the Sgarbossa statement is not made
     rbbb = run(meas={"qrs_ms": 150}, amps={"V5": {"j_uv": 150}, "V6": {"j_uv": 150}})
     assert "STEMI_SGARB" not in rbbb
+    # one lead makes the criterion, uncorroborated: its J must clear 1 mm by its own error
+    # over the beats (a limb tremor put paced LUDB 45's V1 at 102 +- 24 µV: critical)
+    ev = {e.leads[0]: e.criterion for e in conc["STEMI_SGARB"].evidence[2:]}
+    assert ev == {"V5": ">= 105"}  # 100 µV + the factory's 5 µV standard error
+    shaky = run(meas={"qrs_ms": 150}, amps={**discordant, "V5": {
+        **LBBB_AMPS["V5"], "j_uv": 120, "j_beat_se_uv": 24.0}})
+    assert "STEMI_SGARB" not in shaky
 
 
 def test_st_depression_t_inversion_and_early_repolarization() -> None:

@@ -37,8 +37,9 @@ from ecgread.models.results import Statement
 #: RR range from an RR interval across a gap in the recording; 1.5 (2026-12-02, fifth session)
 #: no STEMI beside LVH voltage (4th UDMI: "in the absence of LVH and LBBB"), "possible ST
 #: elevation" instead; 1.6 (the same session) nor on a wide QRS other than RBBB (secondary
-#: ST-T changes: LBBB, unseen pacing, conduction delay).
-INTERPRET_VERSION = "criteria-1.6"
+#: ST-T changes: LBBB, unseen pacing, conduction delay); 1.7 (the same session) a Sgarbossa
+#: lead's J must clear 1 mm by its own standard error over the beats.
+INTERPRET_VERSION = "criteria-1.7"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 

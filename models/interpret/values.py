@@ -17,6 +17,7 @@ every cited value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 
@@ -125,6 +126,18 @@ SGARBOSSA_ST_UV = 100.0
 SMITH_RATIO = 0.25
 
 
+def sgarbossa_level_uv(a: Analysis, lead: str) -> float:
+    """The J deviation a Sgarbossa criterion needs in ``lead``, µV: :data:`SGARBOSSA_ST_UV`
+    plus the standard error of the lead's J level over the beats, rounded up to 0.1 µV.
+
+    The Sgarbossa criteria are met by one lead, with no reciprocal lead to corroborate it
+    (the STEMI criteria need one), so that lead's J level must clear 1 mm beyond its own
+    measurement error: a limb tremor of 150 µV put paced LUDB 45's V1 at J 102 ± 24 µV and
+    read a critical Sgarbossa STEMI (bench.invariance), where its clean J is below 1 mm."""
+    se = amp(a, lead, "j_beat_se_uv") or 0.0
+    return math.ceil((SGARBOSSA_ST_UV + se) * 10.0) / 10.0
+
+
 def st_measurable(a: Analysis, lead: str) -> bool:
     """The lead has amplitudes (usable quality), a J level and a J level measured to within
     :data:`ST_MAX_SE_UV` over the beats."""
@@ -153,13 +166,15 @@ def _qrs_sign(a: Analysis, lead: str) -> float:
 def sgarbossa_concordant_ste(a: Analysis) -> list[str]:
     """Leads with J >= 100 µV over a predominantly positive QRS (Sgarbossa 1996, 5 points)."""
     return [ld for ld in LIMB_LEADS + PRECORDIAL_LEADS if st_measurable(a, ld)
-            and _qrs_sign(a, ld) > 0 and (amp(a, ld, "j_uv") or 0.0) >= SGARBOSSA_ST_UV]
+            and _qrs_sign(a, ld) > 0
+            and (amp(a, ld, "j_uv") or 0.0) >= sgarbossa_level_uv(a, ld)]
 
 
 def sgarbossa_concordant_std(a: Analysis) -> list[str]:
     """V1-V3 with J <= -100 µV over a predominantly negative QRS (Sgarbossa 1996, 3 points)."""
     return [ld for ld in ("V1", "V2", "V3") if st_measurable(a, ld)
-            and _qrs_sign(a, ld) < 0 and (amp(a, ld, "j_uv") or 0.0) <= -SGARBOSSA_ST_UV]
+            and _qrs_sign(a, ld) < 0
+            and (amp(a, ld, "j_uv") or 0.0) <= -sgarbossa_level_uv(a, ld)]
 
 
 def smith_ratio_leads(a: Analysis) -> dict[str, float]:
@@ -169,7 +184,8 @@ def smith_ratio_leads(a: Analysis) -> dict[str, float]:
     out = {}
     for ld in LIMB_LEADS + PRECORDIAL_LEADS:
         j = amp(a, ld, "j_uv")
-        if not st_measurable(a, ld) or _qrs_sign(a, ld) >= 0 or j is None or j < SGARBOSSA_ST_UV:
+        if (not st_measurable(a, ld) or _qrs_sign(a, ld) >= 0 or j is None
+                or j < sgarbossa_level_uv(a, ld)):
             continue
         depth = -min((v for f in ("q_uv", "s_uv", "s_prime_uv")
                       if (v := amp(a, ld, f)) is not None), default=0.0)

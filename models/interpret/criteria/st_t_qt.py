@@ -34,7 +34,9 @@ Sources
   pacing; resolve.REQUIRES): concordant J elevation >= 100 µV in any lead, concordant J
   depression >= 100 µV in V1-V3 (Sgarbossa EB et al. N Engl J Med 1996;334:481), or
   discordant J elevation >= 100 µV with ST/S >= 0.25 (modified Sgarbossa, Smith SW et al.
-  Ann Emerg Med 2012;60:766), in measurable leads.
+  Ann Emerg Med 2012;60:766), in measurable leads. One lead meets these criteria, with no
+  reciprocal lead to corroborate it, so its J level must clear 1 mm by its own standard
+  error over the beats (values.sgarbossa_level_uv).
 - ST depression: >= 100 µV at J+60 ms, or >= 50 µV both at J and at J+60 ms (sustained
   0.5 mm: horizontal or downsloping, or slowly upsloping, as in the Fourth Universal
   Definition's ischemic ST depression >= 0.5 mm in two contiguous leads, Thygesen 2018
@@ -65,7 +67,6 @@ from ecgread.models.interpret.criteria.hypertrophy import lvh_voltage
 from ecgread.models.interpret.values import (
     ER_LEADS,
     RECIPROCAL_DEPRESSION_UV,
-    SGARBOSSA_ST_UV,
     SMITH_RATIO,
     ST_DEPRESSION_LEADS,
     TERRITORIES,
@@ -75,6 +76,7 @@ from ecgread.models.interpret.values import (
     reciprocal_leads,
     sgarbossa_concordant_std,
     sgarbossa_concordant_ste,
+    sgarbossa_level_uv,
     smith_ratio_leads,
     st_depressed,
     st_depression_evidence,
@@ -171,19 +173,20 @@ def _sgarbossa(c: Ctx) -> list[Finding]:
     wide = c.ev("qrs_ms", limit("qrs_ms", "wide").criterion)
     if not wide:
         return []
-    st = f"{SGARBOSSA_ST_UV:g}"
-    for name, leads, fld, crit in (
-            ("sgarbossa_concordant_ste_leads", sgarbossa_concordant_ste(c.a), "j_uv",
-             f">= {st}"),
-            ("sgarbossa_concordant_std_v1_v3_leads", sgarbossa_concordant_std(c.a), "j_uv",
-             f"<= -{st}")):
+    def level(ld: str) -> str:  # 1 mm beyond the lead's own J error (values.sgarbossa_level_uv)
+        return f"{sgarbossa_level_uv(c.a, ld):g}"
+
+    for name, leads, sign in (
+            ("sgarbossa_concordant_ste_leads", sgarbossa_concordant_ste(c.a), ">= "),
+            ("sgarbossa_concordant_std_v1_v3_leads", sgarbossa_concordant_std(c.a), "<= -")):
         if g := c.ev(name, ">= 1", leads):
-            per = tuple(e for ld in leads if (e := c.lead_ev(ld, fld, crit, c.st(ld))))
+            per = tuple(e for ld in leads
+                        if (e := c.lead_ev(ld, "j_uv", sign + level(ld), c.st(ld))))
             return [Finding("STEMI_SGARB", "probable", (g, wide) + per)]
     ratios = smith_ratio_leads(c.a)
     if g := c.ev("smith_st_to_s_ratio_max", f">= {SMITH_RATIO:g}", ratios):
         per = tuple(e for ld, v in ratios.items() if v >= SMITH_RATIO
-                    and (e := c.lead_ev(ld, "j_uv", f">= {st}", c.st(ld))))
+                    and (e := c.lead_ev(ld, "j_uv", ">= " + level(ld), c.st(ld))))
         return [Finding("STEMI_SGARB", "probable", (g, wide) + per)]
     return []
 
