@@ -105,13 +105,13 @@ def low_pass(ecg: Ecg, cutoff_hz: float = 40.0) -> Ecg:
     """The ECG through a cart's low-pass filter: second-order Butterworth at ``cutoff_hz``
     (capped at 0.45 x the sampling rate), zero phase, as the 40, 100 and 150 Hz settings of
     diagnostic and monitoring carts. It also takes pacing spikes away (0.1-2 ms wide)."""
-    from scipy.signal import butter, sosfiltfilt
+    from ecgread.models.conditioning import butter_filtfilt
 
     fs = ecg.sampling_rate_hz
-    sos = butter(2, min(float(cutoff_hz), 0.45 * fs), "lowpass", fs=fs, output="sos")
     x = ecg.signal_uv.astype(np.float64)
     nan = np.isnan(x)
-    y = sosfiltfilt(sos, np.where(nan, 0.0, x), axis=1)
+    y = butter_filtfilt(np.where(nan, 0.0, x), 2, min(float(cutoff_hz), 0.45 * fs), "lowpass",
+                        fs)
     y[nan] = np.nan
     return _with(ecg, y)
 

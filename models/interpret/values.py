@@ -164,21 +164,24 @@ def _qrs_sign(a: Analysis, lead: str) -> float:
 
 
 def sgarbossa_concordant_ste(a: Analysis) -> list[str]:
-    """Leads with J >= 100 µV over a predominantly positive QRS (Sgarbossa 1996, 5 points)."""
+    """Leads with J at or above :func:`sgarbossa_level_uv` (1 mm plus the J level's error) over
+    a predominantly positive QRS (Sgarbossa 1996, 5 points)."""
     return [ld for ld in LIMB_LEADS + PRECORDIAL_LEADS if st_measurable(a, ld)
             and _qrs_sign(a, ld) > 0
             and (amp(a, ld, "j_uv") or 0.0) >= sgarbossa_level_uv(a, ld)]
 
 
 def sgarbossa_concordant_std(a: Analysis) -> list[str]:
-    """V1-V3 with J <= -100 µV over a predominantly negative QRS (Sgarbossa 1996, 3 points)."""
+    """V1-V3 with J at or below minus :func:`sgarbossa_level_uv` over a predominantly negative
+    QRS (Sgarbossa 1996, 3 points)."""
     return [ld for ld in ("V1", "V2", "V3") if st_measurable(a, ld)
             and _qrs_sign(a, ld) < 0
             and (amp(a, ld, "j_uv") or 0.0) <= -sgarbossa_level_uv(a, ld)]
 
 
 def smith_ratio_leads(a: Analysis) -> dict[str, float]:
-    """Leads with discordant J elevation >= 100 µV over a negative QRS, and their ST/S ratio
+    """Leads with discordant J elevation at or above :func:`sgarbossa_level_uv` over a negative
+    QRS, and their ST/S ratio
     (J over the depth of the deepest negative deflection; Smith SW et al. Ann Emerg Med
     2012;60:766)."""
     out = {}
