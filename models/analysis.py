@@ -53,8 +53,11 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: electrode's artefact entered out of the delineation and global intervals; P amplitudes
 #: from the representative beat low-passed at 40 Hz; P and T axes from the interval leads;
 #: P waves decided on strips of fewer than 3 RR intervals (one PR, at most 250 ms); no RR
-#: interval across a gap in the recording (Beat.after_gap).
-DELINEATOR_VERSION = "dsp-1.4"
+#: interval across a gap in the recording (Beat.after_gap); 1.5 (2026-12-02, sixth session)
+#: QRS complexes found in the leads not flagged noisy or clipped, each lead's slope capped
+#: (an electrode pop makes no beat), a record whose every lead is noisy or clipped is
+#: technically limited and its measurements withheld.
+DELINEATOR_VERSION = "dsp-1.5"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).
@@ -159,7 +162,13 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         usable = np.zeros_like(usable)
         quality = dataclasses.replace(quality, usable=False, problems=quality.problems + (
             f"record shorter than {cfg.min_duration_s:g} s",))
-    det = detect_qrs(cond, usable, cfg.detection)
+    # the QRS complexes are found, the waves delineated and the global intervals measured
+    # in the leads not flagged noisy, saturated or flat, where any are. Detection: every
+    # voting lead's slope is normalised to its own scale, so a lead of electrode noise
+    # votes as loud as a clean one and, in a two-lead Holter strip, doubled the rate
+    # (QTDB sele0210 with 2 mV of noise in its second lead: 216/min, AF)
+    clean = rhythm_leads(quality, usable)
+    det = detect_qrs(cond, clean if clean.any() else usable, cfg.detection)
     signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
                "pt_smooth_uv": cond.pt_smooth_uv}
     typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
@@ -167,12 +176,10 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     artefact = find_limb_artefact(cond.pt_smooth_uv, fs, names, usable, r)
     if artefact is not None:
         quality = _with_limb_artefact(quality, artefact)
-    # waves are delineated, and the global intervals measured, in the leads not flagged
-    # noisy, saturated or flat (nor carrying a limb electrode's artefact), where any are:
-    # the multi-lead QRS, P and T searches otherwise follow the noise and move the clean
-    # leads' boundaries (QTDB sel30 with EMG noise in its second lead: the clean lead's P
-    # onset -236 -> -384 ms, PR 188 -> 240)
-    clean = rhythm_leads(quality, usable)
+    # waves: nor in a lead carrying a limb electrode's artefact; the multi-lead QRS, P and
+    # T searches otherwise follow the noise and move the clean leads' boundaries (QTDB
+    # sel30 with EMG noise in its second lead: the clean lead's P onset -236 -> -384 ms,
+    # PR 188 -> 240)
     timing = clean if clean.any() else usable
     if artefact is not None:
         away = timing & ~np.isin(np.array(names), artefact.leads)
@@ -248,6 +255,12 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         versions.update(neural_versions)
         measurements = _intervals_from_waves(measurements, waves, beats)
     measurements = measurements.reported()
+    if not quality.usable:
+        # no lead is trusted to show the ECG: its numbers would be the noise's (a loose
+        # electrode's 2 mV of noise in the one lead of a strip read 230/min)
+        why = f"technically limited ({quality.problems[-1]})" if quality.problems else (
+            "technically limited")
+        measurements = GlobalMeasurements(unmeasured=dict.fromkeys(MEASUREMENT_NAMES, why))
     lead_ii = amplitudes.get("II")
     rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(
         rhythm, measurements.p_axis_deg, lead_ii.p_uv if lead_ii is not None else None))

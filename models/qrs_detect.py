@@ -1,11 +1,12 @@
 """Multi-lead QRS detection.
 
-All usable leads vote together, so an inverted, low-amplitude or noisy QRS in one lead
-does not lose the beat: each lead is band-passed (5-25 Hz, zero phase), differentiated,
-and its absolute slope normalised by its own 99th percentile; the normalised slopes are
-averaged over usable leads and integrated over 80 ms (Pan J, Tompkins WJ, IEEE TBME
-1985;32:230-236, with the multi-lead combination of a spatial velocity). Peaks of that
-envelope at least 60/max_rate s apart are candidates; a candidate is a QRS when it
+The voting leads (those not flagged noisy or clipped, where any are) find the beats
+together, so an inverted or low-amplitude QRS in one lead does not lose the beat: each
+lead is band-passed (5-25 Hz, zero phase), differentiated, and its absolute slope
+normalised by its own 99th percentile and capped at :data:`SLOPE_CAP`; the normalised
+slopes are averaged over the voting leads and integrated over 80 ms (Pan J, Tompkins WJ,
+IEEE TBME 1985;32:230-236, with the multi-lead combination of a spatial velocity). Peaks of
+that envelope at least 60/max_rate s apart are candidates; a candidate is a QRS when it
 exceeds ``threshold_ratio`` of the median height of the accepted peaks (two passes);
 a candidate within 360 ms after a QRS and below 40 % of its height is a T wave; gaps
 longer than 1.6 median RR are searched again at ``searchback_ratio``. Pacing spikes
@@ -28,6 +29,13 @@ from ecgread.models.conditioning import (
 )
 from ecgread.models.dsp_config import QrsDetectConfig
 from ecgread.models.order_stats import percentile
+
+#: A lead's normalised slope counts at most this much (its QRS complexes reach about 1):
+#: one lead's artefact, an electrode pop or a 5 mV step, cannot then make a beat of its
+#: own where several leads vote (LUDB 105 with a step in aVR read a beat at the step, and
+#: three 'ventricular' beats after it a critical NSVT), while a beat twice as steep as the
+#: others in every lead (a tall PVC) still stands out.
+SLOPE_CAP = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +116,7 @@ def detect_qrs(cond: Conditioned, usable: np.ndarray,
     b = zero_phase_filter(spec, nfft, pad, n, power)  # zero-phase band-pass
     d = np.abs(np.diff(b, axis=1, prepend=b[:, :1]))
     scale = percentile(d, 99) + 1e-9
-    energy = (d / scale[:, None]).mean(axis=0)
+    energy = np.minimum(d / scale[:, None], SLOPE_CAP).mean(axis=0)
     env = uniform_filter1d(energy, max(1, int(cfg.integration_ms * 1e-3 * fs)))
     pk, _ = sps.find_peaks(env, distance=max(1, int(0.8 * 60.0 / cfg.max_rate_bpm * fs)))
     if pk.size == 0:

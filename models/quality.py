@@ -18,10 +18,11 @@ Definitions (all on the conditioned signal unless said otherwise):
 - *baseline wander*: peak-to-peak of what the 0.67 Hz high-pass removed (mean removed)
   above ``wander_uv``; the filter handles it, so the lead stays usable.
 
-The record is usable when at least one usable lead is free of heavy noise: when every lead
-is noisy (full-scale random noise gives noise ratios of 0.17-0.32 in every lead, some
-under ``noise_ratio_unusable``, where LUDB's leads stay below 0.02), no lead can be trusted
-to show the ECG and the read is "technically limited", not a diagnosis.
+The record is usable when at least one usable lead is free of heavy noise and saturation
+(:data:`UNTRUSTED`): when every lead is noisy (full-scale random noise gives noise ratios
+of 0.17-0.32 in every lead, some under ``noise_ratio_unusable``, where LUDB's leads stay
+below 0.02) or clipped, no lead can be trusted to show the ECG and the read is
+"technically limited", not a diagnosis.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from ecgread.models.conditioning import Conditioned
 from ecgread.models.dsp_config import QualityConfig
 from ecgread.models.order_stats import median, percentile
 from ecgread.models.results import LeadQuality, Quality
+
+#: Problems that leave a lead usable but not trusted to show the ECG alone: a record needs
+#: one usable lead without them. Clipped QRS peaks in every lead (fuzzed copies clipped at
+#: 35 % of each lead's peak) read atrial fibrillation (LUDB 148, 156) or a doubled rate.
+UNTRUSTED = ("heavy noise", "saturated")
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,10 +132,11 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
         if probs:
             suffix = "" if usable[i] else " (excluded)"
             problems_all.append(f"{lead_names[i]}: {', '.join(probs)}{suffix}")
-    clean = usable & ~np.array(["heavy noise" in lq.problems for lq in leads], dtype=bool)
+    clean = usable & ~np.array([any(p in UNTRUSTED for p in lq.problems) for lq in leads],
+                               dtype=bool)
     if not usable.any():
         problems_all.append("no usable lead")
     elif not clean.any():
-        problems_all.append("heavy noise in every lead")
+        problems_all.append("heavy noise or saturation in every lead")
     q = Quality(usable=bool(clean.any()), problems=tuple(problems_all), leads=tuple(leads))
     return QualityAssessment(quality=q, usable=usable, noise_uv=noise, range_uv=rng, config=cfg)

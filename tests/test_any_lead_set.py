@@ -115,6 +115,9 @@ def test_full_scale_noise_is_technically_limited_not_a_diagnosis(seed: int, kind
     assert not a.quality.usable
     assert [s.code for s in a.statements] == ["UNINTERPRETABLE"]
     assert not a.critical
+    # and no number read from the noise (it read 221-230/min from one noisy lead)
+    assert all(v is None for v in a.measurements.as_dict().values())
+    assert a.measurements.unmeasured["heart_rate_bpm"].startswith("technically limited")
 
 
 def test_one_noisy_lead_leaves_the_record_usable() -> None:
