@@ -338,6 +338,34 @@ def test_lbbb_stemi_only_by_sgarbossa_criteria() -> None:
     assert "STEMI_SGARB" not in shaky
 
 
+def test_no_st_criterion_from_a_clipped_or_noisy_lead() -> None:
+    """A lead flagged saturated or noisy makes no ST criterion (criteria-1.8): CPSC A1985
+    clipped at 290 uV in the leads that reach it read a critical Sgarbossa STEMI from the
+    clipping's J level."""
+    import dataclasses
+
+    from ecgread.models.results import LeadQuality
+
+    amps = {**LBBB_AMPS, "V1": {**LBBB_AMPS.get("V1", {}), "j_uv": 250, "s_uv": -2000,
+                                "qrs_area_uv_ms": -40000},
+            "V5": {**LBBB_AMPS["V5"], "j_uv": 150}}
+    a = make_analysis(meas={"qrs_ms": 150}, amps=amps)
+    assert "STEMI_SGARB" in {s.code for s in interpret(a)[0]}
+    for problem in ("saturated", "heavy noise"):
+        q = dataclasses.replace(a.quality, leads=tuple(
+            LeadQuality(lq.lead, True, (problem,) if lq.lead == "V5" else ())
+            for lq in a.quality.leads))
+        codes = {s.code for s in interpret(dataclasses.replace(a, quality=q))[0]}
+        assert "LBBB" in codes and "STEMI_SGARB" not in codes, (problem, codes)
+    inferior = {"II": {"j_uv": 150}, "III": {"j_uv": 200}, "aVF": {"j_uv": 180}, **HIGH_LAT_DEP}
+    b = make_analysis(amps=inferior)
+    assert "STEMI_INF" in {s.code for s in interpret(b)[0]}
+    q = dataclasses.replace(b.quality, leads=tuple(
+        LeadQuality(lq.lead, True, ("saturated",) if lq.lead in ("III", "aVF") else ())
+        for lq in b.quality.leads))
+    assert "STEMI_INF" not in {s.code for s in interpret(dataclasses.replace(b, quality=q))[0]}
+
+
 def test_st_depression_t_inversion_and_early_repolarization() -> None:
     out = run(amps={"V4": {"st_j60_uv": -150}, "V5": {"st_j60_uv": -150},
                     "V6": {"t_uv": -200}, "I": {"t_uv": -200}})

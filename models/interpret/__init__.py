@@ -38,8 +38,9 @@ from ecgread.models.results import Statement
 #: no STEMI beside LVH voltage (4th UDMI: "in the absence of LVH and LBBB"), "possible ST
 #: elevation" instead; 1.6 (the same session) nor on a wide QRS other than RBBB (secondary
 #: ST-T changes: LBBB, unseen pacing, conduction delay); 1.7 (the same session) a Sgarbossa
-#: lead's J must clear 1 mm by its own standard error over the beats.
-INTERPRET_VERSION = "criteria-1.7"
+#: lead's J must clear 1 mm by its own standard error over the beats; 1.8 (2026-12-02, sixth
+#: session) no ST criterion from a lead flagged noisy or clipped.
+INTERPRET_VERSION = "criteria-1.8"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 

@@ -139,8 +139,15 @@ def sgarbossa_level_uv(a: Analysis, lead: str) -> float:
 
 
 def st_measurable(a: Analysis, lead: str) -> bool:
-    """The lead has amplitudes (usable quality), a J level and a J level measured to within
-    :data:`ST_MAX_SE_UV` over the beats."""
+    """The lead has amplitudes (usable quality), is not flagged noisy or clipped
+    (:data:`models.quality.UNTRUSTED`), and has a J level measured to within
+    :data:`ST_MAX_SE_UV` over the beats. A clipped lead's J level is the clipping's (CPSC
+    A1985 clipped at 290 uV in the leads that reach it read a critical Sgarbossa STEMI)."""
+    from ecgread.models.quality import UNTRUSTED
+
+    if any(lq.lead == lead and any(p in UNTRUSTED for p in lq.problems)
+           for lq in a.quality.leads):
+        return False
     se = amp(a, lead, "j_beat_se_uv")
     return amp(a, lead, "j_uv") is not None and se is not None and se <= ST_MAX_SE_UV
 
