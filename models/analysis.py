@@ -263,7 +263,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         measurements = GlobalMeasurements(unmeasured=dict.fromkeys(MEASUREMENT_NAMES, why))
     lead_ii = amplitudes.get("II")
     rhythm = dataclasses.replace(rhythm, atrial_waves=atrial_waves(
-        rhythm, measurements.p_axis_deg, lead_ii.p_uv if lead_ii is not None else None))
+        rhythm, measurements.p_axis_deg, lead_ii.p_uv if lead_ii is not None else None)
+        if quality.usable else None)  # technically limited: no atrial waves named either
     analysis = Analysis(ecg=ecg, quality=quality, waves=waves, beats=beats,
                         measurements=measurements, amplitudes=amplitudes, rhythm=rhythm,
                         statements=(), versions=versions, notes=tuple(notes),

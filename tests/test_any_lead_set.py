@@ -118,6 +118,9 @@ def test_full_scale_noise_is_technically_limited_not_a_diagnosis(seed: int, kind
     # and no number read from the noise (it read 221-230/min from one noisy lead)
     assert all(v is None for v in a.measurements.as_dict().values())
     assert a.measurements.unmeasured["heart_rate_bpm"].startswith("technically limited")
+    # nor atrial waves named: PR read 'the atrial waves are not P waves' (fibrillation)
+    assert a.rhythm.atrial_waves is None
+    assert a.measurements.unmeasured["pr_ms"].startswith("technically limited")
 
 
 def test_one_noisy_lead_leaves_the_record_usable() -> None:
