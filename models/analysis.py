@@ -142,12 +142,13 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         delineator_of(models, cfg.delineator)  # fail before any work without the network
     ecg, derived, derived_from = with_derived_limb_leads(ecg)
     recorded_fs = ecg.sampling_rate_hz
+    recorded_uv = ecg.signal_uv  # clipping shows as pinned samples only at the recorded rate
     if recorded_fs < MIN_READ_RATE_HZ:
         ecg = resampled(ecg, READ_RATE_HZ)
     fs = ecg.sampling_rate_hz
     names = ecg.lead_names
     cond = condition(ecg.signal_uv, fs, cfg.conditioning, recorded_rate_hz=recorded_fs)
-    qa = assess_quality(ecg.signal_uv, cond, names, cfg.quality, derived=derived,
+    qa = assess_quality(recorded_uv, cond, names, cfg.quality, derived=derived,
                         derived_from=derived_from)
     usable = qa.usable
     quality = qa.quality
@@ -162,13 +163,15 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         usable = np.zeros_like(usable)
         quality = dataclasses.replace(quality, usable=False, problems=quality.problems + (
             f"record shorter than {cfg.min_duration_s:g} s",))
-    # the QRS complexes are found, the waves delineated and the global intervals measured
-    # in the leads not flagged noisy, saturated or flat, where any are. Detection: every
+    # the QRS complexes are found in the leads not flagged noisy, where any are: every
     # voting lead's slope is normalised to its own scale, so a lead of electrode noise
     # votes as loud as a clean one and, in a two-lead Holter strip, doubled the rate
-    # (QTDB sele0210 with 2 mV of noise in its second lead: 216/min, AF)
-    clean = rhythm_leads(quality, usable)
-    det = detect_qrs(cond, clean if clean.any() else usable, cfg.detection)
+    # (QTDB sele0210 with 2 mV of noise in its second lead: 216/min, AF). Clipped leads
+    # still vote (their QRS edges keep their timing): CPSC A1985 (LBBB) with every lead
+    # but V2 clipped read its discordant T waves in V2 alone as beats, 229/min.
+    voters = usable & ~np.array([any(p == "heavy noise" for p in lq.problems)
+                                 for lq in quality.leads], dtype=bool)
+    det = detect_qrs(cond, voters if voters.any() else usable, cfg.detection)
     signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
                "pt_smooth_uv": cond.pt_smooth_uv}
     typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
@@ -176,10 +179,12 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     artefact = find_limb_artefact(cond.pt_smooth_uv, fs, names, usable, r)
     if artefact is not None:
         quality = _with_limb_artefact(quality, artefact)
-    # waves: nor in a lead carrying a limb electrode's artefact; the multi-lead QRS, P and
-    # T searches otherwise follow the noise and move the clean leads' boundaries (QTDB
-    # sel30 with EMG noise in its second lead: the clean lead's P onset -236 -> -384 ms,
-    # PR 188 -> 240)
+    # waves are delineated, and the global intervals measured, in the leads not flagged
+    # noisy, saturated or flat (nor carrying a limb electrode's artefact), where any are:
+    # the multi-lead QRS, P and T searches otherwise follow the noise and move the clean
+    # leads' boundaries (QTDB sel30 with EMG noise in its second lead: the clean lead's P
+    # onset -236 -> -384 ms, PR 188 -> 240)
+    clean = rhythm_leads(quality, usable)
     timing = clean if clean.any() else usable
     if artefact is not None:
         away = timing & ~np.isin(np.array(names), artefact.leads)

@@ -61,7 +61,9 @@ def assess_quality(raw_uv: np.ndarray, cond: Conditioned, lead_names: tuple[str,
     Parameters
     ----------
     raw_uv:
-        The unfiltered (leads, samples) µV signal, NaN = padding.
+        The unfiltered (leads, samples) µV signal at the rate it was recorded (before any
+        interpolation, whose ringing hides a clipped amplifier's pinned samples), NaN =
+        padding.
     cond:
         Its :func:`models.conditioning.condition` output.
     lead_names:
