@@ -54,9 +54,9 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: from the representative beat low-passed at 40 Hz; P and T axes from the interval leads;
 #: P waves decided on strips of fewer than 3 RR intervals (one PR, at most 250 ms); no RR
 #: interval across a gap in the recording (Beat.after_gap); 1.5 (2026-12-02, sixth session)
-#: QRS complexes found in the leads not flagged noisy or clipped, each lead's slope capped
-#: (an electrode pop makes no beat), a record whose every lead is noisy or clipped is
-#: technically limited and its measurements withheld.
+#: QRS complexes found in the leads not flagged noisy, each lead's slope capped (an
+#: electrode pop makes no beat), clipping judged at the recorded rate, a record whose every
+#: lead is noisy or clipped is technically limited and its measurements withheld.
 DELINEATOR_VERSION = "dsp-1.5"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})

@@ -1,6 +1,6 @@
 """Multi-lead QRS detection.
 
-The voting leads (those not flagged noisy or clipped, where any are) find the beats
+The voting leads (those not flagged noisy, where any are) find the beats
 together, so an inverted or low-amplitude QRS in one lead does not lose the beat: each
 lead is band-passed (5-25 Hz, zero phase), differentiated, and its absolute slope
 normalised by its own 99th percentile and capped at :data:`SLOPE_CAP`; the normalised
