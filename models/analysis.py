@@ -344,12 +344,13 @@ def _previous_t_offset_s(dl: Delineation, r: np.ndarray, beats: np.ndarray,
     if sel.size == 0 or not np.any(leads) or float(np.mean(beats[sel - 1])) >= 0.5:
         return None
     from ecgread.models.delineate_core import nanmedian
+    from ecgread.models.order_stats import median_1d
 
     t_off = dl.get("T", "offset")[np.asarray(leads, bool)]
     prev = nanmedian(t_off[:, sel - 1], axis=0) if t_off.size else np.full(sel.size, np.nan)
     rel = (prev - r[sel]) / fs
     rel = rel[np.isfinite(rel)]
-    return float(np.median(rel)) if rel.size else None
+    return median_1d(rel) if rel.size else None
 
 
 def _intervals_from_waves(m: GlobalMeasurements, waves: dict[str, tuple[Wave, ...]],

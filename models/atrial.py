@@ -63,6 +63,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgread.models.beats import median_windows
+from ecgread.models.order_stats import median, median_1d
+
 #: Leads where flutter and P waves are best seen.
 ATRIAL_LEADS = ("II", "III", "aVF", "V1")
 FLUTTER_MIN_CORR = 0.5
@@ -218,7 +221,7 @@ def _qrs_locked_share(x: np.ndarray, keep: np.ndarray, onsets: np.ndarray, fs: f
         # per beat, the share its QRS-locked part (the median over beats) explains; the
         # median over beats, so that an artefact over a few beats (a 2 s motion burst read
         # complete AV block on 21 of 203 records) does not make the others dissociated
-        f = float(np.median(1.0 - ((seg - np.median(seg, axis=0)) ** 2).sum(axis=1) / total))
+        f = median_1d(1.0 - ((seg - median(seg.T)) ** 2).sum(axis=1) / total)
         n = 1.0 / ends.size
         shares.append(min(1.0, max(0.0, (f - n) / (1.0 - n))))
     # the best lead: atrial waves locked to the QRS in one clean lead are conducted, whatever
@@ -234,13 +237,12 @@ def _cancelled(x: np.ndarray, r: np.ndarray, on: np.ndarray, t_end: np.ndarray,
     end (median offsets from the fiducials ``r``); None with fewer than 3 whole spans."""
     n = x.shape[1]
     ri = np.round(r).astype(int)
-    a = int(round(float(np.median(r - on)) + 0.02 * fs))
-    b = int(round(float(np.median(t_end - r))))
+    a = int(round(median_1d(r - on) + 0.02 * fs))
+    b = int(round(median_1d(t_end - r)))
     whole = (ri - a >= 0) & (ri + b < n)
     if whole.sum() < 3 or a < 0 or b <= 0:
         return None
-    span = np.arange(-a, b + 1)
-    template = np.median(x[:, ri[whole][:, None] + span[None, :]], axis=1)
+    template = median_windows(x, ri[whole] - a, a + b + 1)
     out = x.copy()
     for k in ri[whole]:
         out[:, k - a:k + b + 1] -= template
@@ -268,7 +270,7 @@ def _flutter(ac_f: np.ndarray, f_all: np.ndarray, f_lags: np.ndarray, names: lis
     need = 2 if len(names) >= 2 else 1
     if len(f_rates) < need:
         return None
-    med = float(np.median([v for _, v in f_rates]))
+    med = median_1d([v for _, v in f_rates])
     agree = tuple(ld for ld, v in f_rates if abs(v - med) <= 0.1 * med)
     return (med, agree) if len(agree) >= need else None
 
@@ -334,7 +336,7 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     on = np.where(np.isfinite(qrs_onset), qrs_onset, r - 0.06 * fs)
     off = np.where(np.isfinite(qrs_offset), qrs_offset, r + 0.06 * fs)
     rr = np.diff(r) / fs
-    rr_med = float(np.median(rr))
+    rr_med = median_1d(rr)
     keep_qrs = _blank(n, on - 0.02 * fs, off + 0.02 * fs)
     t_end = on + np.minimum(0.45 * np.sqrt(rr_med), 0.8 * rr_med) * fs
     keep_qrst = _blank(n, on - 0.02 * fs, t_end)
@@ -376,6 +378,6 @@ def atrial_activity(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
         lag_a = _fundamental_lag(ac_a[k], a_lags)
         if lag_a is not None:
             a_rates.append(60.0 * fs / lag_a)
-    atrial = float(np.median(a_rates)) if a_rates else None
+    atrial = median_1d(a_rates) if a_rates else None
     locking = _qrs_locked_share(xl, keep_qrst, on[on < m], fs, rr_med)
     return AtrialActivity(flutter, f_leads, atrial, locking, flutter_common_mode=common)

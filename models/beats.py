@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.dsp_config import BeatConfig
-from ecgread.models.order_stats import median, median_of
+from ecgread.models.order_stats import median, median_1d, median_of
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
 
@@ -85,8 +85,8 @@ def rr_around(r_samples: np.ndarray, beats: np.ndarray, sampling_rate_hz: float
     sel = np.asarray(beats, bool)
     rr = np.diff(r) / float(sampling_rate_hz)
     before, after = rr[sel[1:]], rr[sel[:-1]]
-    return (float(np.median(before)) if before.size else None,
-            float(np.median(after)) if after.size else None)
+    return (median_1d(before) if before.size else None,
+            median_1d(after) if after.size else None)
 
 
 def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_samples: np.ndarray,
@@ -137,7 +137,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
         dom = (corr >= cfg.dominant_corr) & (ratio > 0.6) & (ratio < 1.6)
         if dom.sum() < max(2, 0.3 * nb):
             # no clear cluster: the beats most like the median form it
-            dom = corr >= np.median(corr)
+            dom = corr >= median_1d(corr)
         template = median(v[dom].T)
     # dominant beats' fiducials move to their alignment with the template
     r = np.where(dom, r + shift - centre, r)
@@ -150,8 +150,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
         paced = (nxt < spikes.size) & (spikes[np.minimum(nxt, spikes.size - 1)] <= hi)
     rr = np.diff(r) / fs
     rr_dom = rr[dom[1:] & dom[:-1]] if nb > 1 else rr
-    rr_med = float(np.median(rr_dom)) if rr_dom.size else (float(np.median(rr)) if rr.size
-                                                          else None)
+    rr_med = median_1d(rr_dom) if rr_dom.size else (median_1d(rr) if rr.size else None)
     irregularity = normalised_rmssd(rr_dom)
     # regular once premature beats are set aside: atrial bigeminy and trigeminy too
     robust = rr_irregularity_robust(r, other_morphology=~dom) if nb > 3 else None

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ecgread.models.dsp_config import DelineationConfig
-from ecgread.models.order_stats import percentile
+from ecgread.models.order_stats import median, median_1d, percentile
 
 
 def nanmedian(a: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -153,7 +153,7 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
     if qrs_uv is not None:
         votes &= np.ptp(ref[:, enough], axis=1) >= cfg.p_min_qrs_ratio * np.asarray(qrs_uv)
     need = p_votes_needed(n_leads)
-    noise = (float(np.median(scatter / (np.asarray(qrs_uv) + 1e-9)))
+    noise = (median_1d(scatter / (np.asarray(qrs_uv) + 1e-9))
              if qrs_uv is not None and np.isfinite(scatter).all() else None)
     if need > 1 and votes.sum() == 1 and qrs_uv is not None:
         # one clear P wave while the other leads are too noisy to confirm or deny it (a
@@ -161,7 +161,7 @@ def _p_presence(seg: np.ndarray, valid: np.ndarray, cfg: DelineationConfig,
         best = int(np.argmax(np.where(votes, snr, -np.inf)))
         others = np.delete(scatter / (np.asarray(qrs_uv) + 1e-9), best)
         if (snr[best] >= cfg.p_lone_vote_snr
-                and float(np.median(others)) >= cfg.p_lone_noise_ratio):
+                and median_1d(others) >= cfg.p_lone_noise_ratio):
             need = 1
     ranked = np.sort(snr)[::-1]
     coherence = float(ranked[need - 1])
@@ -207,7 +207,7 @@ def lead_qrs_uv(xq: np.ndarray, r: np.ndarray, fs: float, L: np.ndarray,
         rb = np.asarray(r, int)
     idx = np.clip(rb[:, None] + np.arange(-h, h + 1)[None, :], 0, xq.shape[1] - 1)
     w = xq[L][:, idx]  # (l, B, W)
-    ptp: np.ndarray = np.median(np.ptp(w, axis=-1), axis=1)
+    ptp: np.ndarray = median(np.ptp(w, axis=-1))
     return ptp
 
 
@@ -274,7 +274,7 @@ def delineate_beats(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray,
     points = np.full((3, 3, n_leads, nb), np.nan)
     ms = fs / 1000.0
     rr = np.diff(r) / fs
-    rr_default = rr_s if rr_s is not None else (float(np.median(rr)) if rr.size else 1.0)
+    rr_default = rr_s if rr_s is not None else (median_1d(rr) if rr.size else 1.0)
     rr_next = np.append(rr, rr_default) if rr_next_s is None else np.asarray(rr_next_s, float)
     rr_prev = np.insert(rr, 0, rr_default) if rr_prev_s is None else np.asarray(rr_prev_s, float)
     dq = np.gradient(xq, axis=1)

@@ -204,8 +204,8 @@ def delineate_record(xq: np.ndarray, xt: np.ndarray, fs: float, r: np.ndarray, u
     rr_next = np.append(rr, rr_med)
     rr_prev = np.insert(rr, 0, rr_med)
     tp, tg_on, tg_off = delineate_template_beat(
-        tq, tt, fs, pre, use, cfg, True, float(np.median(rr_next[in_template])),
-        float(np.median(rr_prev[in_template])))
+        tq, tt, fs, pre, use, cfg, True, median_1d(rr_next[in_template]),
+        median_1d(rr_prev[in_template]))
     rel = tp[..., 0] - pre  # (3 waves, 3 points, leads) relative to the fiducial
     points = np.full((3, 3, n_leads, nb), np.nan)
     q_on = np.full(nb, np.nan)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgread.models.order_stats import median_1d
+
 #: Share of the precordial band signal that their mean must carry.
 COMMON_MODE_MIN = 0.8
 #: Band RMS of the precordial mean over their median QRS peak-to-peak (clean records: below
@@ -93,7 +95,7 @@ def find_limb_artefact(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     r = r[r < n]
     if r.size < 4 or fs < 4 * BAND_HZ[1]:
         return None
-    rr = float(np.median(np.diff(r))) / fs
+    rr = median_1d(np.diff(r)) / fs
     on = r - 0.06 * fs
     t_end = on + min(0.45 * np.sqrt(rr), 0.8 * rr) * fs
     keep = _blank(n, on - 0.02 * fs, r + 0.08 * fs)
@@ -112,7 +114,7 @@ def find_limb_artefact(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     f0 = float(freqs[band][np.argmax(spec[band])])
     narrow = butter_filtfilt(cancelled, 2, (0.8 * f0, 1.25 * f0), "bandpass", fs)[:, keep]
     common = common_mode_share(narrow[:nv])
-    qrs = float(np.median(np.ptp(x[:nv], axis=1)))
+    qrs = median_1d(np.ptp(x[:nv], axis=1))
     share = float(np.sqrt(np.mean(narrow[:nv].mean(axis=0) ** 2))) / max(qrs, 1e-9)
     if common < COMMON_MODE_MIN or share < MIN_QRS_SHARE:
         return None

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.delineate import Delineation
-from ecgread.models.order_stats import median
+from ecgread.models.order_stats import median, median_1d
 from ecgread.models.qrs_spatial import spatial_qrs_bounds
 from ecgread.models.results import GlobalMeasurements, LeadAmplitudes
 
@@ -85,7 +85,7 @@ def _robust_edge(v: np.ndarray, earliest: bool, tol: float) -> float | None:
     for i, x in enumerate(seq[:-1]):
         if abs(seq[i + 1] - x) <= tol:
             return float(x)
-    return float(np.median(v))
+    return median_1d(v)
 
 
 def _axis(areas: dict[str, float]) -> float | None:

@@ -28,7 +28,7 @@ from ecgread.models.conditioning import (
     zero_phase_filter,
 )
 from ecgread.models.dsp_config import QrsDetectConfig
-from ecgread.models.order_stats import percentile
+from ecgread.models.order_stats import median_1d, percentile
 
 #: A lead's normalised slope counts at most this much (its QRS complexes reach about 1):
 #: one lead's artefact, an electrode pop or a 5 mV step, cannot then make a beat of its
@@ -53,10 +53,10 @@ def _accept(env: np.ndarray, pk: np.ndarray, fs: float, cfg: QrsDetectConfig,
     h = env[pk]
     n_min = max(2, int(duration_s * cfg.min_rate_bpm / 60.0))
     top = np.sort(h)[::-1][:n_min]
-    ref = float(np.median(top))
+    ref = median_1d(top)
     acc = pk[h > cfg.threshold_ratio * ref]
     if acc.size:
-        ref = float(np.median(env[acc]))
+        ref = median_1d(env[acc])
         acc = pk[env[pk] > cfg.threshold_ratio * ref]
     # T-wave rejection
     keep: list[int] = []
@@ -73,7 +73,7 @@ def _accept(env: np.ndarray, pk: np.ndarray, fs: float, cfg: QrsDetectConfig,
         if acc.size < 2:
             break
         rr = np.diff(acc)
-        med = float(np.median(rr))
+        med = median_1d(rr)
         added = []
         for i in np.flatnonzero(rr > 1.6 * med):
             a, b = acc[i], acc[i + 1]

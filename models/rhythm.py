@@ -134,7 +134,7 @@ def flutter_conducted(f: RhythmFeatures) -> bool:
         return False
     if f.rr_irregularity > AF_IRREGULARITY:
         return True
-    ratio = fr / (60000.0 / float(np.median(f.rr_intervals_ms)))
+    ratio = fr / (60000.0 / median_1d(f.rr_intervals_ms))
     k = round(ratio)
     return k >= 3 and abs(ratio - k) <= FLUTTER_RATIO_TOLERANCE * k
 
@@ -287,7 +287,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
                                 if r.size else None),
         p_wave_confidence=conf, p_wave_leads=p_leads, p_wave_lead_count=len(p_leads),
         p_window_noise_ratio=dl.p_noise_ratio,
-        qrs_consistency=(float(np.median(beat_correlation))
+        qrs_consistency=(median_1d(beat_correlation)
                          if beat_correlation is not None and len(beat_correlation) else None))
     if pt_smooth_uv is not None and lead_names and r.size >= 3:
         act = atrial_activity(pt_smooth_uv, fs, lead_names, good, r, dl.qrs_onset_global,

@@ -140,7 +140,7 @@ def intervals_from_waves(waves: dict[str, tuple[Wave, ...]], beats: tuple[Beat, 
               if (in_win := lead_ps[bisect_left(pk, p_lo):bisect_left(pk, q_on)])]
         if b.p_wave and len(ps) >= cfg.min_leads:
             ons = [w.onset_s for w in ps]
-            mid = float(np.median(ons))
+            mid = median_1d(ons)
             ons = [t for t in ons if t >= mid - cfg.p_onset_outlier_s]
             p_on = _kth(ons, cfg.p_onset_rank, earliest=True)
             vals["pr_ms"].append(1000.0 * (q_on - p_on))
