@@ -26,6 +26,7 @@ import numpy as np
 from ecgread.models.analysis_result import Analysis
 from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.ecg import STANDARD_LEADS
+from ecgread.models.order_stats import median_1d
 from ecgread.models.results import LeadAmplitudes, RhythmFeatures, Wave
 from ecgread.models.rr_irregularity import normalised_rmssd
 
@@ -300,7 +301,7 @@ def premature_ventricular(a: Analysis) -> list[int]:
     if not any(b.kind == "ventricular" for b in a.beats[1:]):
         return []
     rr, nn = _beat_rr(a)
-    med = float(np.median(nn)) if nn.size else None
+    med = median_1d(nn) if nn.size else None
     short_long = premature_beats(np.array([b.r_s for b in a.beats]))
     return [i for i, b in enumerate(a.beats) if b.kind == "ventricular" and i > 0
             and ((med is not None and rr[i] < 0.9 * med) or bool(short_long[i]))]
@@ -575,7 +576,7 @@ def _pause_ratio(a: Analysis) -> float | None:
     rr, nn = _beat_rr(a)
     if len(nn) < 3:
         return None
-    return float(np.nanmax(rr[1:]) / np.median(nn))
+    return float(np.nanmax(rr[1:]) / median_1d(nn))
 
 
 DERIVED["rr_pause_ratio"] = _pause_ratio
@@ -623,10 +624,10 @@ def _qtc_lead_median(a: Analysis) -> float | None:
     for ws in a.waves.values():
         qts = [(t.offset_s - q.onset_s) * 1000.0 for q, t in qrs_t_pairs(ws)]
         if qts:
-            per_lead.append(float(np.median(qts)))
+            per_lead.append(median_1d(qts))
     if len(per_lead) < 3:
         return None
-    return float(np.median(per_lead) + 154.0 * (1.0 - rr / 1000.0))
+    return median_1d(per_lead) + 154.0 * (1.0 - rr / 1000.0)
 
 
 DERIVED["qtc_framingham_lead_median_ms"] = _qtc_lead_median
@@ -655,7 +656,7 @@ def wide_qrs_leads(a: Analysis, beats: list[int] | None = None, min_ms: float = 
         qrs = [w for w in a.waves[ld] if w.type == "QRS"]
         widths = [(w.offset_s - w.onset_s) * 1000.0 for i in idx
                   for w in beat_waves(qrs, a.beats[i].r_s)[:1]]
-        if widths and float(np.median(widths)) >= min_ms:
+        if widths and median_1d(widths) >= min_ms:
             out.append(ld)
     return out
 
