@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgread.models.dsp_config import BeatConfig
-from ecgread.models.order_stats import median, median_1d, median_of
+from ecgread.models.order_stats import median_1d, median_of
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
 
@@ -126,7 +126,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     lagged = np.lib.stride_tricks.sliding_window_view(wide, a + b + 1, axis=2)  # (L,B,S,W)
     centre = align
     v = lagged[:, :, centre].transpose(1, 0, 2).reshape(nb, -1)
-    template = median(v.T)  # over beats, per sample (as np.median(v, axis=0))
+    template = median_of(list(v))  # over beats, per sample (as np.median(v, axis=0))
     dom = np.ones(nb, bool)
     corr = np.ones(nb)
     shift = np.zeros(nb, int)
@@ -138,7 +138,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
         if dom.sum() < max(2, 0.3 * nb):
             # no clear cluster: the beats most like the median form it
             dom = corr >= median_1d(corr)
-        template = median(v[dom].T)
+        template = median_of(list(v[dom]))
     # dominant beats' fiducials move to their alignment with the template
     r = np.where(dom, r + shift - centre, r)
     paced = np.zeros(nb, bool)
