@@ -29,12 +29,6 @@ __all__ = ["median", "median_1d", "median_and_upper_quartile", "median_of",
 NETWORK_MAX_SLICES = 24
 
 
-def _order_stats(a: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k-th and (k + 1)-th smallest values along the last axis (k + 1 < size)."""
-    p = np.partition(a, [k, k + 1], axis=-1)  # two positions: see the module docstring
-    return p[..., k], p[..., k + 1]
-
-
 def median(a: np.ndarray, keepdims: bool = False) -> np.ndarray:
     """``np.median(a, axis=-1, keepdims=keepdims)`` of a float array without NaN.
 
@@ -68,14 +62,20 @@ def percentile(a: np.ndarray, q: float | Sequence[float]) -> np.ndarray:
     """
     a = np.asarray(a, dtype=np.float64)
     n = a.shape[-1]
+    ats = [(n - 1) * (pct / 100.0)  # numpy's virtual index
+           for pct in np.atleast_1d(np.asarray(q, dtype=np.float64))]
+    # the two order statistics around each virtual index, all from one partition (at
+    # two positions or more, never one: see the module docstring)
+    below = {int(np.floor(at)) for at in ats if at < n - 1}
+    kth = sorted(below | {i + 1 for i in below})
+    p = np.partition(a, kth, axis=-1) if kth else a
     out = []
-    for pct in np.atleast_1d(np.asarray(q, dtype=np.float64)):
-        at = (n - 1) * (pct / 100.0)  # numpy's virtual index
+    for at in ats:
         i = int(np.floor(at))
         if at >= n - 1:
             out.append(a.max(axis=-1))
             continue
-        lo, hi = _order_stats(a, i)
+        lo, hi = p[..., i], p[..., i + 1]
         g = at - i
         d = hi - lo  # numpy's _lerp
         out.append(hi - d * (1 - g) if g >= 0.5 else lo + d * g)
