@@ -141,6 +141,9 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     if cfg.delineator != "dsp":
         delineator_of(models, cfg.delineator)  # fail before any work without the network
     ecg, derived, derived_from = with_derived_limb_leads(ecg)
+    # rows (leads) contiguous: every stage works lead by lead, and a file's (samples, leads)
+    # data transposed made each row a strided view (the same values, read faster)
+    ecg = dataclasses.replace(ecg, signal_uv=np.ascontiguousarray(ecg.signal_uv))
     recorded_fs = ecg.sampling_rate_hz
     recorded_uv = ecg.signal_uv  # clipping shows as pinned samples only at the recorded rate
     if recorded_fs < MIN_READ_RATE_HZ:
