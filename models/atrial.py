@@ -280,12 +280,10 @@ def precordial_common_mode(x: np.ndarray, keep: np.ndarray, fs: float, rate_bpm:
     """Share of the power of ``x`` (precordial leads, samples; QRS-T complexes already
     subtracted) in a band around ``rate_bpm`` over the ``keep`` samples that the leads' mean
     carries: 1 when every lead shows the same oscillation, 1 / leads for independent ones."""
-    from scipy import signal as sps
-
-    from ecgread.models.conditioning import butter_sos
+    from ecgread.models.conditioning import butter_filtfilt
 
     f = rate_bpm / 60.0
-    band = sps.sosfiltfilt(butter_sos(2, (0.8 * f, 1.25 * f), "bandpass", fs), x, axis=-1)
+    band = butter_filtfilt(x, 2, (0.8 * f, 1.25 * f), "bandpass", fs)
     return common_mode_share(band[:, keep])
 
 

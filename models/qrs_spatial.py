@@ -58,17 +58,16 @@ def spatial_qrs_bounds(beat_uv: np.ndarray, fs: float, onset: float, offset: flo
     fs:
         Samples per second.
     """
-    from scipy import signal as sps
-
-    from ecgread.models.conditioning import butter_sos
+    from ecgread.models.conditioning import butter_filtfilt, butter_sos
+    from ecgread.models.order_stats import percentile
 
     x = np.asarray(beat_uv, float)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 16 or not np.isfinite(x).all():
         return onset, offset
-    sos = butter_sos(2, min(LOWPASS_HZ, 0.4 * fs), "lowpass", fs)
-    if x.shape[1] <= 3 * (2 * sos.shape[0] + 1):
+    cutoff = min(LOWPASS_HZ, 0.4 * fs)
+    if x.shape[1] <= 3 * (2 * butter_sos(2, cutoff, "lowpass", fs).shape[0] + 1):
         return onset, offset
-    y = sps.sosfiltfilt(sos, x, axis=1)
+    y = butter_filtfilt(x, 2, cutoff, "lowpass", fs)
     v = np.abs(np.gradient(y, axis=1)).sum(axis=0)
     margin = int(round(0.03 * fs))
     lo = max(1, int(round(onset)) - margin)
@@ -76,7 +75,7 @@ def spatial_qrs_bounds(beat_uv: np.ndarray, fs: float, onset: float, offset: flo
     if hi <= lo:
         return onset, offset
     pk = lo + int(np.argmax(v[lo:hi]))
-    floor = float(np.percentile(v, 10))
+    floor = float(percentile(v, 10))
     level = floor + FRACTION * (float(v[pk]) - floor)
     below_before = np.flatnonzero(v[:pk] <= level)
     below_after = np.flatnonzero(v[pk:] <= level)
