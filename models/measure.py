@@ -106,19 +106,22 @@ def _qrs_parts(dev: np.ndarray, fs: float) -> list[tuple[int, int, int, float]]:
     """Sign runs (start, end, extreme index, extreme value) of significant size."""
     sign = np.sign(dev)
     edges = np.flatnonzero(np.diff(sign) != 0) + 1
-    runs = np.split(np.arange(dev.size), edges)
+    size = np.abs(dev)
+    values = dev.tolist()
     parts: list[tuple[int, int, int, float]] = []
-    for run in runs:
-        if run.size == 0:
+    # each run [start, end) of one sign, its extreme the first sample of largest |dev|
+    for start, end in zip([0, *edges.tolist()], [*edges.tolist(), dev.size], strict=True):
+        if end == start:
             continue
-        k = run[np.argmax(np.abs(dev[run]))]
-        if abs(dev[k]) >= MIN_WAVE_UV:
-            if parts and np.sign(parts[-1][3]) == np.sign(dev[k]):
+        k = start + int(np.argmax(size[start:end]))
+        v = values[k]
+        if abs(v) >= MIN_WAVE_UV:
+            if parts and np.sign(parts[-1][3]) == np.sign(v):
                 s, _, kk, vv = parts[-1]
-                parts[-1] = (s, int(run[-1]), kk if abs(vv) >= abs(dev[k]) else int(k),
-                             vv if abs(vv) >= abs(dev[k]) else float(dev[k]))
+                parts[-1] = (s, end - 1, kk if abs(vv) >= abs(v) else k,
+                             vv if abs(vv) >= abs(v) else v)
             else:
-                parts.append((int(run[0]), int(run[-1]), int(k), float(dev[k])))
+                parts.append((start, end - 1, k, v))
     return parts
 
 
