@@ -55,8 +55,9 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: P waves decided on strips of fewer than 3 RR intervals (one PR, at most 250 ms); no RR
 #: interval across a gap in the recording (Beat.after_gap); 1.5 (2026-12-02, sixth session)
 #: QRS complexes found in the leads not flagged noisy, each lead's slope capped (an
-#: electrode pop makes no beat), clipping judged at the recorded rate, a record whose every
-#: lead is noisy or clipped is technically limited and its measurements withheld.
+#: electrode pop makes no beat), level steps taken out before filtering, clipping judged at
+#: the recorded rate, a record whose every lead is noisy or clipped is technically limited
+#: and its measurements withheld.
 DELINEATOR_VERSION = "dsp-1.5"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -244,6 +245,10 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
                     "fiducials_s": m.fiducials_s, "n_beats": typing.n_dominant}
     elif r.size < 2 and quality.usable:
         notes.append("fewer than two QRS complexes detected: no measurements")
+    for step in cond.level_steps:
+        notes.append(f"level step of {step.shift_uv / 1000.0:+.1f} mV in "
+                     f"{names[step.lead]} at {step.sample / fs:.2f} s (electrode pop) taken "
+                     "out before filtering")
     if not pacing_assessable(recorded_fs):
         notes.append(f"pacing spikes not assessed: sampled at {recorded_fs:g} Hz, below "
                      f"{PACING_MIN_FS_HZ:g} Hz a pacing stimulus may fall between samples")

@@ -20,6 +20,7 @@ from scipy import signal as sps
 from scipy.fft import next_fast_len
 
 from ecgread.models.dsp_config import ConditioningConfig
+from ecgread.models.level_steps import LevelStep, find_level_steps, without_level_steps
 from ecgread.models.order_stats import median, median_1d
 
 
@@ -38,6 +39,8 @@ class Conditioned:
     sampling_rate_hz: float
     mains_hz: tuple[float, ...]  # notched frequencies
     pacing_spikes: np.ndarray  # int sample indices of pacing spikes (cut out before filtering)
+    #: Level steps (electrode pops) taken out before filtering (models.level_steps).
+    level_steps: tuple[LevelStep, ...] = ()
     method: str = "butterworth-zero-phase-fft"
     config: ConditioningConfig = field(default_factory=ConditioningConfig)
 
@@ -323,6 +326,11 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
     cfg = config or ConditioningConfig()
     fs = float(sampling_rate_hz)
     x, valid = _fill_nan(np.asarray(signal_uv))
+    # level steps first: a step's edge scores as a pacing spike, and cut out as one it
+    # would be a ramp too slow to find as a step
+    steps = find_level_steps(x, fs)
+    if steps:
+        x = without_level_steps(x, steps, fs)
     spikes = (_pacing_spikes(x, fs, cfg) if pacing_assessable(recorded_rate_hz or fs)
               else np.zeros(0, dtype=int))
     if spikes.size:
@@ -353,4 +361,5 @@ def condition(signal_uv: np.ndarray, sampling_rate_hz: float,
         pt_smooth = np.where(valid, pt_smooth, 0.0)
     return Conditioned(signal_uv=y, qrs_smooth_uv=qrs_smooth, pt_smooth_uv=pt_smooth,
                        valid=valid, baseline_uv=baseline, sampling_rate_hz=fs,
-                       mains_hz=mains, pacing_spikes=spikes, config=cfg)
+                       mains_hz=mains, pacing_spikes=spikes, level_steps=tuple(steps),
+                       config=cfg)
