@@ -173,8 +173,8 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     # (QTDB sele0210 with 2 mV of noise in its second lead: 216/min, AF). Clipped leads
     # still vote (their QRS edges keep their timing): CPSC A1985 (LBBB) with every lead
     # but V2 clipped read its discordant T waves in V2 alone as beats, 229/min.
-    voters = usable & ~np.array([any(p == "heavy noise" for p in lq.problems)
-                                 for lq in quality.leads], dtype=bool)
+    voters = usable & ~np.array(["heavy noise" in lq.problems for lq in quality.leads],
+                                dtype=bool)
     det = detect_qrs(cond, voters if voters.any() else usable, cfg.detection)
     signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
                "pt_smooth_uv": cond.pt_smooth_uv}
