@@ -24,7 +24,7 @@ from ecgread.models.catalogue import MEASUREMENT_NAMES
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg, resampled, with_derived_limb_leads
 from ecgread.models.interpret import INTERPRET_VERSION, interpret
-from ecgread.models.limb_artefact import LimbArtefact
+from ecgread.models.limb_artefact import LIMB_ARTEFACT_PROBLEM, LimbArtefact
 from ecgread.models.neural.delineation import delineator_of
 from ecgread.models.neural.inference import NeuralModels
 from ecgread.models.results import (
@@ -57,8 +57,10 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: QRS complexes found in the leads not flagged noisy, each lead's slope capped (an
 #: electrode pop makes no beat), level steps taken out before filtering, clipping judged at
 #: the recorded rate, a record whose every lead is noisy or clipped is technically limited
-#: and its measurements withheld.
-DELINEATOR_VERSION = "dsp-1.5"
+#: and its measurements withheld; 1.6 (2026-12-02, seventh session) with a limb electrode's
+#: artefact, the P and T waves found with the chest leads referred away from that electrode
+#: and its limb leads out of the rhythm decisions.
+DELINEATOR_VERSION = "dsp-1.6"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).
@@ -132,7 +134,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     from ecgread.models.beats import rr_around, type_beats
     from ecgread.models.conditioning import PACING_MIN_FS_HZ, condition, pacing_assessable
     from ecgread.models.delineate import delineate
-    from ecgread.models.limb_artefact import find_limb_artefact
+    from ecgread.models.limb_artefact import away_from_electrode, find_limb_artefact
     from ecgread.models.measure import measure
     from ecgread.models.qrs_detect import detect_qrs
     from ecgread.models.quality import assess_quality
@@ -181,6 +183,16 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
     r = typing.r_samples
     artefact = find_limb_artefact(cond.pt_smooth_uv, fs, names, usable, r)
+    # the P and T waves are found with the chest leads referred away from a limb electrode
+    # that carries an artefact (models.limb_artefact.away_from_electrode): through Wilson's
+    # terminal a third of it entered every chest lead, and a 150 µV tremor at one electrode
+    # hid the P waves of V1-V6 (sinus read "undetermined" on 23 of 120 tremor copies of the
+    # invariance records, PR changed on 58). The QRS boundaries stay those of the leads as
+    # recorded: a third of the augmented lead's QRS in each chest lead moved them (LUDB 62
+    # with a left-leg tremor, QRS 98 -> 120 ms), where the artefact hardly did.
+    def referred_away(x: np.ndarray) -> np.ndarray:
+        return x if artefact is None else away_from_electrode(x, names, artefact.electrode)
+
     if artefact is not None:
         quality = _with_limb_artefact(quality, artefact)
     # waves are delineated, and the global intervals measured, in the leads not flagged
@@ -193,11 +205,12 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     if artefact is not None:
         away = timing & ~np.isin(np.array(names), artefact.leads)
         timing = away if away.any() else timing
-    dl = delineate(cond.qrs_smooth_uv, cond.pt_smooth_uv, fs, r, timing, cfg.delineation,
+    pt_view = referred_away(cond.pt_smooth_uv)
+    dl = delineate(cond.qrs_smooth_uv, pt_view, fs, r, timing, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
     after_gap = _after_gap(cond.valid, usable, r)
     rhythm = rhythm_features(r, typing.dominant, dl, usable, cond.pacing_spikes, fs,
-                             pt_smooth_uv=cond.pt_smooth_uv, lead_names=names,
+                             pt_smooth_uv=pt_view, lead_names=names,
                              quality=quality, beat_correlation=typing.correlation,
                              after_gap=after_gap)
     waves: dict[str, tuple[Wave, ...]] = {}
@@ -227,7 +240,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         in_median = typing.dominant & (np.asarray(typing.kinds) != "supraventricular")
         rr_before, rr_after = rr_around(r, in_median if in_median.any() else typing.dominant,
                                         fs)
-        rep = delineate(med["qrs_smooth_uv"], med["pt_smooth_uv"], fs,
+        rep = delineate(med["qrs_smooth_uv"], referred_away(med["pt_smooth_uv"]), fs,
                         np.array([typing.pre_samples]), timing, cfg.delineation,
                         p_present=rep_p, rr_s=rr_after or typing.rr_median_s,
                         rr_before_s=rr_before or rr_after or typing.rr_median_s,
@@ -262,8 +275,13 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
         notes.append("excluded leads (unusable signal): " + ", ".join(excluded))
     versions = {"delineator": DELINEATOR_VERSION}
     if cfg.delineator != "dsp":
-        waves, neural_versions = _neural_waves(ecg, waves, timing, beats, cfg.delineator,
-                                               models, masks)
+        # the network reads the chest leads referred away from an artefact's electrode too
+        # (QT of the 120 tremor copies: 35 changed by > 20 ms, 44 with the leads as
+        # recorded); masks a caller computed in a batch are of the leads as recorded
+        view = ecg if artefact is None else dataclasses.replace(
+            ecg, signal_uv=referred_away(ecg.signal_uv))
+        waves, neural_versions = _neural_waves(view, waves, timing, beats, cfg.delineator,
+                                               models, masks if artefact is None else None)
         versions["delineator"] = f"{cfg.delineator} ({DELINEATOR_VERSION} + network)"
         versions.update(neural_versions)
         measurements = _intervals_from_waves(measurements, waves, beats)
@@ -320,10 +338,6 @@ def _after_gap(valid: np.ndarray, usable: np.ndarray, r: np.ndarray) -> np.ndarr
         ri = np.clip(np.asarray(r, int), 0, gap.size)
         out[1:] = ends[ri[1:]] - ends[ri[:-1]] > 0
     return out
-
-
-#: The lead problem a limb electrode's artefact gives the leads it entered.
-LIMB_ARTEFACT_PROBLEM = "limb electrode artefact"
 
 
 def _with_limb_artefact(quality: Quality, artefact: LimbArtefact) -> Quality:

@@ -35,6 +35,8 @@ import numpy as np
 
 from ecgread.models.order_stats import median_1d
 
+#: The lead problem a limb electrode's artefact gives the leads it entered.
+LIMB_ARTEFACT_PROBLEM = "limb electrode artefact"
 #: Share of the precordial band signal that their mean must carry.
 COMMON_MODE_MIN = 0.8
 #: Band RMS of the precordial mean over their median QRS peak-to-peak (clean records: below
@@ -125,3 +127,33 @@ def find_limb_artefact(pt_smooth_uv: np.ndarray, sampling_rate_hz: float,
     electrode = next(e for e, ld in CLEAN_LEAD.items() if ld == cleanest)
     return LimbArtefact(f0, common, share, electrode,
                         tuple(ld for ld in AFFECTED[electrode] if ld in lead_names))
+
+
+#: The augmented limb lead that carries an artefact at each electrode in full (aVR = RA -
+#: (LA + LL) / 2, and so on).
+AUGMENTED_LEAD = {"RA": "aVR", "LA": "aVL", "LL": "aVF"}
+
+
+def away_from_electrode(signal: np.ndarray, lead_names: tuple[str, ...],
+                        electrode: str) -> np.ndarray:
+    """``signal`` (leads, samples) with each precordial lead referred to the mean of the two
+    limb electrodes other than ``electrode`` instead of the Wilson central terminal, so that
+    an artefact at that electrode leaves them.
+
+    Wilson's terminal is (RA + LA + LL) / 3; with the left arm left out, V - (RA + LL) / 2 =
+    V + (2 LA - RA - LL) / 6 = V + aVL / 3 (likewise aVR for the right arm, aVF for the left
+    leg). The chest leads keep their electrode and so their timing; their waves change by a
+    third of the augmented lead's, as a chest lead recorded against another terminal would.
+    Other rows are returned as they are; without the augmented lead, ``signal`` itself.
+    """
+    from ecgread.models.atrial import PRECORDIAL_LEADS
+
+    aug = AUGMENTED_LEAD[electrode]
+    if aug not in lead_names:
+        return signal
+    rows = [i for i, ld in enumerate(lead_names) if ld in PRECORDIAL_LEADS]
+    if not rows:
+        return signal
+    out = np.array(signal, dtype=float, copy=True)
+    out[rows] += out[lead_names.index(aug)][None, :] / 3.0
+    return out

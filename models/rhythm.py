@@ -45,6 +45,7 @@ import numpy as np
 
 from ecgread.models.delineate import Delineation
 from ecgread.models.delineate_core import nanmedian, p_votes_needed
+from ecgread.models.limb_artefact import LIMB_ARTEFACT_PROBLEM
 from ecgread.models.order_stats import median_1d, nanpercentile
 from ecgread.models.quality import UNTRUSTED
 from ecgread.models.results import Quality, RhythmFeatures
@@ -52,8 +53,10 @@ from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from ecgread.models.rr_irregularity import normalised_rmssd
 
 #: Quality problems that keep a lead out of QRS detection, rhythm decisions and the global
-#: intervals (models.quality): the untrusted ones and those that make a lead unusable.
-NOT_FOR_RHYTHM = UNTRUSTED + ("flat", "lead off")
+#: intervals (models.quality): the untrusted ones, those that make a lead unusable, and a
+#: limb electrode's artefact (its regular oscillation in II, III and aVF read as flutter
+#: waves once the chest leads no longer carried it).
+NOT_FOR_RHYTHM = UNTRUSTED + ("flat", "lead off", LIMB_ARTEFACT_PROBLEM)
 #: The P-wave decision: confidence at least this (the delineator's level), on at least
 #: this share of the reference beats, voted by two rhythm leads (one of up to three).
 P_CONFIDENCE = 0.5
