@@ -27,6 +27,8 @@ Mapping of ludb.csv diagnoses (column: a line of the cell) to statement codes
 - ventricular extrasystoles: Extrasystolies "Ventricular extrasystole..." -> PVC, VBIGEMINY,
   PVC_COUPLET, NSVT, VT
 - STEMI: Ischemia "Stemi: ..." -> STEMI_ANT, STEMI_INF, STEMI_LAT
+- scar (Q-wave infarct): Ischemia "Scar formation: ..." -> MI_ANT, MI_INF, MI_LAT (records
+  labelled "Undefined ischemia/scar/supp.nstemi" or STEMI count as without scar)
 
 Amplitude calibration: in the copy of LUDB in ../shared/data/ludb every header gives each
 lead its own gain (400-2300 /mV) and baseline, and with those the limb leads break Einthoven's
@@ -84,6 +86,7 @@ ROWS: tuple[tuple[str, str, tuple[str, ...], set[str]], ...] = (
     ("ventricular extrasystoles", "Extrasystolies", ("ventricular extrasystole",),
      {"PVC", "VBIGEMINY", "PVC_COUPLET", "NSVT", "VT"}),
     ("STEMI", "Ischemia", ("stemi",), {"STEMI_ANT", "STEMI_INF", "STEMI_LAT"}),
+    ("scar (Q-wave infarct)", "Ischemia", ("scar formation",), {"MI_ANT", "MI_INF", "MI_LAT"}),
 )
 
 _OUR_RHYTHM = {"SR": "sinus", "SBRAD": "sinus", "STACH": "sinus", "SARRH": "sinus",

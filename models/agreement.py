@@ -15,8 +15,8 @@ Vendors word their statements in their own ways, so each side is mapped to a few
 that every program reports (:data:`FAMILIES`): ours by statement code, the vendor's by a
 regular expression over the statement text (and, for HL7 aECG, the MDC code). Comparison
 statements (after GE's "When compared with ECG of ..." line) describe a change, not this
-ECG, and are left out. Our statement library has no Q-wave (old) infarct statement, so the
-``infarct`` family counts only our STEMI statements: vendor-only infarcts there are expected.
+ECG, and are left out. The ``infarct`` family holds our Q-wave (age undetermined) and STEMI
+statements.
 
 References
 ----------
@@ -114,8 +114,8 @@ FAMILIES: tuple[Family, ...] = (
            frozenset({"LBBB", "ILBBB"}), r"left\s+bundle[- ]branch\s+block|\bI?LBBB\b"),
     Family("rbbb", "Right bundle branch block (complete or incomplete)",
            frozenset({"RBBB", "IRBBB"}), r"right\s+bundle[- ]branch\s+block|\bI?RBBB\b"),
-    Family("infarct", "Infarct (ours: STEMI criteria only)",
-           frozenset({"STEMI_ANT", "STEMI_INF", "STEMI_LAT"}),
+    Family("infarct", "Infarct (Q-wave or STEMI)",
+           frozenset({"MI_ANT", "MI_INF", "MI_LAT", "STEMI_ANT", "STEMI_INF", "STEMI_LAT"}),
            r"infarct|\bMI\b|\bSTEMI\b|injury"),
     Family("st_t", "ST-T abnormality",
            frozenset({"ST_DEP", "T_INV", "STEMI_ANT", "STEMI_INF", "STEMI_LAT"}),

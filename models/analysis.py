@@ -59,7 +59,7 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: the recorded rate, a record whose every lead is noisy or clipped is technically limited
 #: and its measurements withheld; 1.6 (2026-12-02, seventh session) with a limb electrode's
 #: artefact, the P and T waves found with the chest leads referred away from that electrode
-#: and its limb leads out of the rhythm decisions.
+#: and its limb leads out of the rhythm decisions; each lead's Q duration from its own Q onset.
 DELINEATOR_VERSION = "dsp-1.6"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})

@@ -21,10 +21,12 @@ Definitions (all on the representative (median) beat of the dominant beats)
   P relative to the level at P onset. QRS deflections are the sign runs of the QRS
   whose extreme is >= 20 µV: Q = an initial negative run, R = first positive, S =
   the negative run after R, R' / S' = the next positive / negative; q_uv and s_uv are
-  negative numbers. J = level at the QRS offset; ``st_j60_uv`` 60 ms after it. T = the
-  signed value at the lead's T peak. ``r_peak_time_ms`` = QRS onset to the peak of the
-  last R (R' when present). ``q_ms`` = QRS onset to the end of Q. ``qrs_area_uv_ms`` =
-  signed area over the global QRS.
+  negative numbers; a QRS without any positive run is a QS complex (r_uv None). J =
+  level at the QRS offset; ``st_j60_uv`` 60 ms after it. T = the signed value at the
+  lead's T peak. ``r_peak_time_ms`` = QRS onset to the peak of the last R (R' when
+  present). ``q_ms`` = the Q wave's duration in that lead, from where it leaves the
+  baseline (10 % of its depth) to where it crosses back. ``qrs_area_uv_ms`` = signed
+  area over the global QRS.
 - ``j_beat_se_uv``: how well the J level is measured. On each beat of the median, J minus
   the PR baseline (the same windows); the robust SD (1.4826 x MAD) over beats, times
   1.2533 / sqrt(n), the standard error of a median. Noise or wander in a lead scatters the
@@ -125,6 +127,24 @@ def _qrs_parts(dev: np.ndarray, fs: float) -> list[tuple[int, int, int, float]]:
     return parts
 
 
+#: The Q wave begins where the lead first falls below this share of the Q depth (at least
+#: MIN_WAVE_UV / 2) after the global QRS onset.
+Q_ONSET_SHARE = 0.1
+
+
+def _q_duration_ms(dev: np.ndarray, q_part: tuple[int, int, int, float], ms: float) -> float:
+    """Duration of the Q wave ``q_part`` (a run of :func:`_qrs_parts`) of one lead's QRS
+    ``dev`` (from the global QRS onset), ms: from where the lead leaves its baseline
+    (:data:`Q_ONSET_SHARE` of the depth) to where it crosses back. Counted from the global
+    onset instead, a lead whose QRS begins later (an isoelectric start) would have its
+    flat start added to the Q wave."""
+    start, end, k, v = q_part
+    level = max(Q_ONSET_SHARE * abs(v), MIN_WAVE_UV / 2.0)
+    below = np.flatnonzero(dev[start:k + 1] <= -level)
+    first = start + int(below[0]) if below.size else k
+    return (end + 1 - first) / ms
+
+
 def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int | None,
                 p_x: np.ndarray | None = None) -> LeadAmplitudes:
     """Amplitudes of one lead's representative beat ``x``; the P wave's from ``p_x`` (the
@@ -151,7 +171,7 @@ def _amplitudes(x: np.ndarray, fs: float, f: dict[str, int | None], t_peak: int 
     last_r = None
     for lab, part in zip(labels, parts, strict=True):
         if lab == "Q":
-            q, q_ms = part[3], (part[1] + 1) / ms
+            q, q_ms = part[3], _q_duration_ms(dev, part, ms)
         elif lab == "R":
             r, last_r = part[3], part[2]
         elif lab == "S" and s is None:

@@ -366,6 +366,64 @@ def test_no_st_criterion_from_a_clipped_or_noisy_lead() -> None:
     assert "STEMI_INF" not in {s.code for s in interpret(dataclasses.replace(b, quality=q))[0]}
 
 
+INF_Q = {"II": {"q_uv": -300, "q_ms": 40, "r_uv": 900},
+         "III": {"q_uv": -250, "q_ms": 36, "r_uv": 400},
+         "aVF": {"q_uv": -280, "q_ms": 38, "r_uv": 600}}
+
+
+def test_q_wave_infarct_by_the_fourth_universal_definition() -> None:
+    inferior = run(amps=INF_Q)
+    assert inferior["MI_INF"].certainty == "probable"
+    assert {e.measurement for e in inferior["MI_INF"].evidence} >= {
+        "II.q_ms", "III.q_ms", "aVF.q_ms", "II.q_uv", "q_to_r_ratio.II", "qrs_ms"}
+    assert "ABNORMAL" in inferior and "MI_ANT" not in inferior and "MI_LAT" not in inferior
+    # two leads of the group are needed; one is a lone Q wave (lead III often has one)
+    assert "MI_INF" not in run(amps={"III": INF_Q["III"]})
+    # 30 ms or longer and 100 µV deep, and a quarter of the R: the septal q waves of a
+    # vertical heart (36 ms, 200 µV, an eighth of a tall R) are no infarct
+    assert "MI_INF" not in run(amps={ld: {**v, "q_ms": 28} for ld, v in INF_Q.items()})
+    assert "MI_INF" not in run(amps={ld: {**v, "q_uv": -90} for ld, v in INF_Q.items()})
+    assert "MI_INF" not in run(amps={ld: {**v, "r_uv": 1600} for ld, v in INF_Q.items()})
+    # V2-V3: any Q wave over 20 ms, or a QS complex, in both leads
+    assert "MI_ANT" in run(amps={"V2": {"q_uv": -60, "q_ms": 24},
+                                 "V3": {"q_uv": -80, "q_ms": 22}})
+    assert "MI_ANT" in run(amps={"V2": {"q_uv": -900, "r_uv": None, "s_uv": None},
+                                 "V3": {"q_uv": -700, "r_uv": None, "s_uv": None}})
+    assert "MI_ANT" not in run(amps={"V2": {"q_uv": -900, "r_uv": None, "s_uv": None}})
+    assert "MI_ANT" not in run(amps={"V2": {"q_uv": -60, "q_ms": 18},
+                                     "V3": {"q_uv": -80, "q_ms": 20}})
+    lateral = {"V5": {"q_uv": -400, "q_ms": 40, "r_uv": 800},
+               "V6": {"q_uv": -300, "q_ms": 34, "r_uv": 700}}
+    assert "MI_LAT" in run(amps=lateral)
+    assert "MI_LAT" in run(amps={"I": {"q_uv": -200, "q_ms": 32, "r_uv": 500},
+                                 "aVL": {"q_uv": -300, "r_uv": None, "s_uv": None}})
+
+
+def test_q_wave_infarct_not_where_q_waves_mean_something_else() -> None:
+    # LBBB and LVH (Thygesen 2018), pre-excitation, ventricular pacing; a wide QRS without
+    # the RBBB pattern; flutter waves in the PR baseline; a lead flagged noisy or clipped
+    import dataclasses
+
+    from ecgread.models.results import LeadQuality
+
+    assert "MI_INF" not in run(meas={"qrs_ms": 150}, amps={**LBBB_AMPS, **INF_Q})
+    lvh = run(amps={**INF_Q, "V1": {"s_uv": -2500}, "V5": {"r_uv": 1500}})
+    assert "LVH" in lvh and "MI_INF" not in lvh
+    assert "MI_INF" not in run(meas={"qrs_ms": 130}, amps=INF_Q)  # IVCD
+    rbbb = run(meas={"qrs_ms": 140}, amps={**RBBB_AMPS, **INF_Q})
+    assert {"RBBB", "MI_INF"} <= set(rbbb)
+    flutter = make_analysis(amps=INF_Q)
+    flutter = dataclasses.replace(flutter, rhythm=dataclasses.replace(
+        flutter.rhythm, atrial_waves="flutter"))
+    assert "MI_INF" not in {s.code for s in interpret(flutter)[0]}
+    a = make_analysis(amps=INF_Q)
+    for problem in ("saturated", "heavy noise", "limb electrode artefact"):
+        q = dataclasses.replace(a.quality, leads=tuple(
+            LeadQuality(lq.lead, True, (problem,) if lq.lead in ("III", "aVF") else ())
+            for lq in a.quality.leads))
+        assert "MI_INF" not in {s.code for s in interpret(dataclasses.replace(a, quality=q))[0]}
+
+
 def test_st_depression_t_inversion_and_early_repolarization() -> None:
     out = run(amps={"V4": {"st_j60_uv": -150}, "V5": {"st_j60_uv": -150},
                     "V6": {"t_uv": -200}, "I": {"t_uv": -200}})

@@ -2,7 +2,7 @@
 
 ``interpret(analysis) -> (statements, notes)`` runs the rule families of
 :mod:`models.interpret.criteria` (quality, pacing, rhythm, conduction, axis, hypertrophy,
-ST/T/QT, ectopy), resolves contradictions and adds the overall statement
+ST/T/QT, Q-wave infarct, ectopy), resolves contradictions and adds the overall statement
 (:mod:`models.interpret.resolve`). Every statement carries evidence that
 :func:`check_evidence` verifies against the analysis; a statement whose evidence does not
 check is dropped (with a note) rather than emitted. Texts and codes come from
@@ -39,8 +39,9 @@ from ecgread.models.results import Statement
 #: elevation" instead; 1.6 (the same session) nor on a wide QRS other than RBBB (secondary
 #: ST-T changes: LBBB, unseen pacing, conduction delay); 1.7 (the same session) a Sgarbossa
 #: lead's J must clear 1 mm by its own standard error over the beats; 1.8 (2026-12-02, sixth
-#: session) no ST criterion from a lead flagged noisy or clipped.
-INTERPRET_VERSION = "criteria-1.8"
+#: session) no ST criterion from a lead flagged noisy or clipped; 1.9 (2026-12-02, seventh
+#: session) Q-wave infarct statements (Fourth Universal Definition, prior MI).
+INTERPRET_VERSION = "criteria-1.9"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 
@@ -65,6 +66,7 @@ def interpret(analysis: Analysis) -> tuple[tuple[Statement, ...], tuple[str, ...
         findings += criteria.axis(c)
         findings += criteria.hypertrophy(c)
         findings += criteria.st_t_qt(c)
+        findings += criteria.infarct(c)
         findings += criteria.ectopy(c)
     else:
         findings = [f for f in findings if f.code == "UNINTERPRETABLE"]

@@ -113,6 +113,12 @@ _ENTRIES: tuple[StatementDef, ...] = (
                  "acute lateral MI", "st_t_qt", "abnormal", 163, critical=True),
     StatementDef("STEMI_SGARB", "ST elevation meeting Sgarbossa criteria with LBBB or "
                  "ventricular pacing: acute MI", "st_t_qt", "abnormal", 160, critical=True),
+    StatementDef("MI_ANT", "Anterior infarct, age undetermined (Q waves in V2-V3)",
+                 "st_t_qt", "abnormal", 160),
+    StatementDef("MI_INF", "Inferior infarct, age undetermined (Q waves in II, III, aVF)",
+                 "st_t_qt", "abnormal", 161),
+    StatementDef("MI_LAT", "Lateral infarct, age undetermined (Q waves in I, aVL or V4-V6)",
+                 "st_t_qt", "abnormal", 163),
     StatementDef("STE", "ST elevation, possible acute injury (not corroborated by reciprocal "
                  "ST depression)", "st_t_qt", "abnormal", 145),
     StatementDef("ST_DEP", "ST depression", "st_t_qt", "abnormal", 145),

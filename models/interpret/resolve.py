@@ -24,12 +24,14 @@ from ecgread.models.catalogue import normal_range
 from ecgread.models.interpret.context import Ctx, Finding
 from ecgread.models.interpret.library import LIBRARY
 
+#: Q-wave infarct: not in LBBB, LVH (Thygesen 2018), ventricular pacing or pre-excitation.
+_Q_INFARCT = {"MI_ANT", "MI_INF", "MI_LAT"}
 _P_DEPENDENT = {"SR", "SBRAD", "STACH", "SARRH", "EAR", "AT", "1AVB", "SHORT_PR",
                 "2AVB_II", "3AVB", "LAE", "RAE", "PAC", "WPW", "JUNCT", "ACC_JUNCT", "SVT"}
 _QRS_DEPENDENT = {"LBBB", "RBBB", "ILBBB", "IRBBB", "IVCD", "LAFB", "LPFB", "LVH", "RVH",
                   "STEMI_ANT", "STEMI_INF", "STEMI_LAT", "STE", "ST_DEP", "T_INV", "EARLY_REPOL",
                   "LAD", "RAD", "EXTREME_AXIS", "WPW", "SHORT_PR", "LONG_QT", "SHORT_QT",
-                  "QTC_GE500"}
+                  "QTC_GE500"} | _Q_INFARCT
 _STEMI = {"STEMI_ANT", "STEMI_INF", "STEMI_LAT", "STE"}
 
 EXCLUDES: dict[str, set[str]] = {
@@ -52,11 +54,12 @@ EXCLUDES: dict[str, set[str]] = {
     # no statement from them either (2.5-3 s of AF read first-degree AV block)
     "RHYTHM_UNDETERMINED": {"1AVB", "SHORT_PR", "2AVB_II", "LAE", "RAE", "WPW", "PAC"},
     "WPW": {"SHORT_PR", "IVCD", "LBBB", "RBBB", "ILBBB", "IRBBB", "LVH", "RVH", "LAFB",
-            "LPFB", "ST_DEP", "T_INV"} | _STEMI,
+            "LPFB", "ST_DEP", "T_INV"} | _STEMI | _Q_INFARCT,
     "LBBB": {"ILBBB", "IRBBB", "IVCD", "LVH", "RVH", "LAFB", "LPFB", "ST_DEP", "T_INV",
-             "EARLY_REPOL"} | _STEMI,
+             "EARLY_REPOL"} | _STEMI | _Q_INFARCT,
+    "ILBBB": {"IVCD"} | _Q_INFARCT,
+    "LVH": _Q_INFARCT,
     "RBBB": {"IRBBB", "IVCD", "RVH", "T_INV"},
-    "ILBBB": {"IVCD"},
     "IRBBB": {"IVCD"},
     "STEMI_ANT": {"EARLY_REPOL"},
     "STEMI_INF": {"EARLY_REPOL"},

@@ -153,6 +153,19 @@ def st_measurable(a: Analysis, lead: str) -> bool:
     return amp(a, lead, "j_uv") is not None and se is not None and se <= ST_MAX_SE_UV
 
 
+def q_measurable(a: Analysis, lead: str) -> bool:
+    """The lead has QRS amplitudes (usable quality) and is not flagged noisy, clipped
+    (:data:`models.quality.UNTRUSTED`) or carrying a limb electrode's artefact: its Q waves
+    may count (:mod:`models.interpret.criteria.infarct`)."""
+    from ecgread.models.limb_artefact import LIMB_ARTEFACT_PROBLEM
+    from ecgread.models.quality import UNTRUSTED
+
+    bad = (*UNTRUSTED, LIMB_ARTEFACT_PROBLEM)
+    if any(lq.lead == lead and any(p in bad for p in lq.problems) for lq in a.quality.leads):
+        return False
+    return lead in a.amplitudes
+
+
 def stemi_leads(a: Analysis, territory: str) -> list[str]:
     """Leads of ``territory`` whose ST is measurable and whose J point meets the threshold."""
     return [ld for ld in TERRITORIES[territory] if st_measurable(a, ld)
@@ -592,8 +605,19 @@ def _r_to_s(lead: str) -> Callable[[Analysis], float | None]:
     return f
 
 
+def _q_to_r(lead: str) -> Callable[[Analysis], float | None]:
+    def f(a: Analysis) -> float | None:
+        """Q depth over the R amplitude in the lead (no Q or no R: None)."""
+        q, r = amp(a, lead, "q_uv"), amp(a, lead, "r_uv")
+        if q is None or r is None or r <= 0:
+            return None
+        return float(-q / r)
+    return f
+
+
 for _ld in LIMB_LEADS + PRECORDIAL_LEADS:
     DERIVED[f"r_to_s_ratio.{_ld}"] = _r_to_s(_ld)
+    DERIVED[f"q_to_r_ratio.{_ld}"] = _q_to_r(_ld)
 
 
 #: A QRS and a T wave of one lead are one QT when the T wave starts after the QRS ends and
