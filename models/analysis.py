@@ -59,7 +59,9 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: the recorded rate, a record whose every lead is noisy or clipped is technically limited
 #: and its measurements withheld; 1.6 (2026-12-02, seventh session) with a limb electrode's
 #: artefact, the P and T waves found with the chest leads referred away from that electrode
-#: and its limb leads out of the rhythm decisions; each lead's Q duration from its own Q onset.
+#: and its limb leads out of the rhythm decisions; each lead's Q duration from its own Q onset;
+#: beats typed in the leads not flagged noisy; an RR interval across a gap in no class of the
+#: robust irregularity.
 DELINEATOR_VERSION = "dsp-1.6"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -180,7 +182,11 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     det = detect_qrs(cond, voters if voters.any() else usable, cfg.detection)
     signals = {"signal_uv": cond.signal_uv, "qrs_smooth_uv": cond.qrs_smooth_uv,
                "pt_smooth_uv": cond.pt_smooth_uv}
-    typing = type_beats(signals, fs, det.r_samples, usable, cond.pacing_spikes, cfg.beats)
+    # and typed in them: a lead of noise lowered every beat's correlation with the template
+    # (premature atrial beats of CPSC A1980 with noise in aVR and aVL typed ventricular, and
+    # the record read AF)
+    typing = type_beats(signals, fs, det.r_samples, voters if voters.any() else usable,
+                        cond.pacing_spikes, cfg.beats)
     r = typing.r_samples
     artefact = find_limb_artefact(cond.pt_smooth_uv, fs, names, usable, r)
     # the P and T waves are found with the chest leads referred away from a limb electrode

@@ -286,7 +286,7 @@ def rhythm_features(r_samples: np.ndarray, dominant: np.ndarray, dl: Delineation
         p_wave_ratio=ratio, pr_intervals_ms=pr, atrial_rate_bpm=atrial,
         flutter_wave_rate_bpm=None,
         pacing_spikes_s=tuple(float(s) / fs for s in pacing_spikes),
-        rr_irregularity_robust=(rr_irregularity_robust(r.astype(float), ~dom | gap)
+        rr_irregularity_robust=(rr_irregularity_robust(r.astype(float), ~dom, gap)
                                 if r.size else None),
         p_wave_confidence=conf, p_wave_leads=p_leads, p_wave_lead_count=len(p_leads),
         p_window_noise_ratio=dl.p_noise_ratio,

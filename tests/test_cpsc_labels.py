@@ -57,3 +57,31 @@ def test_st_depression_labelled_records_read_st_depression(name: str) -> None:
 def test_normal_record_has_no_st_depression() -> None:
     codes = _read("A1983")
     assert "ST_DEP" not in codes and "NORMAL" in codes
+
+
+def test_atrial_bigeminy_with_a_gap_or_noisy_leads_is_no_af() -> None:
+    """A1980 (atrial bigeminy) read AF when (a) its strip had a gap: the interval across the
+    gap joined the premature beats' coupling intervals (0.52 s beside 2.6 s), so the rhythm
+    looked irregular once they were set aside; (b) aVR and aVL carried 2 mV of noise: the
+    noise lowered every beat's correlation with the template, the premature atrial beats
+    typed ventricular, and the reference beats lost their P waves. The interval across a
+    gap now belongs to no class, and beats are typed in the leads not flagged noisy."""
+    from ecgread.models.augment import keep_leads
+
+    ecg = _ecg("A1980")
+    strip = keep_leads(ecg, ("V3",))
+    x = strip.signal_uv.copy()
+    x[:, int(7.1 * 500):int(8.4 * 500)] = np.nan  # 1.3 s unseen: two beats lost
+    gap = analyze(Ecg(x, 500.0, strip.lead_names, source="gap"), models=shipped_models())
+    assert "AF" not in {s.code for s in gap.statements}
+    assert (gap.rhythm.rr_irregularity_robust or 1.0) < 0.1
+    noisy = ecg.signal_uv.copy()
+    rng = np.random.default_rng(0)
+    for lead in ("aVR", "aVL"):
+        noisy[ecg.lead_names.index(lead)] = rng.normal(0.0, 2000.0, ecg.n_samples)
+    a = analyze(Ecg(noisy.astype(np.float32), 500.0, ecg.lead_names, source="noise"),
+                models=shipped_models())
+    codes = {s.code for s in a.statements}
+    assert "AF" not in codes and "SR" in codes
+    clean = analyze(ecg, models=shipped_models())
+    assert [b.kind for b in a.beats] == [b.kind for b in clean.beats]
