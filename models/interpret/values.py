@@ -146,8 +146,7 @@ def st_measurable(a: Analysis, lead: str) -> bool:
     A1985 clipped at 290 uV in the leads that reach it read a critical Sgarbossa STEMI)."""
     from ecgread.models.quality import UNTRUSTED
 
-    if any(lq.lead == lead and any(p in UNTRUSTED for p in lq.problems)
-           for lq in a.quality.leads):
+    if flagged(a, lead, UNTRUSTED):
         return False
     se = amp(a, lead, "j_beat_se_uv")
     return amp(a, lead, "j_uv") is not None and se is not None and se <= ST_MAX_SE_UV
@@ -160,10 +159,13 @@ def q_measurable(a: Analysis, lead: str) -> bool:
     from ecgread.models.limb_artefact import LIMB_ARTEFACT_PROBLEM
     from ecgread.models.quality import UNTRUSTED
 
-    bad = (*UNTRUSTED, LIMB_ARTEFACT_PROBLEM)
-    if any(lq.lead == lead and any(p in bad for p in lq.problems) for lq in a.quality.leads):
-        return False
-    return lead in a.amplitudes
+    return lead in a.amplitudes and not flagged(a, lead, (*UNTRUSTED, LIMB_ARTEFACT_PROBLEM))
+
+
+def flagged(a: Analysis, lead: str, problems: Sequence[str]) -> bool:
+    """The quality assessment gave ``lead`` one of ``problems``."""
+    return any(lq.lead == lead and any(p in problems for p in lq.problems)
+               for lq in a.quality.leads)
 
 
 def stemi_leads(a: Analysis, territory: str) -> list[str]:

@@ -41,16 +41,16 @@ from ecgread.models.results import Evidence
 
 #: V2-V3: any Q wave longer than this, ms.
 SEPTAL_Q_MS = "> 20"
-#: Other leads: a Q wave this long, ms, and this deep, µV.
+#: Other leads: a Q wave this long, ms, this deep, µV, and at least this share of the R.
 Q_MS = ">= 30"
 Q_DEPTH_UV = "<= -100"
 Q_TO_R = ">= 0.25"
-#: Territory -> (leads, how many of them must qualify, the rule's Q duration and depth).
-TERRITORIES: dict[str, tuple[tuple[str, ...], int, str, str | None]] = {
-    "MI_ANT": (("V2", "V3"), 2, SEPTAL_Q_MS, None),
-    "MI_INF": (("II", "III", "aVF"), 2, Q_MS, Q_DEPTH_UV),
-    "MI_LAT_LIMB": (("I", "aVL"), 2, Q_MS, Q_DEPTH_UV),
-    "MI_LAT_CHEST": (("V4", "V5", "V6"), 2, Q_MS, Q_DEPTH_UV),
+#: Statement -> its lead groups, each (leads, the Q duration and depth its rule asks); a
+#: group counts when two of its leads qualify.
+TERRITORIES: dict[str, tuple[tuple[tuple[str, ...], str, str | None], ...]] = {
+    "MI_ANT": ((("V2", "V3"), SEPTAL_Q_MS, None),),
+    "MI_INF": ((("II", "III", "aVF"), Q_MS, Q_DEPTH_UV),),
+    "MI_LAT": ((("I", "aVL"), Q_MS, Q_DEPTH_UV), (("V4", "V5", "V6"), Q_MS, Q_DEPTH_UV)),
 }
 
 
@@ -66,13 +66,16 @@ def infarct(c: Ctx) -> list[Finding]:
         if not (late_r and s_left):
             return []
         conduction = (late_r, s_left)
-    found: dict[str, tuple[Evidence, ...]] = {}
-    for name, (leads, needed, q_ms, depth) in TERRITORIES.items():
-        per_lead = [ev for ld in leads if (ev := _q_wave(c, ld, q_ms, depth))]
-        if len(per_lead) >= needed:
-            code = "MI_LAT" if name.startswith("MI_LAT") else name
-            found[code] = found.get(code, ()) + tuple(e for ev in per_lead for e in ev)
-    return [Finding(code, "probable", ev + conduction) for code, ev in found.items()]
+    out: list[Finding] = []
+    for code, groups in TERRITORIES.items():
+        evidence: tuple[Evidence, ...] = ()
+        for leads, q_ms, depth in groups:
+            per_lead = [ev for ld in leads if (ev := _q_wave(c, ld, q_ms, depth))]
+            if len(per_lead) >= 2:
+                evidence += tuple(e for ev in per_lead for e in ev)
+        if evidence:
+            out.append(Finding(code, "probable", evidence + conduction))
+    return out
 
 
 def _q_wave(c: Ctx, lead: str, q_ms: str, depth_uv: str | None) -> tuple[Evidence, ...]:
