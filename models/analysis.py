@@ -60,8 +60,8 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: and its measurements withheld; 1.6 (2026-12-02, seventh session) with a limb electrode's
 #: artefact, the P and T waves found with the chest leads referred away from that electrode
 #: and its limb leads out of the rhythm decisions; each lead's Q duration from its own Q onset;
-#: beats typed in the leads not flagged noisy; an RR interval across a gap in no class of the
-#: robust irregularity.
+#: beats typed in the leads not flagged noisy, each compared only in the leads recorded over
+#: its window; an RR interval across a gap in no class of the robust irregularity.
 DELINEATOR_VERSION = "dsp-1.6"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
@@ -186,7 +186,7 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     # (premature atrial beats of CPSC A1980 with noise in aVR and aVL typed ventricular, and
     # the record read AF)
     typing = type_beats(signals, fs, det.r_samples, voters if voters.any() else usable,
-                        cond.pacing_spikes, cfg.beats)
+                        cond.pacing_spikes, cfg.beats, valid=cond.valid)
     r = typing.r_samples
     artefact = find_limb_artefact(cond.pt_smooth_uv, fs, names, usable, r)
     # the P and T waves are found with the chest leads referred away from a limb electrode

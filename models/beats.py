@@ -23,6 +23,7 @@ Definitions
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,9 +62,14 @@ def median_windows(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     return median_of([x[:, s:s + width] for s in starts.tolist()])
 
 
-def _aligned_corr(lagged: np.ndarray, template: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _aligned_corr(lagged: np.ndarray, template: np.ndarray, seen: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Per beat, the best correlation of its windows ``lagged`` (leads, beats, shifts, width)
-    with ``template`` (leads, width) over the shifts, and the shift index giving it."""
+    with ``template`` (leads, width) over the shifts, and the shift index giving it.
+    ``seen`` (leads, beats): the leads recorded over each beat's window; the others take no
+    part in that beat's correlation (None: all)."""
+    if seen is not None:
+        return _aligned_corr_seen(lagged, template, seen)
     tc = template - template.mean()
     n = tc.size
     num = np.einsum("lbsw,lw->bs", lagged, tc)
@@ -73,6 +79,39 @@ def _aligned_corr(lagged: np.ndarray, template: np.ndarray) -> tuple[np.ndarray,
     corr = num / (np.sqrt(var) * np.linalg.norm(tc) + 1e-9)
     best = np.argmax(corr, axis=1)
     return corr[np.arange(corr.shape[0]), best], best
+
+
+def _aligned_corr_seen(lagged: np.ndarray, template: np.ndarray, seen: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_aligned_corr` over each beat's ``seen`` leads only (Pearson correlation of
+    the leads' samples taken together, as there)."""
+    m = seen.astype(float)  # (L, B)
+    width = template.shape[1]
+    n = np.maximum(m.sum(axis=0) * width, 1.0)[:, None]  # (B, 1) samples compared
+    xm = lagged * m[:, :, None, None]
+    sx = xm.sum(axis=(0, 3))  # (B, S)
+    sxx = np.einsum("lbsw,lbsw->bs", xm, lagged)
+    sxt = np.einsum("lbsw,lw->bs", xm, template)
+    st = (m * template.sum(axis=1)[:, None]).sum(axis=0)[:, None]  # (B, 1)
+    stt = (m * (template ** 2).sum(axis=1)[:, None]).sum(axis=0)[:, None]
+    var_x = np.maximum(sxx - sx * sx / n, 0.0)
+    var_t = np.maximum(stt - st * st / n, 0.0)
+    corr = (sxt - sx * st / n) / (np.sqrt(var_x * var_t) + 1e-9)
+    best = np.argmax(corr, axis=1)
+    return corr[np.arange(corr.shape[0]), best], best
+
+
+def _template(v: np.ndarray, seen: np.ndarray | None) -> np.ndarray:
+    """Median over beats (rows of ``v``, leads' windows concatenated), per sample; with
+    ``seen`` (leads, beats), of the beats that recorded each lead."""
+    if seen is None:
+        return median_of(list(v))  # as np.median(v, axis=0)
+    width = v.shape[1] // seen.shape[0]
+    mask = seen.T[:, :, None].repeat(width, axis=2).reshape(v.shape)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a lead no beat recorded
+        out: np.ndarray = np.nan_to_num(np.nanmedian(np.where(mask, v, np.nan), axis=0))
+        return out
 
 
 def rr_around(r_samples: np.ndarray, beats: np.ndarray, sampling_rate_hz: float
@@ -91,7 +130,8 @@ def rr_around(r_samples: np.ndarray, beats: np.ndarray, sampling_rate_hz: float
 
 def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_samples: np.ndarray,
                usable: np.ndarray, pacing_spikes: np.ndarray,
-               config: BeatConfig | None = None) -> BeatTyping:
+               config: BeatConfig | None = None, valid: np.ndarray | None = None
+               ) -> BeatTyping:
     """Type each beat and build the representative (median) beat of the dominant ones.
 
     Parameters
@@ -106,6 +146,11 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
         bool per lead.
     pacing_spikes:
         int sample indices of pacing spikes.
+    valid:
+        bool (leads, samples): recorded (False in a gap, where the conditioned signal is
+        zero). A beat is compared with the template only in the leads recorded over its
+        window: a gap in V3 over the last second of CPSC A1980 typed its last two beats
+        ventricular, and its atrial bigeminy read AF.
     """
     cfg = config or BeatConfig()
     fs = float(sampling_rate_hz)
@@ -125,20 +170,30 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     wide = _windows(x[use], r, a + align, b + align)  # (L, B, W + 2 align)
     lagged = np.lib.stride_tricks.sliding_window_view(wide, a + b + 1, axis=2)  # (L,B,S,W)
     centre = align
+    seen: np.ndarray | None = None
+    if valid is not None and not np.all(valid):
+        recorded = np.asarray(_windows(np.asarray(valid, bool)[use], r, a + align,
+                                       b + align).all(axis=2))
+        seen = None if recorded.all() else recorded
     v = lagged[:, :, centre].transpose(1, 0, 2).reshape(nb, -1)
-    template = median_of(list(v))  # over beats, per sample (as np.median(v, axis=0))
+    template = _template(v, seen)
     dom = np.ones(nb, bool)
     corr = np.ones(nb)
     shift = np.zeros(nb, int)
     for _ in range(2):
-        corr, shift = _aligned_corr(lagged, template.reshape(use.sum(), -1))
+        corr, shift = _aligned_corr(lagged, template.reshape(use.sum(), -1), seen)
         v = lagged[:, np.arange(nb), shift].transpose(1, 0, 2).reshape(nb, -1)
-        ratio = np.linalg.norm(v, axis=1) / (np.linalg.norm(template) + 1e-9)
+        if seen is None:
+            ratio = np.linalg.norm(v, axis=1) / (np.linalg.norm(template) + 1e-9)
+        else:  # each beat against the template in its recorded leads
+            per_lead = seen.T[:, :, None].repeat(lagged.shape[3], axis=2).reshape(nb, -1)
+            ratio = (np.linalg.norm(v * per_lead, axis=1)
+                     / (np.linalg.norm(template[None, :] * per_lead, axis=1) + 1e-9))
         dom = (corr >= cfg.dominant_corr) & (ratio > 0.6) & (ratio < 1.6)
         if dom.sum() < max(2, 0.3 * nb):
             # no clear cluster: the beats most like the median form it
             dom = corr >= median_1d(corr)
-        template = median_of(list(v[dom]))
+        template = _template(v[dom], None if seen is None else seen[:, dom])
     # dominant beats' fiducials move to their alignment with the template
     r = np.where(dom, r + shift - centre, r)
     paced = np.zeros(nb, bool)
