@@ -101,13 +101,18 @@ def _aligned_corr_seen(lagged: np.ndarray, template: np.ndarray, seen: np.ndarra
     return corr[np.arange(corr.shape[0]), best], best
 
 
+def _per_sample(seen: np.ndarray, width: int) -> np.ndarray:
+    """``seen`` (leads, beats) as a (beats, leads x width) mask of the beats' concatenated
+    windows."""
+    return seen.T[:, :, None].repeat(width, axis=2).reshape(seen.shape[1], -1)
+
+
 def _template(v: np.ndarray, seen: np.ndarray | None) -> np.ndarray:
     """Median over beats (rows of ``v``, leads' windows concatenated), per sample; with
     ``seen`` (leads, beats), of the beats that recorded each lead."""
     if seen is None:
         return median_of(list(v))  # as np.median(v, axis=0)
-    width = v.shape[1] // seen.shape[0]
-    mask = seen.T[:, :, None].repeat(width, axis=2).reshape(v.shape)
+    mask = _per_sample(seen, v.shape[1] // seen.shape[0])
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a lead no beat recorded
         out: np.ndarray = np.nan_to_num(np.nanmedian(np.where(mask, v, np.nan), axis=0))
@@ -186,7 +191,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
         if seen is None:
             ratio = np.linalg.norm(v, axis=1) / (np.linalg.norm(template) + 1e-9)
         else:  # each beat against the template in its recorded leads
-            per_lead = seen.T[:, :, None].repeat(lagged.shape[3], axis=2).reshape(nb, -1)
+            per_lead = _per_sample(seen, lagged.shape[3])
             ratio = (np.linalg.norm(v * per_lead, axis=1)
                      / (np.linalg.norm(template[None, :] * per_lead, axis=1) + 1e-9))
         dom = (corr >= cfg.dominant_corr) & (ratio > 0.6) & (ratio < 1.6)
