@@ -206,11 +206,12 @@ def analyze(ecg: Ecg, config: AnalysisConfig | None = None, *,
     # the multi-lead QRS, P and T searches otherwise follow the noise and move the clean
     # leads' boundaries (QTDB sel30 with EMG noise in its second lead: the clean lead's P
     # onset -236 -> -384 ms, PR 188 -> 240)
-    clean = rhythm_leads(quality, usable)
-    timing = clean if clean.any() else usable
-    if artefact is not None:
-        away = timing & ~np.isin(np.array(names), artefact.leads)
-        timing = away if away.any() else timing
+    timing = rhythm_leads(quality, usable)  # an artefact's limb leads are flagged too
+    if not timing.any():  # no lead free of problems: the usable ones, still without those
+        timing = usable
+        if artefact is not None:
+            away = timing & ~np.isin(np.array(names), artefact.leads)
+            timing = away if away.any() else timing
     pt_view = referred_away(cond.pt_smooth_uv)
     dl = delineate(cond.qrs_smooth_uv, pt_view, fs, r, timing, cfg.delineation,
                    valid=cond.valid, dominant=typing.dominant if r.size else None)
