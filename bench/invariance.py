@@ -15,7 +15,10 @@ amplitudes) and the 10 CPSC 2018 records (first 10 s; 12 leads, 500 Hz). Each is
     artefacts a cardiologist reads through: a 4.6 Hz tremor of the left-arm, right-arm or
     left-leg electrode (150 µV; leads II, III or I clean, two-lead Holter leads get half of
     it) and 2 s of motion artefact (1 mV at 2 Hz, from 4 s, a gain from -1 to +1 across
-    the leads).
+    the leads). Where the record's read has P and T waves in every RR interval, sinus
+    arrhythmia: each diastole (T offset to next P onset) lengthened or shortened by up to
+    20 % of the mean RR over a 4 s breathing cycle, the waves untouched
+    (:func:`models.augment.modulate_diastole`).
 
 Per copy, the properties of :func:`models.augment.read_changes`: rhythm family kept, no new
 critical statement, heart rate within 3 bpm, PR and QRS within 12 ms, QT within 20 ms (a
@@ -33,12 +36,19 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ecgread.models import augment
 from ecgread.models.ecg import Ecg
 
+if TYPE_CHECKING:
+    from ecgread.models.analysis_result import Analysis
+
 Transform = Callable[[Ecg], Ecg]
 NOISE_RMS_UV = 150.0
+#: Diastoles lengthened and shortened by up to this share of the mean RR (the RR range is
+#: then about 40 % of the RR: marked respiratory sinus arrhythmia, as in the young).
+SINUS_ARRHYTHMIA_DEPTH = 0.2
 WORST = 25
 
 
@@ -46,8 +56,10 @@ def _fault_lead(ecg: Ecg) -> str:
     return "V2" if "V2" in ecg.lead_names else ecg.lead_names[-1]
 
 
-def transformations(ecg: Ecg) -> dict[str, Transform]:
-    """The copies of ``ecg`` to read (name -> function); only those that apply to it."""
+def transformations(ecg: Ecg, base: Analysis | None = None) -> dict[str, Transform]:
+    """The copies of ``ecg`` to read (name -> function); only those that apply to it
+    (sinus arrhythmia where ``base``, the record's read, has a T wave and a P wave in
+    every RR interval)."""
     fs = ecg.sampling_rate_hz
     lead = _fault_lead(ecg)
     out: dict[str, Transform] = {
@@ -73,6 +85,10 @@ def transformations(ecg: Ecg) -> dict[str, Transform]:
     if {"I", "II"} <= set(ecg.lead_names) and len(ecg.lead_names) > 2:
         out["I+II only"] = lambda e: augment.keep_leads(e, ("I", "II"))
     out["drop first 1 s"] = lambda e: augment.crop(e, 1.0)
+    spans = augment.diastoles(base) if base is not None else None
+    if spans is not None and len(spans) >= 3:
+        out["sinus arrhythmia"] = lambda e: augment.modulate_diastole(
+            e, spans, SINUS_ARRHYTHMIA_DEPTH, 4.0)
     return out
 
 
@@ -123,7 +139,7 @@ def check_record(item: tuple[str, Callable[[], Ecg]]) -> tuple[str, str, list[Co
     base = analyze(ecg, models=models)
     summary = "+".join(sorted(augment.rhythm_families(base)))
     results = []
-    for tname, fn in transformations(ecg).items():
+    for tname, fn in transformations(ecg, base).items():
         try:
             results.append(CopyResult(name, tname, augment.read_changes(
                 base, analyze(fn(ecg), models=models))))

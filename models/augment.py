@@ -17,6 +17,9 @@ share them.
 - :func:`flatten_lead`: one lead off (a flat line with 1 µV of amplifier noise).
 - :func:`keep_leads`: a subset of the leads (e.g. a two-lead monitor record).
 - :func:`crop`: a window of the record (times then count from its first sample).
+- :func:`modulate_diastole`: respiratory sinus arrhythmia: each diastole (T offset to the
+  next P onset, :func:`diastoles` of a read) lengthened or shortened with the breathing
+  cycle, the waves untouched.
 
 :func:`read_changes` lists the properties of a read that a transformed copy broke:
 rhythm family kept, no new critical statement, heart rate within 3 bpm, PR and QRS within
@@ -204,6 +207,58 @@ def crop(ecg: Ecg, start_s: float, end_s: float | None = None) -> Ecg:
     if hi <= lo:
         raise ValueError(f"empty window {start_s}-{end_s} s of a {ecg.duration_s:.1f} s ECG")
     return _with(ecg, ecg.signal_uv[:, lo:hi])
+
+
+def modulate_diastole(ecg: Ecg, diastoles_s: Sequence[tuple[float, float]], depth: float = 0.15,
+                      period_s: float = 4.0, phase: float = 0.0) -> Ecg:
+    """Respiratory sinus arrhythmia made from a regular rhythm: each diastole (``diastoles_s``:
+    (T offset, next P onset) per RR interval, s, in time order) stretched or shortened by
+    ``depth`` x the mean RR x sin(2 pi t / ``period_s`` + ``phase``), t its start; the P,
+    QRS and T waves keep their samples, so the PR, QRS and QT stay what they were, as in
+    sinus arrhythmia, where the diastole takes the change of rate. The depth is lowered
+    where a diastole would shrink below a third of its length, and the changes are made
+    to sum to zero, so that the mean rate stays (within a sample per beat)."""
+    fs = ecg.sampling_rate_hz
+    spans = [(round(a * fs), round(b * fs)) for a, b in diastoles_s]
+    spans = [(a, b) for a, b in spans if 0 <= a < b <= ecg.n_samples]
+    if len(spans) < 2 or any(b0 > a1 for (_, b0), (a1, _) in zip(spans, spans[1:], strict=False)):
+        raise ValueError("diastoles must be at least two, in order and not overlapping")
+    mean_rr = (spans[-1][0] - spans[0][0]) / (len(spans) - 1)
+    n = np.array([b - a for a, b in spans], float)
+    wave = np.sin(2 * np.pi * np.array([a for a, _ in spans]) / fs / period_s + phase)
+    wave -= wave.mean()
+    room = np.where(wave < 0, (2.0 / 3.0) * n / np.maximum(-wave * depth * mean_rr, 1e-9),
+                    np.inf)
+    change = np.round(min(1.0, float(room.min())) * depth * mean_rr * wave).astype(int)
+    x = ecg.signal_uv.astype(np.float64)
+    pieces, cursor = [], 0
+    for (a, b), d in zip(spans, change, strict=True):
+        pieces.append(x[:, cursor:a])
+        grid = np.linspace(a, b - 1, b - a + int(d))
+        pieces.append(np.stack([np.interp(grid, np.arange(a, b), lead[a:b]) for lead in x]))
+        cursor = b
+    pieces.append(x[:, cursor:])
+    return _with(ecg, np.concatenate(pieces, axis=1))
+
+
+def diastoles(a: Analysis, margin_s: float = 0.04) -> list[tuple[float, float]] | None:
+    """The diastoles of a read for :func:`modulate_diastole`: per RR interval, from
+    ``margin_s`` after the T offset to ``margin_s`` before the next P onset (s; the
+    median over the leads of the waves between the two beats). None where a beat pair has
+    no T wave or no P wave between them, or less than 50 ms between the two (no diastole to
+    modulate: not a sinus rhythm, or too fast)."""
+    out: list[tuple[float, float]] = []
+    for b0, b1 in zip(a.beats, a.beats[1:], strict=False):
+        between = [w for ws in a.waves.values() for w in ws if b0.r_s < w.peak_s < b1.r_s]
+        t_off = [w.offset_s for w in between if w.type == "T"]
+        p_on = [w.onset_s for w in between if w.type == "P"]
+        if not t_off or not p_on:
+            return None
+        lo, hi = float(np.median(t_off)) + margin_s, float(np.median(p_on)) - margin_s
+        if hi - lo < 0.05:
+            return None
+        out.append((lo, hi))
+    return out
 
 
 # --- what a harmless transformation must keep --------------------------------------------

@@ -143,6 +143,50 @@ def test_crop_keeps_the_window() -> None:
         augment.crop(ECG, 11.0)
 
 
+def test_modulated_diastoles_keep_every_wave_and_the_mean_rate() -> None:
+    """The P-QRS-T of each beat keeps its samples; the RRs follow the breathing cycle
+    (their range about 2 x depth x the mean RR) and keep their sum within a sample per
+    beat, the depth lowered where a diastole would shrink below a third."""
+    s = synthetic_ecg(rate_bpm=60, fs=500.0, duration_s=10.0, seed=3)
+    b = s.beats
+    spans = [(b0.t_offset_s + 0.04, b1.p_onset_s - 0.04)  # type: ignore[operator]
+             for b0, b1 in zip(b, b[1:], strict=False)]
+    fs, x = 500.0, s.ecg.signal_uv
+    r = np.array([round(beat.r_s * fs) for beat in b])
+    n = np.array([round(hi * fs) - round(lo * fs) for lo, hi in spans])
+    for depth in (0.1, 0.2, 0.6):
+        y = augment.modulate_diastole(s.ecg, spans, depth, 4.0).signal_uv
+        assert abs(y.shape[1] - x.shape[1]) <= len(spans)
+        # each beat found again, unchanged, where the RR changes put it
+        r_new = [int(r[0])]
+        for k in range(1, r.size):
+            seg = x[:, r[k] - 50:r[k] + 50]
+            lo = r_new[-1] + 200
+            hits = [i for i in range(lo, min(lo + 2000, y.shape[1] - 50))
+                    if np.array_equal(y[:, i - 50:i + 50], seg)]
+            assert len(hits) == 1, (depth, k)
+            r_new.append(hits[0])
+        change = np.diff(r_new) - np.diff(r)  # samples, each diastole's
+        if depth < 0.5:
+            assert np.ptp(change) == pytest.approx(2 * depth * fs, rel=0.15), depth
+        else:  # the depth lowered: the most shortened diastole at a third of its length
+            assert np.min(change / n) == pytest.approx(-2 / 3, abs=0.01)
+        assert abs(np.sum(np.diff(r_new)) - np.sum(np.diff(r))) <= len(spans)
+    assert np.array_equal(y[:, :round(spans[0][0] * fs)], x[:, :round(spans[0][0] * fs)])
+    with pytest.raises(ValueError):
+        augment.modulate_diastole(s.ecg, spans[:1])
+    with pytest.raises(ValueError):
+        augment.modulate_diastole(s.ecg, spans[::-1])
+
+
+def test_diastoles_of_a_read_lie_between_t_and_p() -> None:
+    s = synthetic_ecg(rate_bpm=60, fs=500.0, duration_s=10.0, seed=3)
+    spans = augment.diastoles(analyze(s.ecg, AnalysisConfig(delineator="dsp")))
+    assert spans is not None and len(spans) == len(s.beats) - 1
+    for (lo, hi), b0, b1 in zip(spans, s.beats, s.beats[1:], strict=False):
+        assert b0.t_offset_s < lo < hi < b1.p_onset_s  # type: ignore[operator]
+
+
 def test_read_changes_flags_exactly_what_moved() -> None:
     a = analyze(ECG, AnalysisConfig(delineator="dsp"))
     assert augment.read_changes(a, a) == ()

@@ -7,17 +7,22 @@ the rhythm; pure noise is technically limited, never a diagnosis.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ecgread.models import augment
 from ecgread.models.analysis import analyze
 from ecgread.models.atrial import AV_DISSOCIATED_BELOW
 from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
 from ecgread.models.interpret import check_evidence
+from ecgread.models.results import RhythmFeatures
+from ecgread.models.rhythm import AF_IRREGULARITY_WITH_P, atrial_waves
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
+from tests.neural_helpers import shipped_models
 from tests.synthetic_rhythm import synthetic_rhythm
 
 DSP = AnalysisConfig(delineator="dsp")
@@ -384,3 +389,46 @@ def test_a_gap_in_every_lead_is_no_pause(seed: int, start_s: float, rate: float)
     assert a.measurements.heart_rate_bpm is not None and clean.measurements.heart_rate_bpm
     assert abs(a.measurements.heart_rate_bpm - clean.measurements.heart_rate_bpm) <= 3
     assert sum(b.after_gap for b in a.beats) == 1
+
+
+def _irregular_with_p(pr_ms: tuple[float, ...]) -> RhythmFeatures:
+    """Markedly irregular RR (0.6-1.1 s), P waves on every beat at ``pr_ms``."""
+    rr = (1000.0, 700.0, 1100.0, 650.0, 950.0, 600.0, 1050.0, 800.0)
+    return RhythmFeatures(rr_intervals_ms=rr, rr_irregularity=0.3, rr_irregularity_robust=0.3,
+                          p_wave_ratio=1.0, pr_intervals_ms=pr_ms, p_wave_confidence=0.99,
+                          p_wave_leads=("I", "II"), p_wave_lead_count=2)
+
+
+def test_p_waves_at_one_pr_are_not_af_whatever_the_axis() -> None:
+    """A fixed PR says the P waves conduct: the PR spread decides where it is measurable;
+    the median P wave's axis (-167 deg: the previous T waves of sinus arrhythmia's short
+    cycles smeared into the median beat's P window) decides only without one."""
+    fixed = _irregular_with_p((168.0, 167.0, 169.0, 168.0, 171.0, 169.0, 168.0, 170.0))
+    varying = _irregular_with_p((150.0, 210.0, 120.0, 260.0, 180.0, 90.0, 230.0, 140.0))
+    assert atrial_waves(fixed, -167.0, 10.0) == "P"
+    assert atrial_waves(fixed, 60.0, 80.0) == "P"
+    assert atrial_waves(varying, 60.0, 80.0) == "fibrillation"
+    two = dataclasses.replace(fixed, pr_intervals_ms=(168.0, 167.0))  # no spread
+    assert atrial_waves(two, -167.0, 10.0) == "fibrillation"
+    assert atrial_waves(two, 60.0, 80.0) == "P"
+
+
+@pytest.mark.ludb
+@pytest.mark.parametrize(("record", "phase"), [(19, 0.0), (31, 1.5)])
+def test_ludb_sinus_rhythm_with_respiratory_arrhythmia_is_sinus(record: int, phase: float,
+                                                               ludb_dir: Path) -> None:
+    """LUDB sinus rhythms whose diastoles were modulated by +-20 % of the RR over a 4 s
+    breathing cycle (models.augment.modulate_diastole): the P waves keep one PR (spread
+    0.9-1.4 ms), and the rhythm read AF because the median P wave's axis was not sinus
+    (-42 and -167 deg)."""
+    from ecgread.integration import ludb
+
+    models = shipped_models()
+    ecg = ludb.read_record(record)
+    base = analyze(ecg, models=models)
+    spans = augment.diastoles(base)
+    assert spans is not None
+    copy = analyze(augment.modulate_diastole(ecg, spans, 0.2, 4.0, phase), models=models)
+    assert copy.rhythm.rr_irregularity is not None
+    assert copy.rhythm.rr_irregularity > AF_IRREGULARITY_WITH_P  # markedly irregular
+    assert augment.rhythm_families(copy) == {"sinus"}

@@ -134,10 +134,12 @@ def _af(c: Ctx, decided) -> Finding:  # type: ignore[no-untyped-def]
     lead = c.first_lead(("II", "I"))
     leads, spans = ((lead,), c.p(lead)) if lead else ((), [])
     axis = f"in [{SINUS_P_AXIS_DEG[0]:g}, {SINUS_P_AXIS_DEG[1]:g}]"
-    no_fixed_p = (c.ev("rhythm.atrial_wave_axis_deg", f"not {axis}", leads, spans)
-                  or c.ev("pr_spread_ms", f"> {AF_PR_SPREAD_MS:g}", leads,
-                          c.pr(lead) if lead else [])
-                  or c.ev("rhythm.atrial_wave_axis_deg", "is null", leads, spans))
+    # as models.rhythm.atrial_waves decides: the PR spread where measurable, else the axis
+    no_fixed_p = c.ev("pr_spread_ms", f"> {AF_PR_SPREAD_MS:g}", leads,
+                      c.pr(lead) if lead else [])
+    if c.value("pr_spread_ms") is None:
+        no_fixed_p = (c.ev("rhythm.atrial_wave_axis_deg", f"not {axis}", leads, spans)
+                      or c.ev("rhythm.atrial_wave_axis_deg", "is null", leads, spans))
     return Finding("AF", "probable", tuple(e for e in (decided, marked, robust, no_fixed_p)
                                            if e))
 
