@@ -40,8 +40,10 @@ from ecgread.models.results import Statement
 #: ST-T changes: LBBB, unseen pacing, conduction delay); 1.7 (the same session) a Sgarbossa
 #: lead's J must clear 1 mm by its own standard error over the beats; 1.8 (2026-12-02, sixth
 #: session) no ST criterion from a lead flagged noisy or clipped; 1.9 (2026-12-02, seventh
-#: session) Q-wave infarct statements (Fourth Universal Definition, prior MI).
-INTERPRET_VERSION = "criteria-1.9"
+#: session) Q-wave infarct statements (Fourth Universal Definition, prior MI); 1.10
+#: (2026-12-02, eighth session) P-like waves on a markedly irregular rhythm are fibrillatory
+#: waves by their PR spread where it is measurable, whatever the median P wave's axis.
+INTERPRET_VERSION = "criteria-1.10"
 
 __all__ = ["INTERPRET_VERSION", "check_evidence", "interpret"]
 
