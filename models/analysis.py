@@ -61,8 +61,10 @@ __all__ = ["ATRIAL_ARRHYTHMIAS", "Analysis", "AnalysisConfig", "DELINEATOR_VERSI
 #: artefact, the P and T waves found with the chest leads referred away from that electrode
 #: and its limb leads out of the rhythm decisions; each lead's Q duration from its own Q onset;
 #: beats typed in the leads not flagged noisy, each compared only in the leads recorded over
-#: its window; an RR interval across a gap in no class of the robust irregularity.
-DELINEATOR_VERSION = "dsp-1.6"
+#: its window; an RR interval across a gap in no class of the robust irregularity; 1.7
+#: (2026-12-02, eighth session) T waves that the QRS detector took for beats (every other
+#: detection, QT-like steady, of another shape, without a T wave of its own) taken out.
+DELINEATOR_VERSION = "dsp-1.7"
 #: Rhythm statements whose atrial waves are not P waves: no P wave, PR or P axis with them.
 ATRIAL_ARRHYTHMIAS = frozenset({"AF", "AFL"})
 #: Global intervals the neural delineators measure from their waves (see _intervals_from_waves).

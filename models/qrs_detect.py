@@ -131,4 +131,114 @@ def detect_qrs(cond: Conditioned, usable: np.ndarray,
     r = np.unique(r)
     if r.size > 1:  # two fiducials refined onto one QRS
         r = r[np.concatenate([[True], np.diff(r) > 0.5 * 60.0 / cfg.max_rate_bpm * fs])]
+    r = r[~t_wave_detections(r, cond.pt_smooth_uv[np.asarray(usable, dtype=bool)], fs)]
     return QrsDetection(r.astype(int), env, energy, fs, config=cfg)
+
+
+#: T waves detected as beats (see :func:`t_wave_detections`) are looked for where the
+#: detections come faster than 1 / this (s; 120 /min: a rhythm of 60 /min or more counted
+#: twice; ventricular bigeminy with compensatory pauses runs at the sinus rate, and at
+#: 109 /min the synthetic bigeminy at 110 /min lost its premature beats) ...
+T_DOUBLED_MAX_RR_S = 0.5
+#: ... after a short interval of this range (s; the QRS to T peak of any rate and QT) ...
+T_AFTER_QRS_S = (0.15, 0.50)
+#: ... within this of the median of such intervals (s; steady as a QT) ...
+T_AFTER_QRS_SPREAD_S = 0.06
+#: ... at most this share of the interval that follows ...
+T_SHORT_LONG_RATIO = 0.9
+#: ... at least this share of all detections ...
+T_MIN_SHARE = 0.3
+#: ... of another shape than the detections before them (multi-lead correlation of the
+#: median shapes below this) ...
+T_SHAPE_CORR = 0.9
+#: ... and with no wave of their own repolarisation before the next detection: the largest
+#: deviation there below this share of their own range (a premature ventricular beat's T
+#: wave is about its size; the P wave before the next QRS a tenth of a T wave).
+T_OWN_REPOLARISATION = 0.3
+
+
+def t_wave_detections(r: np.ndarray, x_uv: np.ndarray, fs: float) -> np.ndarray:
+    """bool per detection: a T wave that the slope envelope took for a beat.
+
+    A T wave as steep as its QRS complex (a wide QRS of bundle-branch block or pacing with
+    its discordant T wave, peaked T waves) passes the envelope's T-wave rejection: every
+    beat is then counted twice, a sinus rhythm at 90/min read 180/min, ventricular
+    tachycardia and a critical rate (synthetic rhythms with T waves of 70-100 % of the QRS
+    amplitude). Such detections follow a QRS complex after an interval as steady as the QT
+    and shorter than the one that follows, and differ from it in shape, as the premature
+    beats of ventricular bigeminy do; unlike a premature ventricular beat, a T wave has no
+    T wave of its own: the signal between it and the next QRS holds no more than a P wave.
+    Those detections are T waves (Pan J, Tompkins WJ, IEEE TBME 1985;32:230 tell a T wave
+    by its slope alone, within 360 ms of the QRS). Premature atrial beats keep the QRS
+    shape, premature ventricular beats their own T wave, so neither is taken; and only a
+    fast detected rhythm is examined (:data:`T_DOUBLED_MAX_RR_S`), so ventricular bigeminy,
+    whose premature beats come at the sinus rate, is left alone even where a small T wave
+    of the premature beat would pass the test (synthetic bigeminy at 100 and 110 /min).
+
+    ``x_uv``: (leads, samples) the voting leads' P/T low-passed signal, µV.
+    """
+    r = np.asarray(r, int)
+    out = np.zeros(r.size, bool)
+    if r.size < 6 or x_uv.shape[0] == 0:
+        return out
+    d = np.diff(r) / fs
+    if median_1d(d) >= T_DOUBLED_MAX_RR_S:
+        return out
+    before, after = d[:-1], d[1:]  # around detections 1 .. n-2
+    short = ((before >= T_AFTER_QRS_S[0]) & (before <= T_AFTER_QRS_S[1])
+             & (before <= T_SHORT_LONG_RATIO * after))
+    if short.sum() < 3:
+        return out
+    med = median_1d(before[short])
+    cand = np.flatnonzero(short & (np.abs(before - med) <= T_AFTER_QRS_SPREAD_S)) + 1
+    cand = cand[np.diff(np.concatenate([[-2], cand])) >= 2]  # never two in a row
+    if cand.size < max(3, T_MIN_SHARE * r.size):
+        return out
+    if _shape_corr(x_uv, r[cand - 1], r[cand], fs) >= T_SHAPE_CORR:
+        return out
+    if _own_repolarisation(x_uv, r, cand, fs) >= T_OWN_REPOLARISATION:
+        return out
+    out[cand] = True
+    # the record's two ends, which lack an interval on one side: a T wave by its shape
+    for k, near in ((0, 1), (r.size - 1, r.size - 2)):
+        if not out[k] and not out[near] and (
+                k == 0 or abs(d[-1] - med) <= T_AFTER_QRS_SPREAD_S):
+            out[k] = (_shape_corr(x_uv, r[[k]], r[cand], fs)
+                      > _shape_corr(x_uv, r[[k]], r[cand - 1], fs))
+    return out
+
+
+def _windows(x: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
+    """(beats, leads * (2 half + 1)) the leads' samples around each centre, edges clipped."""
+    idx = np.clip(np.asarray(centres, int)[:, None] + np.arange(-half, half + 1), 0,
+                  x.shape[1] - 1)
+    return np.moveaxis(x[:, idx], 0, 1).reshape(idx.shape[0], -1)
+
+
+def _shape_corr(x: np.ndarray, ra: np.ndarray, rb: np.ndarray, fs: float) -> float:
+    """Correlation of the median multi-lead shapes (+-60 ms) of two sets of detections."""
+    half = int(round(0.06 * fs))
+    wa = np.median(_windows(x, ra, half), axis=0)
+    wb = np.median(_windows(x, rb, half), axis=0)
+    wa, wb = wa - wa.mean(), wb - wb.mean()
+    den = float(np.sqrt((wa ** 2).sum() * (wb ** 2).sum()))
+    return float((wa * wb).sum() / den) if den > 0 else 1.0
+
+
+def _own_repolarisation(x: np.ndarray, r: np.ndarray, b: np.ndarray, fs: float) -> float:
+    """Median over detections ``b`` (indices into ``r``, each with a next detection) of
+    the largest deviation from the median level between 120 ms after it and 120 ms before
+    the next detection (where a T wave of its own would stand; a T wave's is the baseline
+    and a P wave), over its own range within +-60 ms (the median over the leads of each
+    ratio)."""
+    half, gap = int(round(0.06 * fs)), int(round(0.12 * fs))
+    ratios = []
+    for k in b[b < r.size - 1]:
+        lo, hi = r[k] + gap, r[k + 1] - gap
+        if hi - lo < 2:
+            continue
+        own = np.ptp(x[:, max(0, r[k] - half):r[k] + half + 1], axis=1)
+        seg = x[:, lo:hi]
+        dev = np.max(np.abs(seg - np.median(seg, axis=1, keepdims=True)), axis=1)
+        ratios.append(median_1d(dev / np.maximum(own, 1e-9)))
+    return median_1d(np.asarray(ratios)) if ratios else 1.0

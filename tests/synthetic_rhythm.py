@@ -3,8 +3,8 @@
 The rhythm tests need atrial and ventricular activity that are placed independently:
 sinus rhythm with atrial or ventricular premature beats, atrial fibrillation (irregular RR,
 no P wave, a fibrillatory baseline), atrial flutter (a sawtooth at the flutter rate with
-fixed or variable conduction), complete AV block (P waves and an escape rhythm at their own
-rates) and pure noise. Wave shapes and per-lead gains follow :mod:`tests.synthetic`.
+fixed or variable conduction), second-degree AV block (Wenckebach and Mobitz II groups),
+complete AV block (P waves and an escape rhythm at their own rates) and pure noise. Wave shapes and per-lead gains follow :mod:`tests.synthetic`.
 
 Example
 -------
@@ -23,7 +23,8 @@ import numpy as np
 from ecgread.models.ecg import STANDARD_LEADS, Ecg
 from tests.synthetic import _GAINS, _gauss
 
-Kind = Literal["sinus", "sinus_pac", "sinus_pvc", "af", "flutter", "chb", "noise"]
+Kind = Literal["sinus", "sinus_pac", "sinus_pvc", "af", "flutter", "chb", "wenckebach",
+               "mobitz2", "noise"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class SyntheticRhythm:
     kind: str
 
 
-def _qrst(t: np.ndarray, r: float, wide: bool, lead: str, rr: float) -> np.ndarray:
+def _qrst(t: np.ndarray, r: float, wide: bool, lead: str, rr: float,
+          t_scale: float = 1.0) -> np.ndarray:
     _, gq, gt, s_ratio = _GAINS[lead]
+    gt *= t_scale
     sig = 0.030 if wide else 0.012
     q_c, s_c = r - 2.2 * sig, r + 2.2 * sig
     qt = min(0.44, 0.40 * rr ** 0.5) + (0.06 if wide else 0.0)
@@ -55,11 +58,14 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                      ectopic_every: int = 4, noise_uv: float = 5.0,
                      noisy_lead: str | None = None, flat_lead: str | None = None,
                      pr_s: float = 0.154,
-                     fr_s: float | tuple[float, ...] = 0.26) -> SyntheticRhythm:
+                     fr_s: float | tuple[float, ...] = 0.26, t_scale: float = 1.0,
+                     wide_qrs: bool = False) -> SyntheticRhythm:
     """A 12-lead ECG of ``kind`` (µV, ``gain`` x physiological amplitudes).
 
     - ``sinus``: P-QRS-T at ``rate_bpm`` (RR +-2 %), P peak ``pr_s`` before the R peak
-      (0.154 s: PR about 160 ms; 0.30 s: first-degree AV block).
+      (0.154 s: PR about 160 ms; 0.30 s: first-degree AV block); ``wide_qrs``: every
+      beat wide with a discordant T wave (bundle-branch block); ``t_scale`` x the T waves
+      (3: peaked T waves about as tall as the R waves).
     - ``sinus_pac``: every ``ectopic_every``-th beat is an atrial premature beat at 65 %
       of the RR with a different P wave (inverted in the inferior leads), then a pause.
     - ``sinus_pvc``: every ``ectopic_every``-th beat is a wide premature ventricular beat
@@ -73,6 +79,11 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
       makes it (e.g. (0.24, 0.30, 0.27, 0.33)).
     - ``chb``: P waves at ``atrial_rate_bpm`` (default 83/min) and a narrow escape rhythm at
       ``rate_bpm`` (default 38 when 72 is left), independent of each other.
+    - ``wenckebach``: sinus P waves at ``atrial_rate_bpm`` (default 80/min) in groups of
+      ``conduction`` (default 4: 4:3 conduction) whose PR lengthens beat by beat (from
+      ``pr_s``, by 100, then 40, then 20 ms...: the largest increment first, as AV-nodal
+      conduction does) until one P wave is not conducted (second-degree AV block, Mobitz I).
+    - ``mobitz2``: the same groups at a constant PR ``pr_s`` (Mobitz II).
     - ``noise``: Gaussian noise of 300 µV RMS (after a 40 Hz low-pass) in every lead, no
       ECG at all.
 
@@ -126,7 +137,7 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                 i += 1
                 continue
             for li, lead in enumerate(STANDARD_LEADS):
-                sig[li] += p_wave(lead, r - pr_s) + _qrst(t, r, False, lead, rr)
+                sig[li] += p_wave(lead, r - pr_s) + _qrst(t, r, wide_qrs, lead, rr, t_scale)
             r_times.append(r)
             p_times.append(r - pr_s)
             r += rr * rng.uniform(0.98, 1.02)
@@ -186,6 +197,24 @@ def synthetic_rhythm(kind: Kind, *, rate_bpm: float = 72.0, fs: float = 500.0,
                 sig[li] += _qrst(t, r, False, lead, v_rr)
             r_times.append(r)
             r += v_rr * rng.uniform(0.99, 1.01)
+    elif kind in ("wenckebach", "mobitz2"):
+        group = conduction if isinstance(conduction, int) else conduction[0]
+        a_rr = 60.0 / (atrial_rate_bpm or 80.0)
+        increments = (0.0, 0.10, 0.04, 0.02, 0.012, 0.008)
+        p, k = 0.3, 0
+        while p < duration_s - 0.6:
+            for li, lead in enumerate(STANDARD_LEADS):
+                sig[li] += p_wave(lead, p)
+            p_times.append(p)
+            pos = k % group
+            if pos < group - 1:  # conducted (the last P wave of each group is blocked)
+                pr = pr_s + (sum(increments[:pos + 1]) if kind == "wenckebach" else 0.0)
+                r = p + pr
+                for li, lead in enumerate(STANDARD_LEADS):
+                    sig[li] += _qrst(t, r, False, lead, a_rr)
+                r_times.append(r)
+            p += a_rr * rng.uniform(0.995, 1.005)
+            k += 1
     else:
         raise ValueError(kind)
     sig *= gain

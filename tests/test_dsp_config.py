@@ -34,7 +34,7 @@ def test_a_neural_delineator_without_a_registered_model_is_refused(tmp_path) -> 
         with pytest.raises(MissingModelError, match="no delineator"):
             analyze(ecg, AnalysisConfig(delineator=mode), models=models)
     assert analyze(ecg, AnalysisConfig(delineator="dsp"), models=models).versions[
-        "delineator"] == "dsp-1.6"
+        "delineator"] == "dsp-1.7"
 
 
 def test_the_core_never_loads_a_network_it_is_not_given() -> None:

@@ -123,7 +123,7 @@ def test_heavy_noise_lead_flagged() -> None:
 def test_json_contract_and_versions() -> None:
     a = analyze(synthetic_ecg(rate_bpm=60, seed=7).ecg, models=shipped_models())
     j = a.to_json_dict()
-    assert "dsp-1.6" in j["versions"]["delineator"]
+    assert "dsp-1.7" in j["versions"]["delineator"]
     assert "ecgread" not in j["versions"]  # the edge adds it (test_cli checks the JSON)
     assert set(j["measurements"]) >= {"pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms"}
     rep = a.representative_beat

@@ -432,3 +432,47 @@ def test_ludb_sinus_rhythm_with_respiratory_arrhythmia_is_sinus(record: int, pha
     assert copy.rhythm.rr_irregularity is not None
     assert copy.rhythm.rr_irregularity > AF_IRREGULARITY_WITH_P  # markedly irregular
     assert augment.rhythm_families(copy) == {"sinus"}
+
+
+@pytest.mark.parametrize(("wide", "t_scale", "rate"),
+                         [(False, 3.0, 90.0), (False, 4.0, 60.0), (True, 2.0, 60.0),
+                          (True, 4.0, 90.0)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_t_waves_as_steep_as_the_qrs_are_not_beats(wide: bool, t_scale: float, rate: float,
+                                                   seed: int) -> None:
+    """Peaked T waves as tall as the R waves, or a wide QRS with a discordant T wave of
+    its slope, passed the detector's T-wave rejection: every beat counted twice, sinus
+    rhythm read 123-183/min with ventricular tachycardia or a critical rate
+    (models.qrs_detect.t_wave_detections)."""
+    a, codes = _read("sinus", seed, rate_bpm=rate, t_scale=t_scale, wide_qrs=wide)
+    assert a.measurements.heart_rate_bpm == pytest.approx(rate, abs=5.0)
+    assert not {"VT", "NSVT", "AF", "HR_GT150", "RHYTHM_UNDETERMINED"} & codes, codes
+    assert not any(s.critical for s in a.statements)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ventricular_bigeminy_at_100_keeps_its_premature_beats(seed: int) -> None:
+    """Bigeminy's premature beats follow the sinus beats at a short, steady interval and
+    differ in shape, as T waves counted as beats do; they come at the sinus rate, so the
+    T-wave test leaves them alone."""
+    a, codes = _read("sinus_pvc", seed, rate_bpm=100.0, ectopic_every=2)
+    assert a.measurements.heart_rate_bpm == pytest.approx(100.0, abs=5.0)
+    assert "VBIGEMINY" in codes, codes
+
+
+@pytest.mark.parametrize("group", [4, 5])
+def test_mobitz_ii_is_named(group: int) -> None:
+    """P waves at 80/min, every 4th (5th) not conducted, the PR constant: a pause of two
+    P-P cycles with a constant PR before and after it."""
+    _, codes = _read("mobitz2", 0, conduction=group)
+    assert "2AVB_II" in codes and "AF" not in codes, codes
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="Wenckebach (Mobitz I) reads AF: P waves whose PR lengthens beat by "
+                          "beat stand at no fixed place before the QRS, so the P-wave vote "
+                          "finds none (P ratio 0) and the grouped beating is irregular")
+@pytest.mark.parametrize("group", [4, 5])
+def test_wenckebach_is_not_af(group: int) -> None:
+    _, codes = _read("wenckebach", 0, conduction=group)
+    assert "AF" not in codes, codes

@@ -6,9 +6,12 @@ Sources
   Part II, Circulation 2007;115:1325, statements 80, 82).
 - Ventricular preexcitation: PR < 120 ms with a wide QRS (>= 110 ms here; the delta wave is
   not measured, hence "possible") (statement 108).
-- Second-degree AV block: a pause of about two RR intervals with a constant PR (Mobitz II) or
-  preceded by PR lengthening (Mobitz I); non-conducted P waves are not detected, so both are
-  "possible" (statements 83, 84).
+- Second-degree AV block, Mobitz II: a pause of about two RR intervals with P waves on
+  at least 90 % of the beats and a constant PR (statement 84); non-conducted P waves are
+  not detected, so it is "possible". Mobitz I (Wenckebach, statement 83) is not named:
+  P waves whose PR lengthens beat by beat stand at no fixed place before the QRS, the
+  P-wave vote does not find them, and synthetic 4:3 and 5:4 Wenckebach reads atrial
+  fibrillation (tests/test_rhythm_synthetic.py, an expected failure).
 - Complete AV block: AV dissociation over the whole record (statement 88; Barold SS, Hayes
   DL, Mayo Clin Proc 2001;76:44; 2018 ACC/AHA/HRS bradycardia guideline, Kusumoto FM et al.
   Circulation 2019;140:e382): the atrial rate, from the periodicity of the signal between
