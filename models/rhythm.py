@@ -111,6 +111,14 @@ def p_wave_confidence(coherence: float | None, level: float) -> float | None:
     return float(1.0 / (1.0 + (level / coherence) ** 4))
 
 
+#: The PR spread alone decides from this many PR intervals; from 3 or 4 it must agree with
+#: the P waves' look (see :func:`atrial_waves`): their median absolute deviation is one odd
+#: beat away from anything (the 2.5-5 s crops of LUDB's sinus rhythms with a premature beat
+#: read AF at spreads of 10-128 ms from 3-4 PRs, their P waves upright in II at a sinus
+#: axis).
+MIN_PRS_FOR_SPREAD = 5
+
+
 def pr_spread_ms(pr_intervals_ms: tuple[float, ...]) -> float | None:
     """1.4826 x median absolute deviation of the PR intervals, ms (None with < 3)."""
     pr = np.asarray(pr_intervals_ms, float)
@@ -155,9 +163,11 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
       waves across leads; or, with P-like waves, a markedly irregular response
       (``rr_irregularity`` above :data:`AF_IRREGULARITY_WITH_P`, the robust measure above
       :data:`AF_IRREGULARITY` or not measurable) whose 'P waves' keep no fixed PR (PR
-      spread above :data:`AF_PR_SPREAD_MS`) or, where fewer than 3 PRs give no spread,
-      have no sinus axis (``p_axis_deg`` outside :data:`SINUS_P_AXIS_DEG` or not
-      measurable): fibrillatory waves that the P detector took for P waves (tuned on LUDB
+      spread above :data:`AF_PR_SPREAD_MS` over :data:`MIN_PRS_FOR_SPREAD` PRs or more;
+      over 3 or 4, only where the waves do not look like sinus P waves as well: no sinus
+      axis, ``p_axis_deg`` outside :data:`SINUS_P_AXIS_DEG` or not measurable, or not
+      upright in II, ``p_ii_uv``; with fewer, that look alone decides): fibrillatory
+      waves that the P detector took for P waves (tuned on LUDB
       'tune': the AF records with P-like waves spread 13.8-47 ms, the sinus ones at most
       8.2). Sinus rhythm with
       frequent premature beats keeps a sinus P axis and a regular rhythm once the
@@ -204,9 +214,16 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
     # conducted P waves whatever the axis of the median P wave (the median beat of sinus
     # arrhythmia smears the previous T waves into its P window; LUDB 31 with its
     # diastoles modulated by +-20 % of the RR read a P axis of -167 deg, and AF, at a PR
-    # spread of 1.4 ms); without it (fewer than 3 PRs) a sinus axis must show
-    not_sinus = (spread > AF_PR_SPREAD_MS if spread is not None
-                 else axis_ok is not True)
+    # spread of 1.4 ms). From 3 or 4 PRs the spread must agree with the P waves' look: a
+    # sinus axis and upright in II (where II has one) say P waves; with fewer, the look
+    # alone decides
+    looks_sinus = axis_ok is True and (p_ii_uv is None or p_ii_uv > 0)
+    if spread is not None and len(f.pr_intervals_ms) >= MIN_PRS_FOR_SPREAD:
+        not_sinus = spread > AF_PR_SPREAD_MS
+    elif spread is not None:
+        not_sinus = spread > AF_PR_SPREAD_MS and not looks_sinus
+    else:
+        not_sinus = not looks_sinus
     return "fibrillation" if marked and not_sinus else "P"
 
 

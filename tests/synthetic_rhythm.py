@@ -4,7 +4,8 @@ The rhythm tests need atrial and ventricular activity that are placed independen
 sinus rhythm with atrial or ventricular premature beats, atrial fibrillation (irregular RR,
 no P wave, a fibrillatory baseline), atrial flutter (a sawtooth at the flutter rate with
 fixed or variable conduction), second-degree AV block (Wenckebach and Mobitz II groups),
-complete AV block (P waves and an escape rhythm at their own rates) and pure noise. Wave shapes and per-lead gains follow :mod:`tests.synthetic`.
+complete AV block (P waves and an escape rhythm at their own rates) and pure noise. Wave
+shapes and per-lead gains follow :mod:`tests.synthetic`.
 
 Example
 -------

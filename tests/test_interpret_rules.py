@@ -79,11 +79,19 @@ def test_no_p_wave_in_p_windows_too_noisy_to_show_one_names_no_rhythm() -> None:
     assert "JUNCT" in clean
 
 
-def test_af_when_p_like_waves_have_no_sinus_axis() -> None:
+def test_af_when_p_like_waves_have_no_sinus_axis_and_no_pr_spread() -> None:
+    """Without a PR spread (P timing on two beats only) the P-like waves' axis decides;
+    with P waves at one PR on every beat the spread does, whatever the median P wave's
+    axis (criteria-1.10: sinus arrhythmia smears the previous T waves into the median
+    beat's P window)."""
     rr = [600, 900, 700, 1100, 650, 980, 720, 1000, 640, 870, 760]
-    out = run(rr_ms=rr, meas={"p_axis_deg": -95.0, "heart_rate_bpm": 73, "rr_ms": 820},
-              amps={"II": {"p_uv": -40}})
+    meas = {"p_axis_deg": -95.0, "heart_rate_bpm": 73, "rr_ms": 820}
+    out = run(rr_ms=rr, meas=meas, amps={"II": {"p_uv": -40}},
+              rhythm={"pr_intervals_ms": (160.0, 162.0)})
     assert "AF" in out and out["AF"].certainty == "probable"
+    assert any(e.measurement == "rhythm.atrial_wave_axis_deg" for e in out["AF"].evidence)
+    steady = run(rr_ms=rr, meas=meas, amps={"II": {"p_uv": -40}})  # PR 160 on every beat
+    assert "AF" not in steady
 
 
 def test_af_when_p_like_waves_keep_no_fixed_pr_despite_a_sinus_axis() -> None:

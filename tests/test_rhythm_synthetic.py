@@ -20,7 +20,12 @@ from ecgread.models.dsp_config import AnalysisConfig
 from ecgread.models.ecg import Ecg
 from ecgread.models.interpret import check_evidence
 from ecgread.models.results import RhythmFeatures
-from ecgread.models.rhythm import AF_IRREGULARITY_WITH_P, atrial_waves
+from ecgread.models.rhythm import (
+    AF_IRREGULARITY_WITH_P,
+    AF_PR_SPREAD_MS,
+    atrial_waves,
+    pr_spread_ms,
+)
 from ecgread.models.rr import premature_beats, rr_irregularity_robust
 from tests.neural_helpers import shipped_models
 from tests.synthetic_rhythm import synthetic_rhythm
@@ -476,3 +481,31 @@ def test_mobitz_ii_is_named(group: int) -> None:
 def test_wenckebach_is_not_af(group: int) -> None:
     _, codes = _read("wenckebach", 0, conduction=group)
     assert "AF" not in codes, codes
+
+
+def test_a_spread_of_three_prs_must_agree_with_the_p_waves_look() -> None:
+    """The median absolute deviation of 3 or 4 PRs is one odd beat away from anything: on
+    a short strip it says fibrillatory waves only where the P waves do not look sinus
+    (axis, upright in II; models.rhythm.MIN_PRS_FOR_SPREAD)."""
+    strip = dataclasses.replace(_irregular_with_p((165.0, 150.0, 190.0)),
+                                rr_intervals_ms=(1000.0, 620.0, 1050.0),
+                                rr_irregularity_robust=None)
+    spread = pr_spread_ms(strip.pr_intervals_ms)
+    assert spread is not None and spread > AF_PR_SPREAD_MS
+    assert atrial_waves(strip, 60.0, 90.0) == "P"
+    assert atrial_waves(strip, 60.0, -20.0) == "fibrillation"  # not upright in II
+    assert atrial_waves(strip, 150.0, 90.0) == "fibrillation"  # not a sinus axis
+
+
+@pytest.mark.ludb
+@pytest.mark.parametrize(("record", "start_s", "duration_s"),
+                         [(158, 0.0, 2.5), (108, 3.0, 3.0), (125, 1.5, 5.0)])
+def test_short_strips_of_sinus_rhythm_are_not_af(record: int, start_s: float,
+                                                 duration_s: float, ludb_dir: Path) -> None:
+    """2.5-5 s of LUDB sinus rhythms with a premature beat read AF from the PR spread of 3
+    PRs (12-20 ms), their P waves upright in II at a sinus axis."""
+    from ecgread.integration import ludb
+
+    ecg = augment.crop(ludb.read_record(record), start_s, start_s + duration_s)
+    a = analyze(ecg, models=shipped_models())
+    assert "AF/flutter" not in augment.rhythm_families(a), [s.code for s in a.statements]
