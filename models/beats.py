@@ -49,9 +49,12 @@ class BeatTyping:
     config: BeatConfig = field(default_factory=BeatConfig)
 
 
-def _windows(x: np.ndarray, r: np.ndarray, a: int, b: int) -> np.ndarray:
-    idx = np.clip(r[:, None] + np.arange(-a, b + 1)[None, :], 0, x.shape[1] - 1)
-    return x[:, idx]  # (L, B, W)
+def windows_around(x: np.ndarray, r: np.ndarray, a: int, b: int) -> np.ndarray:
+    """(leads, beats, a + b + 1): ``x`` from ``a`` samples before to ``b`` after each of
+    ``r``, the record's edge samples repeated beyond it."""
+    idx = np.clip(np.asarray(r, int)[:, None] + np.arange(-a, b + 1)[None, :], 0,
+                  x.shape[1] - 1)
+    return x[:, idx]
 
 
 def median_windows(x: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -172,12 +175,12 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     # the next (two peaks of slope energy; CPSC A1984: 30 ms apart, 6 of 14 sinus beats typed
     # ventricular): beats are compared with the template at their best alignment
     align = max(1, int(cfg.align_ms * ms))
-    wide = _windows(x[use], r, a + align, b + align)  # (L, B, W + 2 align)
+    wide = windows_around(x[use], r, a + align, b + align)  # (L, B, W + 2 align)
     lagged = np.lib.stride_tricks.sliding_window_view(wide, a + b + 1, axis=2)  # (L,B,S,W)
     centre = align
     seen: np.ndarray | None = None
     if valid is not None and not np.all(valid):
-        recorded = np.asarray(_windows(np.asarray(valid, bool)[use], r, a + align,
+        recorded = np.asarray(windows_around(np.asarray(valid, bool)[use], r, a + align,
                                        b + align).all(axis=2))
         seen = None if recorded.all() else recorded
     v = lagged[:, :, centre].transpose(1, 0, 2).reshape(nb, -1)
@@ -242,6 +245,7 @@ def type_beats(signals: dict[str, np.ndarray], sampling_rate_hz: float, r_sample
     if inside.any():
         beat = {k: median_windows(s, r_rep - pre, pre + post + 1) for k, s in signals.items()}
     else:  # no beat fully inside the record: edge samples repeat
-        beat = {k: np.median(_windows(s, r_rep, pre, post), axis=1) for k, s in signals.items()}
+        beat = {k: np.median(windows_around(s, r_rep, pre, post), axis=1)
+                for k, s in signals.items()}
     return BeatTyping(r, tuple(kinds), paced, dom, corr, beat, pre, rr_med, int(rep.sum()),
                       config=cfg)

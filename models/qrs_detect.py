@@ -21,6 +21,7 @@ import numpy as np
 from scipy import signal as sps
 from scipy.ndimage import uniform_filter1d
 
+from ecgread.models.beats import windows_around
 from ecgread.models.conditioning import (
     Conditioned,
     _power_response,
@@ -209,18 +210,11 @@ def t_wave_detections(r: np.ndarray, x_uv: np.ndarray, fs: float) -> np.ndarray:
     return out
 
 
-def _windows(x: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
-    """(beats, leads * (2 half + 1)) the leads' samples around each centre, edges clipped."""
-    idx = np.clip(np.asarray(centres, int)[:, None] + np.arange(-half, half + 1), 0,
-                  x.shape[1] - 1)
-    return np.moveaxis(x[:, idx], 0, 1).reshape(idx.shape[0], -1)
-
-
 def _shape_corr(x: np.ndarray, ra: np.ndarray, rb: np.ndarray, fs: float) -> float:
     """Correlation of the median multi-lead shapes (+-60 ms) of two sets of detections."""
     half = int(round(0.06 * fs))
-    wa = np.median(_windows(x, ra, half), axis=0)
-    wb = np.median(_windows(x, rb, half), axis=0)
+    wa = np.median(windows_around(x, ra, half, half), axis=1).ravel()
+    wb = np.median(windows_around(x, rb, half, half), axis=1).ravel()
     wa, wb = wa - wa.mean(), wb - wb.mean()
     den = float(np.sqrt((wa ** 2).sum() * (wb ** 2).sum()))
     return float((wa * wb).sum() / den) if den > 0 else 1.0
