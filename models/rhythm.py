@@ -167,10 +167,9 @@ def atrial_waves(f: RhythmFeatures, p_axis_deg: float | None = None,
       over 3 or 4, only where the waves do not look like sinus P waves as well: no sinus
       axis, ``p_axis_deg`` outside :data:`SINUS_P_AXIS_DEG` or not measurable, or not
       upright in II, ``p_ii_uv``; with fewer, that look alone decides): fibrillatory
-      waves that the P detector took for P waves (tuned on LUDB
-      'tune': the AF records with P-like waves spread 13.8-47 ms, the sinus ones at most
-      8.2). Sinus rhythm with
-      frequent premature beats keeps a sinus P axis and a regular rhythm once the
+      waves that the P detector took for P waves (tuned on LUDB 'tune': the AF records
+      with P-like waves spread 13.8-47 ms, the sinus ones at most 8.2). Sinus rhythm
+      with frequent premature beats keeps a sinus P axis and a regular rhythm once the
       premature beats are set aside.
       2023 ACC/AHA/ACCP/HRS AF guideline (Joglar JA et al. Circulation 2024;149:e1):
       irregularly irregular RR without discrete P waves.

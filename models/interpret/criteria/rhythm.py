@@ -134,7 +134,8 @@ def _af(c: Ctx, decided) -> Finding:  # type: ignore[no-untyped-def]
     lead = c.first_lead(("II", "I"))
     leads, spans = ((lead,), c.p(lead)) if lead else ((), [])
     axis = f"in [{SINUS_P_AXIS_DEG[0]:g}, {SINUS_P_AXIS_DEG[1]:g}]"
-    # as models.rhythm.atrial_waves decides: the PR spread where measurable, else the axis
+    # as models.rhythm.atrial_waves decides: the PR spread where measurable (from 3 or 4
+    # PRs it decided only beside P waves that do not look sinus), else the axis
     no_fixed_p = c.ev("pr_spread_ms", f"> {AF_PR_SPREAD_MS:g}", leads,
                       c.pr(lead) if lead else [])
     if c.value("pr_spread_ms") is None:
