@@ -135,3 +135,22 @@ def test_leads_i_and_ii_only(ecg: Ecg) -> None:
 @given(ecg=ECGS, start_s=st.floats(0.2, 1.5))
 def test_shifted_window(ecg: Ecg, start_s: float) -> None:
     _assert_read_kept(ecg, lambda e: augment.crop(e, start_s))
+
+
+#: Rhythms with a diastole to modulate (at 110/min the synthetic P wave meets the T wave).
+RESTING = st.builds(lambda rate, noise, seed: synthetic_ecg(
+    rate_bpm=rate, fs=500.0, duration_s=10.0, seed=seed, noise_uv=noise).ecg,
+    rate=st.floats(50.0, 95.0), noise=st.floats(0.0, 20.0), seed=st.integers(0, 10_000))
+
+
+@CHEAP
+@given(ecg=RESTING, depth=st.floats(0.05, 0.25), phase=st.floats(0.0, 6.28))
+def test_respiratory_sinus_arrhythmia(ecg: Ecg, depth: float, phase: float) -> None:
+    """Each diastole lengthened or shortened over a 4 s breathing cycle, the waves untouched
+    (models.augment.modulate_diastole): still sinus rhythm, at its rate, PR, QRS and QT."""
+    models = shipped_models()
+    before = analyze(ecg, models=models)
+    spans = augment.diastoles(before)
+    assert spans is not None, "a resting sinus rhythm has a P and a T wave in every RR"
+    after = analyze(augment.modulate_diastole(ecg, spans, depth, 4.0, phase), models=models)
+    assert augment.read_changes(before, after) == ()
