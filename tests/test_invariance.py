@@ -27,9 +27,17 @@ from tests.synthetic import synthetic_ecg
 #: Few examples, reproducible, and no shrinking (an xfail test would spend minutes on it).
 CHEAP = settings(max_examples=5, deadline=None, derandomize=True,
                  phases=(Phase.explicit, Phase.generate))
-ECGS = st.builds(lambda rate, noise, seed: synthetic_ecg(
-    rate_bpm=rate, fs=500.0, duration_s=10.0, seed=seed, noise_uv=noise).ecg,
-    rate=st.floats(50.0, 120.0), noise=st.floats(0.0, 20.0), seed=st.integers(0, 10_000))
+
+
+def _ecgs(max_rate_bpm: float) -> st.SearchStrategy[Ecg]:
+    """Seeded synthetic 12-lead ECGs at 50 bpm to ``max_rate_bpm``, 0-20 µV of noise."""
+    return st.builds(lambda rate, noise, seed: synthetic_ecg(
+        rate_bpm=rate, fs=500.0, duration_s=10.0, seed=seed, noise_uv=noise).ecg,
+        rate=st.floats(50.0, max_rate_bpm), noise=st.floats(0.0, 20.0),
+        seed=st.integers(0, 10_000))
+
+
+ECGS = _ecgs(120.0)
 
 
 def _measured(rate: float, seed: int, noise: float = 10.0) -> Ecg:
@@ -138,9 +146,7 @@ def test_shifted_window(ecg: Ecg, start_s: float) -> None:
 
 
 #: Rhythms with a diastole to modulate (at 110/min the synthetic P wave meets the T wave).
-RESTING = st.builds(lambda rate, noise, seed: synthetic_ecg(
-    rate_bpm=rate, fs=500.0, duration_s=10.0, seed=seed, noise_uv=noise).ecg,
-    rate=st.floats(50.0, 95.0), noise=st.floats(0.0, 20.0), seed=st.integers(0, 10_000))
+RESTING = _ecgs(95.0)
 
 
 @CHEAP
